@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine:
+#   make lab    create .venv, install stviz, open the notebooks in JupyterLab
+#   make test   create .venv, install stviz, run every test (unit tests and nbval)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# A pinned CPU-friendly torch first, so pip never pulls a multi-GB CUDA build by accident.
+TORCH  ?= torch==2.13.0
+
+.PHONY: setup lab test html figures lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: setup
+	$(PY) -m pytest
+
+html: setup
+	$(VENV)/bin/jupyter nbconvert --to html --execute --output-dir build/html notebooks/*.ipynb
+
+figures: setup
+	$(PY) -m stviz.figures img
+
+lint: setup
+	$(VENV)/bin/ruff check stviz tests benchmarks
+	$(VENV)/bin/ruff format --check stviz tests benchmarks
+
+clean:
+	rm -rf $(VENV) build ~/.cache/stviz
