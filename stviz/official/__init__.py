@@ -8,9 +8,10 @@ Three functions (OFFICIAL_API.md)::
     m.load_state_dict(sd, strict=True)
 
 ``repo`` is one of ``stgcn``, ``ctrgcn``, ``effgcn``, ``shiftgcn``, ``msg3d``,
-``tsm``. Each repo's adapters live in a submodule of this package and register
-themselves with :func:`register`; this is the one place that knows the original
-class names, signatures and quirks.
+``tsm``. The adapters live in one submodule per topic (``spatial``,
+``temporal``, ``shift``, ``channel``, ``multiscale``, ``tsm``, ``models``), each
+registering itself with :func:`register`; this package is the one place that
+knows the original class names, signatures and quirks.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from stviz.graph import SkeletonGraph
 __all__ = ["REPOS", "adjacency", "build", "convert_state_dict", "available", "register", "shift_indices"]
 
 REPOS = ("stgcn", "ctrgcn", "effgcn", "shiftgcn", "msg3d", "tsm")
+_TOPICS = ("spatial", "temporal", "shift", "channel", "multiscale", "tsm", "models")
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,11 @@ def _load_adapters() -> None:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        for repo in REPOS:
+        for topic in _TOPICS:
             try:
-                importlib.import_module(f"{__name__}.{repo}")
+                importlib.import_module(f"{__name__}.{topic}")
             except ModuleNotFoundError as e:
-                if e.name != f"{__name__}.{repo}":
+                if e.name != f"{__name__}.{topic}":
                     raise
 
 
