@@ -1,0 +1,181 @@
+"""Small reference models for the trainer and the learnability benchmark.
+
+All take (N, C, T, V, M), fold persons into the batch person-minor (``n*M + m``, SPEC.md §3), average the pooled
+features over persons and end in a linear classifier. They are kept tiny so a CPU trains them in seconds:
+
+* :class:`TinyGCN` sees joints and frames: graph convolution over CTR-GCN's three column-normalised subsets
+  (self, inward, outward), then a temporal conv.
+* :class:`TimeBlindGCN` averages over time before any temporal modelling: it sees the set of poses, not their
+  order, so it cannot tell an action from the same action played backwards.
+* :class:`SideBlindGCN` is TinyGCN on a left/right-symmetrised input: it cannot tell left from right.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stviz.checks import check_float, check_nctv
+from stviz.data.synthetic import mirror_left_right
+from stviz.graph import SkeletonGraph
+
+__all__ = ["GraphTemporalLayer", "TinyGCN", "TimeBlindGCN", "SideBlindGCN", "BASELINES", "build_baseline"]
+
+
+def _check_nctvm(x: torch.Tensor, channels: int, num_joints: int, model: str) -> None:
+    check_float(x, f"{model}: x")
+    if x.dim() != 5:
+        raise ValueError(f"{model}: x must have shape (N, C, T, V, M), got {x.dim()} dims {tuple(x.shape)}")
+    if x.shape[1] != channels:
+        raise ValueError(f"{model}: x has C={x.shape[1]} channels, expected {channels} (shape {tuple(x.shape)})")
+    if x.shape[3] != num_joints:
+        raise ValueError(
+            f"{model}: x has V={x.shape[3]} joints, but the graph has {num_joints} (shape {tuple(x.shape)})"
+        )
+
+
+class GraphTemporalLayer(nn.Module):
+    """Graph conv ``sum_k W_k X A_k`` over K fixed subsets, then a (k, 1) temporal conv; BN and ReLU after each.
+
+    ``a``: (K, V, V). (N, C_in, T, V) -> (N, C_out, ceil(T / stride), V). ``kernel_size=0`` leaves out the
+    temporal conv (a per-frame layer). ST-GCN's ``st_gcn`` without residual.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, a: torch.Tensor, kernel_size: int = 9, stride: int = 1):
+        super().__init__()
+        self.register_buffer("a", a.clone())
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.weight = nn.Conv2d(in_channels, out_channels * a.shape[0], 1)
+        self.spatial = nn.Sequential(nn.BatchNorm2d(out_channels), nn.ReLU())
+        self.temporal = (
+            nn.Sequential(
+                nn.Conv2d(out_channels, out_channels, (kernel_size, 1), (stride, 1), ((kernel_size - 1) // 2, 0)),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(),
+            )
+            if kernel_size
+            else nn.Identity()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_nctv(x, channels=self.in_channels, num_joints=self.a.shape[-1], block="GraphTemporalLayer")
+        n, _, t, v = x.shape
+        x = self.weight(x).view(n, self.a.shape[0], self.out_channels, t, v)  # (N, K, C, T, V)
+        x = torch.einsum("nkctu,kuv->nctv", x, self.a)  # sum over subsets k and neighbours u: (N, C, T, V)
+        return self.temporal(self.spatial(x))
+
+
+class _FoldedGCN(nn.Module):
+    """Shared skeleton: data BN, fold persons, a stack of layers, pool, mean over persons, classifier."""
+
+    def __init__(self, num_classes: int, in_channels: int, graph: SkeletonGraph, hidden: int):
+        super().__init__()
+        self.graph = graph
+        self.in_channels = in_channels
+        self.config = {
+            "num_classes": num_classes,
+            "in_channels": in_channels,
+            "layout": graph.layout.name,
+            "hidden": hidden,
+        }
+        self.data_bn = nn.BatchNorm1d(in_channels * graph.num_nodes)
+        self.fc = nn.Linear(2 * hidden, num_classes)
+
+    def _fold(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V, M) -> data BN -> (N*M, C, T, V)."""
+        _check_nctvm(x, self.in_channels, self.graph.num_nodes, type(self).__name__)
+        n, c, t, v, m = x.shape
+        x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)  # (N*M, V*C, T)
+        x = self.data_bn(x)
+        return x.reshape(n * m, v, c, t).permute(0, 2, 3, 1).contiguous()  # (N*M, C, T, V)
+
+    def _head(self, features: torch.Tensor, n: int) -> torch.Tensor:
+        """(N*M, C') pooled features -> mean over persons -> logits (N, num_classes)."""
+        return self.fc(features.reshape(n, -1, features.shape[-1]).mean(1))
+
+
+class TinyGCN(_FoldedGCN):
+    """Three graph-temporal layers (3 -> h -> 2h -> 2h, temporal stride 2 twice), GAP, mean over persons, fc.
+
+    A learned joint-type embedding (h, V) is added after the first layer so that pooled features still know which
+    joint did what; without it, telling a left kick from a right one under random views was unreliable.
+
+    (N, C, T, V, M) -> logits (N, num_classes). A miniature ST-GCN (Yan et al., AAAI 2018) on CTR-GCN's
+    (self, inward, outward) subsets (Chen et al., ICCV 2021).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        graph: SkeletonGraph | None = None,
+        hidden: int = 16,
+        kernel_size: int = 5,
+    ):
+        graph = graph or SkeletonGraph()
+        super().__init__(num_classes, in_channels, graph, hidden)
+        self.config["kernel_size"] = kernel_size
+        a = graph.inward_outward()  # (3, V, V): self, inward, outward
+        self.layers = nn.Sequential(
+            GraphTemporalLayer(in_channels, hidden, a, kernel_size, stride=2),
+            GraphTemporalLayer(hidden, 2 * hidden, a, kernel_size, stride=2),
+            GraphTemporalLayer(2 * hidden, 2 * hidden, a, kernel_size),
+        )
+        # which joint is which, added to the first layer's features (SGN's joint-type embedding)
+        self.joint_embedding = nn.Parameter(torch.randn(1, hidden, 1, graph.num_nodes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        x = self.layers[0](self._fold(x)) + self.joint_embedding  # (N*M, h, T/2, V)
+        x = self.layers[1:](x)  # (N*M, 2h, T/4, V)
+        return self._head(x.mean((2, 3)), n)
+
+
+class TimeBlindGCN(_FoldedGCN):
+    """Per-frame graph layers, then the mean over time, then an MLP: a bag of poses without their order.
+
+    (N, C, T, V, M) -> logits (N, num_classes). Cannot separate an action from its time reversal.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 3, graph: SkeletonGraph | None = None, hidden: int = 16):
+        graph = graph or SkeletonGraph()
+        super().__init__(num_classes, in_channels, graph, hidden)
+        a = graph.inward_outward()  # (3, V, V): self, inward, outward
+        self.layers = nn.Sequential(
+            GraphTemporalLayer(in_channels, hidden, a, kernel_size=0),
+            GraphTemporalLayer(hidden, 2 * hidden, a, kernel_size=0),
+            GraphTemporalLayer(2 * hidden, 2 * hidden, a, kernel_size=0),
+        )
+        self.after_pool = nn.Sequential(nn.Linear(2 * hidden * graph.num_nodes, 2 * hidden), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        x = self.layers(self._fold(x)).mean(2)  # pool over time first: (N*M, 2h, V)
+        return self._head(self.after_pool(x.flatten(1)), n)
+
+
+class SideBlindGCN(TinyGCN):
+    """TinyGCN on ``(x + mirror(x)) / 2``: a left/right-symmetrised input.
+
+    (N, C, T, V, M) -> logits (N, num_classes). A left-hand action and its mirror image give the same input,
+    so the model cannot tell left from right.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_nctvm(x, self.in_channels, self.graph.num_nodes, type(self).__name__)
+        return super().forward((x + mirror_left_right(x)) / 2)
+
+
+BASELINES: dict[str, type[_FoldedGCN]] = {
+    "tiny-gcn": TinyGCN,
+    "time-blind-gcn": TimeBlindGCN,
+    "side-blind-gcn": SideBlindGCN,
+}
+
+
+def build_baseline(name: str, num_classes: int, in_channels: int = 3, layout: str = "ntu-rgb+d", hidden: int = 16):
+    """Build a baseline by its command-line name (``tiny-gcn``, ``time-blind-gcn``, ``side-blind-gcn``)."""
+    if name not in BASELINES:
+        raise ValueError(f"unknown model {name!r}; expected one of {sorted(BASELINES)}")
+    return BASELINES[name](num_classes, in_channels, SkeletonGraph(layout), hidden)

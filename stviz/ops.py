@@ -1,0 +1,375 @@
+"""Shift-GCN's learnable temporal shift as a compiled op, with a pure-PyTorch fallback.
+
+``temporal_shift(x, ypos)`` moves each channel of ``x`` (N, C, T, V) along time by a
+real-valued, learnable number of frames ``ypos[c]``: output frame t samples the input at
+``t·stride + ypos[c]`` (``+ 0.5`` when ``stride != 1``) by linear interpolation, zero
+outside, and there are ``T // stride`` output frames (SPEC.md §5.4).
+
+The C++/CUDA kernels live in ``csrc/`` and are compiled on first use with
+``torch.utils.cpp_extension.load`` (cached per torch version and source hash, guarded by
+the extension builder's lock file so two processes can build at once). They register the
+ops ``torch.ops.stviz.temporal_shift``, ``temporal_shift_adjoint`` (the input gradient)
+and ``temporal_shift_offset_grad`` (the position gradient); this module adds their fake
+(meta) kernels and the autograd formula. Without a compiler or ninja, or when the build
+fails, stviz warns once and uses :func:`temporal_shift_reference`, which computes the same
+thing with a gather and a linear blend.
+
+Position gradient, ``grad_mode``:
+
+* ``"exact"`` (the default): the true gradient of the output with respect to ``ypos``.
+  It is what ``torch.autograd.gradcheck`` checks, it composes with any optimiser, and it
+  is what a reader expects from ``loss.backward()``.
+* ``"official"``: what the original CUDA code returns: the gradient averaged over the
+  batch, then replaced by ``0.01·sign(g)`` (``1e-4`` where it is exactly 0). So ypos
+  follows sign-SGD with step ``lr·0.01``. Use it to reproduce Shift-GCN's training.
+
+``xpos`` is accepted for checkpoint compatibility: in the original it moves the sample
+along the joint index by about 1e-8 joints, below float32 resolution, and its gradient is
+forced to 0. Here it does not move the sample and its gradient is 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import site
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from stviz.checks import check_nctv
+
+__all__ = [
+    "ExtensionInfo",
+    "backend",
+    "load_extension",
+    "output_frames",
+    "temporal_shift",
+    "temporal_shift_reference",
+]
+
+GRAD_MODES = ("exact", "official")
+# Where csrc/ is: beside the package in a checkout or editable install; under <prefix>/share/stviz once installed
+# (pyproject.toml's data-files).
+_SOURCE_DIRS = (
+    Path(__file__).resolve().parents[1] / "csrc",
+    Path(sys.prefix) / "share" / "stviz" / "csrc",
+    Path(site.USER_BASE or "~").expanduser() / "share" / "stviz" / "csrc",
+)
+
+
+def output_frames(frames: int, stride: int) -> int:
+    """Number of output frames: ``floor(T / stride)``."""
+    return frames // stride
+
+
+def _check(x: torch.Tensor, ypos: torch.Tensor, xpos: torch.Tensor | None, stride: int, grad_mode: str) -> None:
+    check_nctv(x, block="temporal_shift")
+    if not isinstance(ypos, torch.Tensor) or ypos.dim() != 1 or ypos.shape[0] != x.shape[1]:
+        shape = tuple(ypos.shape) if isinstance(ypos, torch.Tensor) else type(ypos).__name__
+        raise ValueError(
+            f"temporal_shift: ypos must have shape (C,) = ({x.shape[1]},) for x of shape "
+            f"(N, C, T, V) = {tuple(x.shape)}, got {shape}"
+        )
+    if not ypos.is_floating_point():
+        raise TypeError(f"temporal_shift: ypos must be a floating-point tensor, got dtype {ypos.dtype}")
+    if xpos is not None and (not isinstance(xpos, torch.Tensor) or tuple(xpos.shape) != tuple(ypos.shape)):
+        raise ValueError(f"temporal_shift: xpos must have the shape of ypos ({x.shape[1]},)")
+    if not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"temporal_shift: stride must be a positive int, got {stride!r}")
+    if x.shape[2] < stride:
+        raise ValueError(f"temporal_shift: T={x.shape[2]} frames give no output frame at stride {stride}")
+    if grad_mode not in GRAD_MODES:
+        raise ValueError(f"temporal_shift: grad_mode must be one of {GRAD_MODES}, got {grad_mode!r}")
+
+
+def _offset(x: torch.Tensor, ypos: torch.Tensor, stride: int) -> torch.Tensor:
+    """Sample offset in frames, (C,), in the precision the kernels compute in (float64 for double x)."""
+    offset = ypos.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
+    return offset + 0.5 if stride != 1 else offset
+
+
+def _shift_pytorch(x: torch.Tensor, offset: torch.Tensor, stride: int) -> torch.Tensor:
+    """The forward with plain tensor ops (differentiable in ``x`` and ``offset``).
+
+    One row gather reads every frame any output frame needs: output frame t blends
+    gathered rows ``t·stride`` (weight ``1 - frac``) and ``t·stride + 1`` (weight ``frac``).
+    """
+    n, c, t, v = x.shape
+    t_out = output_frames(t, stride)
+    rows = (t_out - 1) * stride + 2
+    start = torch.floor(offset).detach().clamp(-(rows + 1), t + 1).long()  # beyond that, every row is padding
+    frac = (offset - torch.floor(offset).detach()).to(x.dtype)[:, None, None]  # (C, 1, 1), carries the gradient
+    frames = start[:, None] + torch.arange(rows, device=x.device)  # (C, rows): the input frame of each row
+    flat = frames.clamp(0, t - 1) + t * torch.arange(c, device=x.device)[:, None]
+    gathered = x.reshape(n, c * t, v).index_select(1, flat.reshape(-1))  # (N, C·rows, V)
+    padding = ((frames < 0) | (frames >= t)).reshape(-1).nonzero().squeeze(1)
+    if padding.numel():
+        gathered.index_fill_(1, padding, 0)  # frames outside the clip read 0
+    gathered = gathered.view(n, c, rows, v)
+    lo = gathered[:, :, 0 : (t_out - 1) * stride + 1 : stride]  # (N, C, T', V)
+    hi = gathered[:, :, 1 : (t_out - 1) * stride + 2 : stride]
+    return torch.lerp(lo, hi, frac)
+
+
+class _PositionGradient(torch.autograd.Function):
+    """Identity on ypos; backward gives xpos a zero gradient and, in official mode, applies the sign rule."""
+
+    @staticmethod
+    def forward(ypos, xpos, official):
+        return ypos.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, xpos, official = inputs
+        ctx.official = official
+        ctx.xpos_meta = None if xpos is None else (xpos.shape, xpos.dtype, xpos.device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.official:
+            # batch mean then sign: the 1/N never changes the sign, so only sign and zero-ness matter
+            grad = torch.where(grad != 0, 0.01 * torch.sign(grad), torch.full_like(grad, 1e-4))
+        grad_xpos = None
+        if ctx.xpos_meta is not None and ctx.needs_input_grad[1]:
+            shape, dtype, device = ctx.xpos_meta
+            grad_xpos = torch.zeros(shape, dtype=dtype, device=device)
+        return grad, grad_xpos, None
+
+
+def _positions(ypos: torch.Tensor, xpos: torch.Tensor | None, grad_mode: str) -> torch.Tensor:
+    needs = ypos.requires_grad or (xpos is not None and xpos.requires_grad)
+    if not needs or (grad_mode == "exact" and (xpos is None or not xpos.requires_grad)):
+        return ypos
+    return _PositionGradient.apply(ypos, xpos, grad_mode == "official")
+
+
+def temporal_shift_reference(
+    x: torch.Tensor, ypos: torch.Tensor, xpos: torch.Tensor | None = None, stride: int = 1, grad_mode: str = "exact"
+) -> torch.Tensor:
+    """Pure-PyTorch temporal shift: (N, C, T, V) -> (N, C, T // stride, V).
+
+    Same semantics and gradients as :func:`temporal_shift`; autograd differentiates
+    the gather and the blend.
+    """
+    _check(x, ypos, xpos, stride, grad_mode)
+    return _shift_pytorch(x, _offset(x, _positions(ypos, xpos, grad_mode), stride), stride)
+
+
+# --------------------------------------------------------------------------------------------------
+# The compiled ops: loader, fake kernels, autograd.
+
+
+@dataclass
+class ExtensionInfo:
+    """What :func:`load_extension` did."""
+
+    backend: str  # "cpu-extension", "cuda-extension" or "pytorch-fallback"
+    devices: tuple[str, ...] = ()  # device types the compiled op runs on
+    build_seconds: float = 0.0  # time spent in load(): the compile, or just loading a cached build
+    compiled: bool = False  # False when a cached build was loaded
+    reason: str | None = None  # why the fallback is used (on some or all devices)
+    library: str | None = None  # the shared library that was loaded
+
+
+@dataclass
+class _LoaderState:
+    info: ExtensionInfo | None = None  # set by the first load_extension() of the process
+
+
+_state = _LoaderState()
+_registered: set[str] = set()  # Python-side registrations are per process, whatever _state says
+
+
+def _source_dir() -> Path:
+    for d in _SOURCE_DIRS:
+        if (d / "temporal_shift.cpp").is_file():
+            return d
+    raise FileNotFoundError(f"csrc/temporal_shift.cpp not found in {[str(d) for d in _SOURCE_DIRS]}")
+
+
+def _cuda_buildable() -> bool:
+    from torch.utils.cpp_extension import CUDA_HOME
+
+    return torch.cuda.is_available() and torch.version.cuda is not None and CUDA_HOME is not None
+
+
+def _cache_root() -> Path:
+    if os.environ.get("TORCH_EXTENSIONS_DIR"):
+        return Path(os.environ["TORCH_EXTENSIONS_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stviz" / "extensions"
+
+
+_CFLAGS = ["-O3"]
+_CUDA_CFLAGS = ["-O3"]
+
+
+def _compile(verbose: bool, with_cuda: bool) -> ExtensionInfo:
+    """Build (or load the cached build of) csrc/ and register the ops in ``torch.ops.stviz``."""
+    from torch.utils import cpp_extension
+
+    if shutil.which(os.environ.get("CXX", "c++")) is None:
+        raise RuntimeError(f"no C++ compiler ({os.environ.get('CXX', 'c++')!r} is not on PATH)")
+    try:
+        cpp_extension.verify_ninja_availability()
+    except RuntimeError:
+        raise RuntimeError("ninja is not installed (pip install ninja)") from None
+    csrc = _source_dir()
+    sources = [csrc / "temporal_shift.cpp"]
+    if with_cuda:
+        sources.append(csrc / "cuda" / "temporal_shift.cu")
+    digest = hashlib.sha256()
+    # The source folder is part of the key: ninja rebuilds whenever a source path changes.
+    for part in [torch.__version__, str(torch.version.cuda), str(csrc), *_CFLAGS, *_CUDA_CFLAGS]:
+        digest.update(part.encode())
+    for src in sources:
+        digest.update(src.read_bytes())
+    name = f"stviz_temporal_shift_{'cuda' if with_cuda else 'cpu'}_{digest.hexdigest()[:12]}"
+    build_dir = _cache_root() / f"torch-{torch.__version__}" / name
+    build_dir.mkdir(parents=True, exist_ok=True)
+    compiled = not (build_dir / f"{name}.so").is_file()
+    what = "CPU and CUDA" if with_cuda else "CPU"
+    if compiled and verbose:
+        print(f"stviz: compiling the temporal shift op ({what}, once per torch version)...", end="", flush=True)
+    start = time.perf_counter()
+    try:
+        library = cpp_extension.load(
+            name=name,
+            sources=[str(s) for s in sources],
+            extra_cflags=_CFLAGS,
+            extra_cuda_cflags=_CUDA_CFLAGS,
+            build_directory=str(build_dir),
+            is_python_module=False,
+            verbose=False,
+        )
+    finally:
+        seconds = time.perf_counter() - start
+        if compiled and verbose:
+            print(f" {seconds:.1f} s", flush=True)
+    devices = ("cpu", "cuda") if with_cuda else ("cpu",)
+    return ExtensionInfo(
+        backend="cuda-extension" if with_cuda else "cpu-extension",
+        devices=devices,
+        build_seconds=seconds,
+        compiled=compiled,
+        library=str(library),
+    )
+
+
+def _short_reason(error: Exception) -> str:
+    """The most telling line of a build error: the compiler's first ``error:`` line if there is one."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    for marker in ("error:", "error"):
+        found = [ln for ln in lines if marker in ln.lower()]
+        if found:
+            return found[0][:300]
+    return (lines[-1] if lines else type(error).__name__)[:300]
+
+
+def load_extension(verbose: bool = True) -> ExtensionInfo:
+    """Compile (first call per torch version and source) or load the op; fall back with one warning.
+
+    Returns an :class:`ExtensionInfo` naming the backend, the build time and, for the
+    fallback, the reason.
+    """
+    if _state.info is None:
+        with_cuda = _cuda_buildable()
+        try:
+            info = _compile(verbose, with_cuda)
+        except Exception as error:  # no compiler, no ninja, a build or load error: all take the fallback
+            info = ExtensionInfo(backend="pytorch-fallback", reason=_short_reason(error))
+            if with_cuda:  # e.g. nvcc's CUDA version does not match torch's: keep the compiled CPU kernel
+                try:
+                    info = _compile(verbose, with_cuda=False)
+                    info.reason = f"CUDA kernel: {_short_reason(error)}"
+                except Exception:
+                    pass
+            where = "on the GPU" if info.devices else "anywhere"
+            warnings.warn(
+                f"stviz: the compiled temporal shift op is unavailable {where} ({info.reason}); "
+                "using the pure-PyTorch implementation there (same results, slower).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        if info.devices:
+            _register_python_parts()
+        _state.info = info
+    return _state.info
+
+
+def backend(device: str | torch.device = "cpu") -> str:
+    """Which implementation :func:`temporal_shift` uses for tensors on ``device``.
+
+    ``"cpu-extension"`` or ``"cuda-extension"`` (compiled kernels) or ``"pytorch-fallback"``.
+    Loads (and if needed compiles) the extension.
+    """
+    info = load_extension()
+    device_type = torch.device(device).type
+    if device_type in info.devices:
+        return f"{device_type}-extension"
+    return "pytorch-fallback"
+
+
+def _register_python_parts() -> None:
+    """Fake kernels and autograd for the ops the shared library defined (once per process)."""
+    if "stviz::temporal_shift" in _registered:
+        return
+
+    @torch.library.register_fake("stviz::temporal_shift")
+    def _(x, offset, stride):
+        torch._check(x.dim() == 4 and offset.shape == (x.shape[1],), lambda: "expected x (N, C, T, V), offset (C,)")
+        torch._check(stride >= 1 and x.shape[2] >= stride, lambda: "stride must be in [1, T]")
+        n, c, t, v = x.shape
+        return x.new_empty((n, c, t // stride, v))
+
+    @torch.library.register_fake("stviz::temporal_shift_adjoint")
+    def _(grad_out, offset, stride, frames):
+        n, c, _, v = grad_out.shape
+        return grad_out.new_empty((n, c, frames, v))
+
+    @torch.library.register_fake("stviz::temporal_shift_offset_grad")
+    def _(grad_out, x, offset, stride):
+        return offset.new_empty(offset.shape)
+
+    def setup_context(ctx, inputs, output):
+        x, offset, stride = inputs
+        ctx.stride = stride
+        ctx.frames = x.shape[2]
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, offset)
+
+    def backward(ctx, grad_out):
+        x, offset = ctx.saved_tensors
+        grad_x = grad_offset = None
+        grad_out = grad_out.contiguous()
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.ops.stviz.temporal_shift_adjoint(grad_out, offset, ctx.stride, ctx.frames)
+        if ctx.needs_input_grad[1]:
+            grad_offset = torch.ops.stviz.temporal_shift_offset_grad(grad_out, x, offset, ctx.stride)
+        return grad_x, grad_offset, None
+
+    torch.library.register_autograd("stviz::temporal_shift", backward, setup_context=setup_context)
+    _registered.add("stviz::temporal_shift")
+
+
+def temporal_shift(
+    x: torch.Tensor, ypos: torch.Tensor, xpos: torch.Tensor | None = None, stride: int = 1, grad_mode: str = "exact"
+) -> torch.Tensor:
+    """Learnable temporal shift: (N, C, T, V) -> (N, C, T // stride, V).
+
+    Channel c of output frame t is ``x`` linearly interpolated at frame
+    ``t·stride + ypos[c]`` (``+ 0.5`` when ``stride != 1``), zero outside ``[0, T)``.
+    ``grad_mode`` picks the position gradient: ``"exact"`` (default) or ``"official"``
+    (Shift-GCN's batch-mean sign rule); see the module docstring. Runs the compiled
+    kernel when there is one for ``x.device``, else :func:`temporal_shift_reference`.
+    """
+    _check(x, ypos, xpos, stride, grad_mode)
+    info = load_extension()
+    offset = _offset(x, _positions(ypos, xpos, grad_mode), stride)
+    if info.devices and (x.device.type in info.devices or x.device.type == "meta"):
+        return torch.ops.stviz.temporal_shift(x.contiguous(), offset.contiguous(), stride)
+    return _shift_pytorch(x, offset, stride)

@@ -1,0 +1,377 @@
+"""Temporal blocks: multi-scale temporal convolutions and EfficientGCN's temporal layers.
+
+Every block maps (N, C, T, V) to (N, C', T', V) with ``T' = floor((T - 1) / stride) + 1``.
+Convolutions run along T only: kernels are (k, 1), so joints never mix here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from stviz.checks import check_nctv
+
+__all__ = [
+    "ACTIVATIONS",
+    "make_activation",
+    "temporal_padding",
+    "TemporalConvBN",
+    "MultiScaleTemporalConv",
+    "MSG3DTemporalConv",
+    "TemporalBasicLayer",
+    "TemporalBottleneckLayer",
+    "TemporalSepLayer",
+    "TemporalSandglassLayer",
+]
+
+# Names used by EfficientGCN (swish, hswish, relu, relu6) and MS-G3D (relu, leakyrelu, tanh, linear).
+ACTIVATIONS = {
+    "swish": nn.SiLU,
+    "hswish": nn.Hardswish,
+    "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
+    "leakyrelu": lambda: nn.LeakyReLU(0.2),
+    "tanh": nn.Tanh,
+    "linear": nn.Identity,
+}
+
+
+def make_activation(name: str | nn.Module | None) -> nn.Module:
+    """An activation module by name; ``None`` or ``"linear"`` is the identity; a module is returned as is."""
+    if isinstance(name, nn.Module):
+        return name
+    if name is None:
+        return nn.Identity()
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)} or None") from None
+
+
+def temporal_padding(kernel_size: int, dilation: int = 1) -> int:
+    """Zero padding that keeps T at stride 1: ``(k + (k-1)(d-1) - 1) // 2``."""
+    return (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
+
+
+def _temporal_conv(in_channels, out_channels, kernel_size, stride=1, dilation=1, groups=1, bias=True) -> nn.Conv2d:
+    """A (k, 1) convolution along T, padded so that stride 1 keeps T."""
+    return nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size=(kernel_size, 1),
+        stride=(stride, 1),
+        padding=(temporal_padding(kernel_size, dilation), 0),
+        dilation=(dilation, 1),
+        groups=groups,
+        bias=bias,
+    )
+
+
+def _conv_bn(in_channels, out_channels, kernel_size=1, stride=1, groups=1, bias=True) -> nn.Sequential:
+    """``Sequential(conv (k, 1), BN)``: keys ``0.*`` (conv) and ``1.*`` (BN)."""
+    return nn.Sequential(
+        _temporal_conv(in_channels, out_channels, kernel_size, stride, groups=groups, bias=bias),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class TemporalConvBN(nn.Module):
+    """A (k, 1) temporal convolution (optionally strided and dilated) followed by BatchNorm.
+
+    CTR-GCN / MS-G3D: ``TemporalConv``. (N, C_in, T, V) -> (N, C_out, T', V).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, dilation: int = 1):
+        super().__init__()
+        self.in_channels = in_channels
+        self.conv = _temporal_conv(in_channels, out_channels, kernel_size, stride, dilation)
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_nctv(x, channels=self.in_channels, block=type(self).__name__)
+        return self.bn(self.conv(x))
+
+
+class MultiScaleTemporalConv(nn.Module):
+    """Multi-scale temporal convolution: parallel dilated branches, a max-pool branch and a 1x1 branch.
+
+    CTR-GCN: ``MultiScale_TemporalConv`` (the defaults); MS-G3D's variant is :class:`MSG3DTemporalConv`.
+    ``B = len(dilations) + 2`` branches of ``out_channels // B`` channels each are concatenated:
+
+    * dilated branch d: 1x1 conv -> BN -> act -> (k, 1) conv (stride, dilation d) -> BN;
+    * max branch: 1x1 conv -> BN -> act -> max-pool (3, 1) with the stride -> BN;
+    * 1x1 branch: 1x1 conv with the stride -> BN.
+
+    ``out = final_act(cat(branches) + residual(x))``; the residual is 0 (``residual=False``), the identity
+    (same width, stride 1) or a strided (k_res, 1) conv + BN. CTR-GCN has no final activation
+    (``activation=None``) and initialises convs with kaiming-normal (fan-out) and BN weights with N(1, 0.02)
+    (``init="ctrgcn"``); MS-G3D ends with a ReLU and keeps PyTorch's default init (``init="pytorch"``).
+    ``branch_activation`` is the activation inside the branches.
+
+    Input (N, C_in, T, V); output (N, C_out, floor((T - 1) / stride) + 1, V).
+    Papers: Chen et al., ICCV 2021 (CTR-GCN); Liu et al., CVPR 2020 (MS-G3D).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int] = 3,
+        stride: int = 1,
+        dilations: Sequence[int] = (1, 2, 3, 4),
+        residual: bool = True,
+        residual_kernel_size: int = 1,
+        activation: str | None = None,
+        branch_activation: str | None = "relu",
+        init: str = "ctrgcn",
+    ):
+        super().__init__()
+        num_branches = len(dilations) + 2
+        if out_channels % num_branches:
+            raise ValueError(
+                f"out_channels={out_channels} must be divisible by the {num_branches} branches "
+                f"(len(dilations) + 2 with dilations={list(dilations)})"
+            )
+        kernel_sizes = [kernel_size] * len(dilations) if isinstance(kernel_size, int) else list(kernel_size)
+        if len(kernel_sizes) != len(dilations):
+            raise ValueError(f"got {len(kernel_sizes)} kernel sizes for {len(dilations)} dilations")
+        if init not in ("ctrgcn", "pytorch"):
+            raise ValueError(f"init must be 'ctrgcn' or 'pytorch', got {init!r}")
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+        self.kernel_sizes, self.dilations = tuple(kernel_sizes), tuple(dilations)
+        branch = out_channels // num_branches
+
+        def squeeze():  # 1x1 conv -> BN -> act: the entry of every branch but the last
+            return [nn.Conv2d(in_channels, branch, 1), nn.BatchNorm2d(branch), make_activation(branch_activation)]
+
+        self.branches = nn.ModuleList(
+            nn.Sequential(*squeeze(), TemporalConvBN(branch, branch, k, stride, d))
+            for k, d in zip(kernel_sizes, dilations, strict=True)
+        )
+        self.branches.append(
+            nn.Sequential(
+                *squeeze(),
+                nn.MaxPool2d((3, 1), stride=(stride, 1), padding=(1, 0)),
+                nn.BatchNorm2d(branch),
+            )
+        )
+        strided_pointwise = nn.Conv2d(in_channels, branch, 1, stride=(stride, 1))
+        self.branches.append(nn.Sequential(strided_pointwise, nn.BatchNorm2d(branch)))
+
+        if not residual:
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = TemporalConvBN(in_channels, out_channels, residual_kernel_size, stride)
+        self.act = make_activation(activation)
+        if init == "ctrgcn":
+            self.apply(_ctrgcn_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_nctv(x, channels=self.in_channels, block=type(self).__name__)
+        out = torch.cat([branch(x) for branch in self.branches], dim=1)  # (N, C_out, T', V)
+        if self.residual is not None:
+            out = out + self.residual(x)
+        return self.act(out)
+
+
+def _ctrgcn_init(m: nn.Module) -> None:
+    """CTR-GCN's ``weights_init``: convs kaiming-normal (fan-out) with bias 0; BN weight N(1, 0.02), bias 0."""
+    if isinstance(m, nn.Conv2d):
+        nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class MSG3DTemporalConv(MultiScaleTemporalConv):
+    """MS-G3D's multi-scale temporal convolution: CTR-GCN's branches, a ReLU after the sum, default init.
+
+    MS-G3D: ``MultiScale_TemporalConv``. Defaults k=3 and dilations (1, 2, 3, 4) give 6 branches, so
+    ``out_channels`` must be a multiple of 6 (96 in the model). (N, C_in, T, V) -> (N, C_out, T', V).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        dilations: Sequence[int] = (1, 2, 3, 4),
+        residual: bool = True,
+        residual_kernel_size: int = 1,
+        activation: str | None = "relu",
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            dilations=dilations,
+            residual=residual,
+            residual_kernel_size=residual_kernel_size,
+            activation=activation,
+            branch_activation=activation,
+            init="pytorch",
+        )
+
+
+def _efficientgcn_init(m: nn.Module) -> None:
+    """EfficientGCN's ``init_param``: convs kaiming-normal (fan-out, leaky-relu gain) with bias 0; BN 1 / 0."""
+    if isinstance(m, nn.Conv2d):
+        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="leaky_relu")
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+class _EfficientTemporalLayer(nn.Module):
+    """Shared parts of EfficientGCN's temporal layers: checks, activation, residual path, initialisation.
+
+    Subclasses build their convolutions, then call ``self.apply(_efficientgcn_init)`` (the network's init).
+    """
+
+    def __init__(self, channels: int, stride: int, residual: bool, bias: bool, act: str | nn.Module):
+        super().__init__()
+        self.channels = self.in_channels = channels
+        self.stride = stride
+        self.act = make_activation(act)
+        if not residual:
+            self.residual = None  # the original's Zero_Layer
+        elif stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = _conv_bn(channels, channels, 1, stride, bias=bias)
+
+    def _add_residual(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return h if self.residual is None else h + self.residual(x)
+
+    def _check(self, x: torch.Tensor) -> None:
+        check_nctv(x, channels=self.channels, block=type(self).__name__)
+
+
+class TemporalBasicLayer(_EfficientTemporalLayer):
+    """One full (k, 1) temporal convolution: ``act(BN(conv(x)) + res(x))``.
+
+    EfficientGCN: ``Temporal_Basic_Layer``. (N, C, T, V) -> (N, C, T', V). Song et al., TPAMI 2022.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 5,
+        stride: int = 1,
+        residual: bool = True,
+        bias: bool = True,
+        act: str | nn.Module = "swish",
+    ):
+        super().__init__(channels, stride, residual, bias, act)
+        self.conv = _temporal_conv(channels, channels, kernel_size, stride, bias=bias)
+        self.bn = nn.BatchNorm2d(channels)
+        self.apply(_efficientgcn_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        return self.act(self._add_residual(self.bn(self.conv(x)), x))
+
+
+class TemporalBottleneckLayer(_EfficientTemporalLayer):
+    """Bottleneck: 1x1 reduce by r -> (k, 1) conv -> 1x1 expand, activation after each and after the sum.
+
+    EfficientGCN: ``Temporal_Bottleneck_Layer``. (N, C, T, V) -> (N, C, T', V). Song et al., TPAMI 2022.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 5,
+        reduct_ratio: int = 4,
+        stride: int = 1,
+        residual: bool = True,
+        bias: bool = True,
+        act: str | nn.Module = "swish",
+    ):
+        super().__init__(channels, stride, residual, bias, act)
+        inner = channels // reduct_ratio
+        self.reduct_conv = _conv_bn(channels, inner, bias=bias)
+        self.conv = _conv_bn(inner, inner, kernel_size, stride, bias=bias)
+        self.expand_conv = _conv_bn(inner, channels, bias=bias)
+        self.apply(_efficientgcn_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        h = self.act(self.reduct_conv(x))  # (N, C/r, T, V)
+        h = self.act(self.conv(h))  # (N, C/r, T', V)
+        return self.act(self._add_residual(self.expand_conv(h), x))
+
+
+class TemporalSepLayer(_EfficientTemporalLayer):
+    """Separable (MobileNetV2-style): 1x1 expand by e -> depthwise (k, 1) -> 1x1 project; no activation at the end.
+
+    EfficientGCN: ``Temporal_Sep_Layer`` (the default layer type). ``expand_ratio=0`` skips the expansion.
+    ``out = BN(point(act(BN(depth(act(BN(expand(x)))))))) + res(x)``; (N, C, T, V) -> (N, C, T', V).
+    Song et al., TPAMI 2022.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 5,
+        expand_ratio: int = 2,
+        stride: int = 1,
+        residual: bool = True,
+        bias: bool = True,
+        act: str | nn.Module = "swish",
+    ):
+        super().__init__(channels, stride, residual, bias, act)
+        inner = channels * expand_ratio if expand_ratio > 0 else channels
+        self.expand_conv = _conv_bn(channels, inner, bias=bias) if expand_ratio > 0 else None
+        self.depth_conv = _conv_bn(inner, inner, kernel_size, stride, groups=inner, bias=bias)
+        self.point_conv = _conv_bn(inner, channels, bias=bias)
+        self.apply(_efficientgcn_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        h = x if self.expand_conv is None else self.act(self.expand_conv(x))  # (N, C*e, T, V)
+        h = self.act(self.depth_conv(h))  # (N, C*e, T', V)
+        return self._add_residual(self.point_conv(h), x)
+
+
+class TemporalSandglassLayer(_EfficientTemporalLayer):
+    """Sandglass: depthwise (k, 1) -> 1x1 reduce by r -> 1x1 expand -> strided depthwise (k, 1); no final activation.
+
+    EfficientGCN: ``Temporal_SG_Layer``. ``out = BN(dw2(act(BN(pw2(BN(pw1(act(BN(dw1(x)))))))))) + res(x)``;
+    (N, C, T, V) -> (N, C, T', V). Song et al., TPAMI 2022; Zhou et al., ECCV 2020 (MobileNeXt).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 5,
+        reduct_ratio: int = 4,
+        stride: int = 1,
+        residual: bool = True,
+        bias: bool = True,
+        act: str | nn.Module = "swish",
+    ):
+        super().__init__(channels, stride, residual, bias, act)
+        inner = channels // reduct_ratio
+        self.depth_conv1 = _conv_bn(channels, channels, kernel_size, groups=channels, bias=bias)
+        self.point_conv1 = _conv_bn(channels, inner, bias=bias)
+        self.point_conv2 = _conv_bn(inner, channels, bias=bias)
+        self.depth_conv2 = _conv_bn(channels, channels, kernel_size, stride, groups=channels, bias=bias)
+        self.apply(_efficientgcn_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        h = self.act(self.depth_conv1(x))  # (N, C, T, V)
+        h = self.point_conv1(h)  # (N, C/r, T, V)
+        h = self.act(self.point_conv2(h))  # (N, C, T, V)
+        return self._add_residual(self.depth_conv2(h), x)  # (N, C, T', V)

@@ -1,0 +1,124 @@
+"""TSM's temporal shift on skeleton features (N, C, T, V).
+
+Lin, Gan, Han, "TSM: Temporal Shift Module for Efficient Video Understanding", ICCV 2019.
+With ``fold = C // fold_div``, channels ``[0, fold)`` read the next frame, channels
+``[fold, 2·fold)`` the previous frame (both zero-filled at the clip's ends) and the
+rest pass through. No parameters, no multiplications: only memory traffic.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stviz.checks import check_nctv
+from stviz.graph import SkeletonGraph
+from stviz.models import check_nctvm, fold_persons
+from stviz.spatial import PartitionGraphConv
+
+__all__ = ["temporal_shift", "source_frames", "TemporalShift", "ResidualShiftBlock", "TSMSkeletonNet"]
+
+
+def _check_fold_div(fold_div: int) -> None:
+    if not isinstance(fold_div, int) or fold_div < 2:
+        raise ValueError(f"fold_div must be an int >= 2 (two folds must fit in C), got {fold_div!r}")
+
+
+def temporal_shift(x: torch.Tensor, fold_div: int = 8, reverse: bool = False) -> torch.Tensor:
+    """Shift ``C // fold_div`` channels one frame back and as many one frame forward.
+
+    x: (N, C, T, V) -> (N, C, T, V). ``reverse=False`` is TSM's direction: the first
+    fold takes ``x[t+1]``, the second ``x[t-1]``; ``reverse=True`` swaps them.
+    """
+    check_nctv(x, block="temporal_shift")
+    _check_fold_div(fold_div)
+    n, c, t, v = x.shape
+    fold = c // fold_div
+    next_, prev = (slice(fold, 2 * fold), slice(0, fold)) if reverse else (slice(0, fold), slice(fold, 2 * fold))
+    out = torch.zeros_like(x)
+    out[:, next_, :-1] = x[:, next_, 1:]  # out[t] = x[t+1], zero at the last frame
+    out[:, prev, 1:] = x[:, prev, :-1]  # out[t] = x[t-1], zero at the first frame
+    out[:, 2 * fold :] = x[:, 2 * fold :]
+    return out
+
+
+def source_frames(channels: int, frames: int, fold_div: int = 8, reverse: bool = False) -> torch.Tensor:
+    """Which input frame each output (channel, frame) reads: int64 (C, T), -1 where it is zero-filled."""
+    _check_fold_div(fold_div)
+    t = torch.arange(frames, dtype=torch.float64).expand(channels, frames)[:, None, :, None]  # (C, 1, T, 1)
+    src = temporal_shift(t.permute(1, 0, 2, 3) + 1, fold_div, reverse)[0, :, :, 0]  # frame index + 1, 0 = filled
+    return src.round().long() - 1
+
+
+class TemporalShift(nn.Module):
+    """TSM's shift as a block: (N, C, T, V) -> (N, C, T, V), zero parameters.
+
+    Upstream: ``TemporalShift.shift`` (mit-han-lab/temporal-shift-module), on (N·T, C, H, W).
+    """
+
+    def __init__(self, fold_div: int = 8, reverse: bool = False):
+        super().__init__()
+        _check_fold_div(fold_div)
+        self.fold_div = fold_div
+        self.reverse = reverse
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return temporal_shift(x, self.fold_div, self.reverse)
+
+    def extra_repr(self) -> str:
+        return f"fold_div={self.fold_div}, reverse={self.reverse}"
+
+
+class ResidualShiftBlock(nn.Module):
+    """TSM's residual placement: ``relu(x + net(shift(x)))``, the shift inside the residual branch.
+
+    x: (N, C, T, V) -> (N, C, T, V). ``net`` must keep the shape (e.g. a spatial graph conv + BN).
+    ``fold_div=None`` leaves the shift out (``relu(x + net(x))``), for comparisons.
+    """
+
+    def __init__(self, net: nn.Module, fold_div: int | None = 8):
+        super().__init__()
+        self.shift = TemporalShift(fold_div) if fold_div else nn.Identity()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_nctv(x, block="ResidualShiftBlock")
+        return torch.relu(x + self.net(self.shift(x)))
+
+
+class TSMSkeletonNet(nn.Module):
+    """A small skeleton classifier whose only temporal modelling is TSM's shift.
+
+    Per-frame graph layers (:class:`stviz.spatial.PartitionGraphConv` on the normalised adjacency, BN, ReLU)
+    wrapped in :class:`ResidualShiftBlock`, with a temporal average pool (stride 2) before the first two, so
+    each block sees one more (pooled) frame on either side. ``fold_div=None`` leaves the shift out: a bag of
+    poses (same parameters). x: (N, C, T, V, M) -> logits (N, num_classes).
+    """
+
+    def __init__(
+        self, num_classes: int, in_channels: int = 3, hidden: int = 16, fold_div: int | None = 4, blocks: int = 3
+    ):
+        super().__init__()
+        graph = SkeletonGraph("ntu-rgb+d")
+        a = graph.normalized("digraph")[None]  # (1, V, V)
+        self.in_channels, self.num_joints = in_channels, graph.num_nodes
+        self.config = {"num_classes": num_classes, "hidden": hidden, "fold_div": fold_div, "blocks": blocks}
+
+        def per_frame(c_in: int) -> nn.Sequential:
+            return nn.Sequential(PartitionGraphConv(c_in, hidden, a), nn.BatchNorm2d(hidden), nn.ReLU())
+
+        self.data_bn = nn.BatchNorm1d(in_channels * graph.num_nodes)
+        self.embed = per_frame(in_channels)
+        layers = []
+        for i in range(blocks):
+            if i < 2:
+                layers.append(nn.AvgPool2d((2, 1)))
+            layers.append(ResidualShiftBlock(per_frame(hidden), fold_div))
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_nctvm(x, self.in_channels, self.num_joints, "TSMSkeletonNet")
+        n = x.shape[0]
+        h = self.layers(self.embed(fold_persons(x, self.data_bn)))  # (N*M, hidden, T/4, V)
+        return self.fc(h.mean((2, 3)).view(n, -1, h.shape[1]).mean(1))

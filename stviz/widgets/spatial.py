@@ -1,0 +1,123 @@
+"""01 · spatial: CTR-GCN topology explorer (channel, subset, alpha, sample) and Shift-GCN shift arrows."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import clear_output
+
+from stviz.graph import SkeletonGraph
+from stviz.spatial import ChannelTopologyUnit, ShiftGraphConv
+from stviz.viz import draw_matrix_on_skeleton, shift_matrix
+
+__all__ = ["TopologyExplorer", "topology_explorer", "ShiftArrows", "shift_arrows"]
+
+SUBSET_NAMES = ("identity", "inward", "outward")
+
+
+class TopologyExplorer(widgets.VBox):
+    """Pick a sample, subset, channel and alpha; draw shared, refinement and total topology on the skeleton.
+
+    ``unit`` is a :class:`ChannelTopologyUnit`; ``x`` (N, C_in, T, V) its inputs. After each redraw,
+    ``shared`` (PA[k]), ``refinement`` (alpha * T_kc(x_n)) and ``matrix`` (their sum, rows are targets)
+    are the (V, V) matrices drawn. ``alpha`` starts at the unit's learned value.
+    """
+
+    def __init__(self, unit: ChannelTopologyUnit, x: torch.Tensor, sample_names=None, top_k: int = 12):
+        self.unit, self.x, self.top_k = unit, x, top_k
+        num_subsets, out_channels = len(unit.convs), unit.convs[0].out_channels
+        names = list(sample_names) if sample_names is not None else [f"sample {i}" for i in range(len(x))]
+        subset_names = SUBSET_NAMES if num_subsets == 3 else [f"subset {k}" for k in range(num_subsets)]
+        self.sample = widgets.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description="sample")
+        self.subset = widgets.Dropdown(
+            options=[(n, k) for k, n in enumerate(subset_names)], value=1, description="subset"
+        )
+        self.channel = widgets.IntSlider(value=0, min=0, max=out_channels - 1, description="channel")
+        alpha = float(unit.alpha.detach())
+        self.alpha = widgets.FloatSlider(value=alpha, min=-2.0, max=2.0, step=0.05, description="alpha")
+        self.summary = widgets.Label()
+        self.output = widgets.Output()
+        controls = widgets.HBox([self.sample, self.subset, self.channel, self.alpha])
+        super().__init__([controls, self.summary, self.output])
+        for control in (self.sample, self.subset, self.channel, self.alpha):
+            control.observe(self.redraw, names="value")
+        self.redraw()
+
+    def compute(self) -> None:
+        """Set ``shared``, ``refinement`` and ``matrix`` for the current controls."""
+        k, c, n = self.subset.value, self.channel.value, self.sample.value
+        with torch.no_grad():
+            refinement = self.unit.convs[k].refinement(self.x[n : n + 1])[0, c]  # (V, V)
+        self.shared = self.unit.topology[k].detach()
+        self.refinement = self.alpha.value * refinement
+        self.matrix = self.shared + self.refinement
+
+    def redraw(self, change=None) -> None:
+        self.compute()
+        self.summary.value = (
+            f"|shared| = {self.shared.abs().sum():.2f}, |alpha * refinement| = {self.refinement.abs().sum():.2f} "
+            f"(sums of absolute values over the 25 x 25 matrix)"
+        )
+        with self.output:
+            clear_output(wait=True)
+            fig, axes = plt.subplots(1, 3, figsize=(13, 4.8), layout="constrained")
+            parts = (("shared PA[k]", self.shared), ("alpha * refinement", self.refinement), ("total", self.matrix))
+            for ax, (name, m) in zip(axes, parts, strict=True):
+                draw_matrix_on_skeleton(m, convention="row_target", ax=ax, top_k=self.top_k, title=name)
+            fig.suptitle(
+                f"{self.sample.label}, {self.subset.label}, channel {self.channel.value}, alpha={self.alpha.value:.2f}"
+            )
+            plt.show()
+
+
+def topology_explorer(unit: ChannelTopologyUnit, x: torch.Tensor, sample_names=None) -> TopologyExplorer:
+    """The notebook's one-call widget."""
+    return TopologyExplorer(unit, x, sample_names)
+
+
+class ShiftArrows(widgets.VBox):
+    """Channel slider and shift kind (released cyclic / paper's local) drawing Shift-GCN's shift-in arrows.
+
+    ``sources`` is the (V,) joint each joint reads in the chosen channel; ``moved`` counts joints that
+    read another joint and ``bone_arrows`` those that read a neighbour on the skeleton.
+    """
+
+    def __init__(self, channels: int = 64, graph: SkeletonGraph | None = None):
+        self.graph = graph or SkeletonGraph("ntu-rgb+d")
+        self.blocks = {
+            "cyclic (released)": ShiftGraphConv(channels, channels, self.graph.num_nodes),
+            "local (paper)": ShiftGraphConv(channels, channels, self.graph.num_nodes, shift="local", graph=self.graph),
+        }
+        self.channel = widgets.IntSlider(value=1, min=0, max=channels - 1, description="channel")
+        self.kind = widgets.ToggleButtons(options=list(self.blocks), description="shift")
+        self.summary = widgets.Label()
+        self.output = widgets.Output()
+        super().__init__([widgets.HBox([self.channel, self.kind]), self.summary, self.output])
+        self.channel.observe(self.redraw, names="value")
+        self.kind.observe(self.redraw, names="value")
+        self.redraw()
+
+    def redraw(self, change=None) -> None:
+        src_in, _ = self.blocks[self.kind.value].sources()
+        self.sources = src_in[:, self.channel.value]
+        adjacency = self.graph.binary_adjacency()
+        joints = torch.arange(self.graph.num_nodes)
+        self.moved = int((self.sources != joints).sum())
+        self.bone_arrows = int(adjacency[joints, self.sources].sum())
+        self.summary.value = (
+            f"channel {self.channel.value}: {self.moved} of {self.graph.num_nodes} joints read another joint, "
+            f"{self.bone_arrows} of them along a bone"
+        )
+        with self.output:
+            clear_output(wait=True)
+            draw_matrix_on_skeleton(
+                shift_matrix(self.sources), self.graph, "row_target", labels="index",
+                title=f"{self.kind.value} shift-in, channel {self.channel.value}: arrow = source -> reader",
+            )  # fmt: skip
+            plt.show()
+
+
+def shift_arrows(channels: int = 64) -> ShiftArrows:
+    """The notebook's one-call widget."""
+    return ShiftArrows(channels)

@@ -1,0 +1,105 @@
+"""stviz.cost on toy modules whose FLOPs and parameters are known by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from stviz.cost import Cost, ModelInput, count, count_model, latency_ms, model_input
+
+
+class Toy(nn.Module):
+    """conv (3,1) -> BN -> einsum with a learned (V, V) matrix -> GAP -> Linear; plus a frozen and an unused part."""
+
+    def __init__(self, v: int = 5):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, (3, 1), padding=(1, 0))  # 4*8*3 + 8 = 104 params
+        self.bn = nn.BatchNorm2d(8)  # 16 params
+        self.A = nn.Parameter(torch.eye(v))  # 25 params, not a thop layer
+        self.frozen = nn.Parameter(torch.zeros(10), requires_grad=False)
+        self.fc = nn.Linear(8, 3)  # 27 params
+        self.unused = nn.Conv2d(8, 8, 1)  # 72 params, never called
+
+    def forward(self, x):
+        x = self.bn(self.conv(x))
+        x = torch.einsum("nctv,vw->nctw", x, self.A)
+        return self.fc(x.mean((2, 3)))
+
+
+def test_toy_counts_by_hand():
+    n, t, v = 2, 10, 5
+    cost = count(Toy(v).eval(), torch.randn(n, 4, t, v))
+    assert cost.conv_macs == n * 8 * t * v * 4 * 3
+    assert cost.graph_macs == n * 8 * t * v * v
+    assert cost.linear_flops // 2 == n * 8 * 3
+    assert cost.macs == cost.conv_macs + cost.graph_macs + n * 8 * 3
+    assert cost.matmul_macs == cost.graph_macs + n * 8 * 3
+    assert cost.thop_macs == cost.conv_macs + n * 8 * 3
+    assert cost.params == 104 + 16 + 25 + 27 + 72
+    assert cost.all_params == cost.params + 10
+    assert cost.thop_params == 104 + 16 + 27 + 72  # layers only: no raw nn.Parameter
+    assert cost.inputs == "(2, 4, 10, 5)"
+
+
+def test_existing_fields_keep_working():
+    cost = Cost(params=1, all_params=2, flops=10, conv_flops=6, matmul_flops=4)
+    assert (cost.macs, cost.conv_macs, cost.matmul_macs, cost.graph_macs, cost.thop_params) == (5, 3, 2, 2, 0)
+
+
+def test_scaled_multiplies_everything_but_the_input():
+    cost = count(Toy().eval(), torch.randn(1, 4, 6, 5))
+    four = cost.scaled(4)
+    assert (four.params, four.flops, four.thop_params) == (4 * cost.params, 4 * cost.flops, 4 * cost.thop_params)
+    assert four.inputs == "4 x (1, 4, 6, 5)"
+
+
+class ToyModel(nn.Module):
+    """(N, C, T, V, M) or (N, I, C, T, V, M) -> (N, 2): records the shape it was called with."""
+
+    def __init__(self, input_branches=None):
+        super().__init__()
+        self.in_channels, self.num_joints, self.input_branches = 3, 25, input_branches
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        self.seen = tuple(x.shape)
+        dims = tuple(range(2, x.dim())) if self.input_branches is None else (1, *range(3, x.dim()))
+        return self.fc(x.mean(dims))
+
+
+@pytest.mark.parametrize("branches, want", [(None, (1, 3, 64, 25, 2)), (3, (1, 3, 3, 64, 25, 2))])
+def test_model_input_conventions(branches, want):
+    model = ToyModel(branches)
+    assert model_input(model).shape() == want
+    cost = count_model(model, frames=64, persons=2)
+    assert model.seen == want and cost.inputs == str(want)
+    assert ModelInput(frames=300, persons=1).shape(batch=4) == (4, 3, 300, 25, 1)
+
+
+def test_count_model_restores_training_mode():
+    model = ToyModel().train()
+    count_model(model)
+    assert model.training
+
+
+def test_latency_is_positive_and_restores_threads():
+    before = torch.get_num_threads()
+    ms = latency_ms(nn.Identity(), torch.zeros(1), warmup=1, repeat=3, threads=1)
+    assert ms >= 0 and torch.get_num_threads() == before
+
+
+def test_meta_device_counts_like_real_tensors():
+    real = count(Toy().eval(), torch.randn(2, 4, 10, 5))
+    with torch.device("meta"):
+        toy = Toy().eval()
+    meta = count(toy, torch.empty(2, 4, 10, 5, device="meta"))
+    assert (meta.flops, meta.conv_flops, meta.matmul_flops, meta.params) == (
+        real.flops,
+        real.conv_flops,
+        real.matmul_flops,
+        real.params,
+    )
+    model = ToyModel()
+    model.to("meta")
+    assert count_model(model).inputs == "(1, 3, 64, 25, 2)"

@@ -1,0 +1,274 @@
+"""The learnable temporal shift op: compiled kernels, pure-PyTorch reference and explicit formula agree.
+
+The first test that needs the compiled op builds it (once per torch version and source,
+cached under ~/.cache/stviz or TORCH_EXTENSIONS_DIR); every later test reuses it.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+from torch.utils import cpp_extension
+
+from stviz import ops
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+STRIDES = (1, 2, 3)
+# Fractional, integer, negative and larger-than-T shifts; one channel entirely outside the clip.
+YPOS = [0.3, -1.7, 2.0, -3.0, 4.25, 11.6, -12.4, 0.0]
+
+
+def explicit_shift(x: torch.Tensor, ypos: torch.Tensor, stride: int) -> torch.Tensor:
+    """SPEC.md §5.4 written as loops: linear interpolation at t·stride + ypos (+0.5 if stride != 1)."""
+    n, c, t, v = x.shape
+    out = torch.zeros(n, c, t // stride, v, dtype=x.dtype)
+    for ch in range(c):
+        pos = float(ypos[ch]) + (0.5 if stride != 1 else 0.0)
+        k = math.floor(pos)
+        frac = pos - k
+        for to in range(t // stride):
+            for src, weight in ((to * stride + k, 1 - frac), (to * stride + k + 1, frac)):
+                if 0 <= src < t and weight != 0:
+                    out[:, ch, to] += weight * x[:, ch, src]
+    return out
+
+
+def sample(n=3, frames=9, v=5, dtype=torch.float64, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, len(YPOS), frames, v, generator=gen, dtype=dtype)
+    return x, torch.tensor(YPOS, dtype=dtype)
+
+
+@pytest.fixture(scope="session")
+def compiled():
+    info = ops.load_extension(verbose=True)
+    if info.backend == "pytorch-fallback":
+        pytest.skip(f"compiled op unavailable: {info.reason}")
+    return info
+
+
+def test_extension_builds_where_a_compiler_exists():
+    if shutil.which("c++") is None or not cpp_extension.is_ninja_available():
+        pytest.skip("no C++ compiler or no ninja: the fallback is expected here")
+    info = ops.load_extension(verbose=True)
+    assert info.backend in ("cpu-extension", "cuda-extension"), info.reason
+    assert ops.backend("cpu") == "cpu-extension"
+
+
+@pytest.mark.parametrize("stride", STRIDES)
+@pytest.mark.parametrize("frames", [9, 8])
+def test_reference_equals_explicit_formula(stride, frames):
+    x, ypos = sample(frames=frames)
+    want = explicit_shift(x, ypos, stride)
+    torch.testing.assert_close(ops.temporal_shift_reference(x, ypos, stride=stride), want)
+    assert want.shape[2] == frames // stride
+
+
+def test_integer_shift_moves_frames():
+    x = torch.arange(1.0, 11.0).reshape(1, 1, 10, 1)  # frame i holds i + 1
+    out = ops.temporal_shift_reference(x, torch.tensor([2.0]))[0, 0, :, 0]
+    assert out.tolist() == [3, 4, 5, 6, 7, 8, 9, 10, 0, 0]  # frame t reads t + 2, zero past the end
+    out = ops.temporal_shift_reference(x, torch.tensor([-1.5]))[0, 0, :, 0]
+    assert out[:3].tolist() == [0, 0.5, 1.5]  # frame 1 reads -0.5: half zero padding, half frame 0
+
+
+@pytest.mark.parametrize("stride", STRIDES)
+@pytest.mark.parametrize("frames", [9, 8, 2 * 3 + 1])
+def test_compiled_forward_and_grads_equal_reference(compiled, stride, frames):
+    x, ypos = sample(frames=frames)
+    got_x, got_y = x.clone().requires_grad_(), ypos.clone().requires_grad_()
+    ref_x, ref_y = x.clone().requires_grad_(), ypos.clone().requires_grad_()
+    got = ops.temporal_shift(got_x, got_y, stride=stride)
+    ref = ops.temporal_shift_reference(ref_x, ref_y, stride=stride)
+    torch.testing.assert_close(got, ref, atol=1e-12, rtol=0)
+    torch.testing.assert_close(got, explicit_shift(x, ypos, stride), atol=1e-12, rtol=0)
+    grad = torch.randn_like(got)
+    got.backward(grad)
+    ref.backward(grad)
+    torch.testing.assert_close(got_x.grad, ref_x.grad, atol=1e-12, rtol=0)
+    torch.testing.assert_close(got_y.grad, ref_y.grad, atol=1e-10, rtol=1e-10)
+    assert got_y.grad[YPOS.index(-12.4)] == 0  # that channel reads only padding
+
+
+@pytest.mark.parametrize("stride", STRIDES)
+def test_official_gradient_is_sign_of_exact(compiled, stride):
+    x, ypos = sample(frames=11)
+    exact = ypos.clone().requires_grad_()
+    ops.temporal_shift(x, exact, stride=stride).pow(2).sum().backward()
+    want = torch.where(exact.grad != 0, 0.01 * exact.grad.sign(), torch.full_like(exact.grad, 1e-4))
+    assert (exact.grad == 0).any()  # the channel outside the clip takes the 1e-4 branch
+    for fn in (ops.temporal_shift, ops.temporal_shift_reference):
+        y, xp = ypos.clone().requires_grad_(), torch.full_like(ypos, 1e-9).requires_grad_()
+        fn(x, y, xp, stride=stride, grad_mode="official").pow(2).sum().backward()
+        torch.testing.assert_close(y.grad, want)
+        assert torch.equal(xp.grad, torch.zeros_like(ypos))
+
+
+@pytest.mark.parametrize("stride", STRIDES)
+def test_adjoint_is_the_transpose(compiled, stride):
+    """<shift(x), g> == <x, adjoint(g)> for every stride, odd T and any offsets."""
+    x, ypos = sample(frames=13)
+    offset = ops._offset(x, ypos, stride)
+    g = torch.randn(x.shape[0], x.shape[1], 13 // stride, x.shape[3], dtype=x.dtype)
+    lhs = (torch.ops.stviz.temporal_shift(x, offset, stride) * g).sum()
+    rhs = (x * torch.ops.stviz.temporal_shift_adjoint(g, offset, stride, 13)).sum()
+    torch.testing.assert_close(lhs, rhs)
+
+
+@pytest.mark.parametrize("stride", STRIDES)
+def test_gradcheck_exact_mode(compiled, stride):
+    # Offsets away from integers: the gradient in ypos is piecewise constant with kinks at integers.
+    x = torch.randn(2, 4, 7, 3, dtype=torch.float64, requires_grad=True)
+    ypos = torch.tensor([0.3, -1.6, 2.2, 7.4], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: ops.temporal_shift(a, b, stride=stride), (x, ypos))
+    assert torch.autograd.gradcheck(lambda a, b: ops.temporal_shift_reference(a, b, stride=stride), (x, ypos))
+
+
+def opcheck_samples(device):
+    samples = []
+    for stride, dtype, grad in [(1, torch.float32, False), (2, torch.float64, True), (3, torch.float32, True)]:
+        offset_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+        x = torch.randn(2, 3, 8, 4, dtype=dtype, device=device, requires_grad=grad)
+        offset = torch.tensor([0.3, -2.5, 9.0], dtype=offset_dtype, device=device, requires_grad=grad)
+        samples.append((x, offset, stride))
+    return samples
+
+
+def run_opcheck(device):
+    for x, offset, stride in opcheck_samples(device):
+        torch.library.opcheck(torch.ops.stviz.temporal_shift, (x, offset, stride))
+        g = torch.randn(x.shape[0], x.shape[1], x.shape[2] // stride, x.shape[3], dtype=x.dtype, device=device)
+        torch.library.opcheck(torch.ops.stviz.temporal_shift_adjoint, (g, offset.detach(), stride, x.shape[2]))
+        torch.library.opcheck(torch.ops.stviz.temporal_shift_offset_grad, (g, x.detach(), offset.detach(), stride))
+
+
+def test_opcheck_cpu(compiled):
+    run_opcheck("cpu")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_cpu(compiled, dtype):
+    x, ypos = sample(dtype=torch.float32)
+    got = ops.temporal_shift(x.to(dtype), ypos, stride=2)
+    assert got.dtype == dtype
+    torch.testing.assert_close(got.float(), ops.temporal_shift_reference(x, ypos, stride=2), atol=3e-2, rtol=3e-2)
+
+
+def test_meta_tensors_give_shapes(compiled):
+    x = torch.empty(2, 8, 9, 5, device="meta")
+    out = ops.temporal_shift(x, torch.zeros(8, device="meta"), stride=2)
+    assert out.shape == (2, 8, 4, 5) and out.device.type == "meta"
+
+
+def test_cached_build_is_reused_in_a_new_process(compiled):
+    code = "import stviz.ops as o; i = o.load_extension(); print(i.backend, i.compiled)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines() == [f"{compiled.backend} False"], run.stdout  # no compile line either
+
+
+def test_build_failure_falls_back_with_one_warning(monkeypatch):
+    def fail(verbose, with_cuda):
+        raise RuntimeError("ninja: build stopped\nerror: simulated compiler failure")
+
+    monkeypatch.setattr(ops, "_state", ops._LoaderState())
+    monkeypatch.setattr(ops, "_compile", fail)
+    x, ypos = sample()
+    with pytest.warns(RuntimeWarning, match="simulated compiler failure"):
+        out = ops.temporal_shift(x, ypos, stride=2)
+    torch.testing.assert_close(out, explicit_shift(x, ypos, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ops.temporal_shift(x, ypos)  # no second warning
+        assert ops.backend() == "pytorch-fallback"
+    assert "simulated compiler failure" in ops.load_extension().reason
+
+
+def test_cuda_build_failure_keeps_the_compiled_cpu_kernel(compiled, monkeypatch):
+    real_compile = ops._compile
+
+    def cuda_fails(verbose, with_cuda):
+        if with_cuda:
+            raise RuntimeError("The detected CUDA version (13.0) mismatches the version used to compile PyTorch")
+        return real_compile(verbose, with_cuda)
+
+    monkeypatch.setattr(ops, "_state", ops._LoaderState())
+    monkeypatch.setattr(ops, "_cuda_buildable", lambda: True)
+    monkeypatch.setattr(ops, "_compile", cuda_fails)
+    with pytest.warns(RuntimeWarning, match="unavailable on the GPU .*CUDA version"):
+        info = ops.load_extension()
+    assert info.devices == ("cpu",)
+    assert ops.backend("cpu") == "cpu-extension" and ops.backend("cuda") == "pytorch-fallback"
+
+
+def test_missing_compiler_or_ninja_is_named_in_the_warning(monkeypatch):
+    monkeypatch.setattr(ops, "_state", ops._LoaderState())
+    monkeypatch.setenv("CXX", "no-such-compiler-c++")
+    with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
+        assert ops.load_extension().backend == "pytorch-fallback"
+
+    def no_ninja():
+        raise RuntimeError("Ninja is required to load C++ extensions")
+
+    monkeypatch.setattr(ops, "_state", ops._LoaderState())
+    monkeypatch.delenv("CXX")
+    monkeypatch.setattr(cpp_extension, "verify_ninja_availability", no_ninja)
+    with pytest.warns(RuntimeWarning, match="ninja is not installed"):
+        assert ops.backend() == "pytorch-fallback"
+
+
+@pytest.mark.parametrize("fn", [ops.temporal_shift, ops.temporal_shift_reference])
+def test_bad_inputs_raise_clear_errors(fn):
+    x, ypos = sample(dtype=torch.float32)
+    with pytest.raises(ValueError, match=r"\(N, C, T, V\)"):
+        fn(x[0], ypos)
+    with pytest.raises(ValueError, match=r"ypos must have shape \(C,\) = \(8,\)"):
+        fn(x, ypos[:5])
+    with pytest.raises(TypeError, match="floating-point"):
+        fn(x.long(), ypos)
+    with pytest.raises(TypeError, match="ypos must be a floating-point"):
+        fn(x, ypos.long())
+    with pytest.raises(ValueError, match="stride must be a positive int"):
+        fn(x, ypos, stride=0)
+    with pytest.raises(ValueError, match="no output frame"):
+        fn(x[:, :, :2], ypos, stride=3)
+    with pytest.raises(ValueError, match="grad_mode must be one of"):
+        fn(x, ypos, grad_mode="sign")
+
+
+def test_compiled_op_checks_its_arguments(compiled):
+    x = torch.randn(2, 3, 8, 4)
+    with pytest.raises(RuntimeError, match="offset must be Float"):
+        torch.ops.stviz.temporal_shift(x, torch.zeros(3, dtype=torch.float64), 1)
+    with pytest.raises(RuntimeError, match=r"offset must have shape \(C,\)"):
+        torch.ops.stviz.temporal_shift(x, torch.zeros(4), 1)
+
+
+@CUDA
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("stride", STRIDES)
+def test_cuda_equals_cpu(compiled, dtype, stride):
+    assert ops.backend("cuda") == "cuda-extension"
+    x, ypos = sample(n=4, frames=31, v=25, dtype=torch.float64)
+    x = x.to(dtype)
+    tol = {torch.float16: 2e-3, torch.bfloat16: 2e-2}.get(dtype, 1e-5)
+    results = []
+    for device in ("cpu", "cuda"):
+        xd = x.to(device).requires_grad_()
+        yd = ypos.to(device).requires_grad_()
+        out = ops.temporal_shift(xd, yd, stride=stride)
+        out.backward(torch.ones_like(out))
+        results.append([t.detach().cpu().double() for t in (out, xd.grad, yd.grad)])
+    for cpu, gpu in zip(*results, strict=True):
+        torch.testing.assert_close(gpu, cpu, atol=tol, rtol=tol)
+
+
+@CUDA
+def test_opcheck_cuda(compiled):
+    run_opcheck("cuda")

@@ -1,0 +1,287 @@
+"""Temporal blocks against explicit references, over widths, strides, dilations, kernel sizes and residual modes.
+
+The references below are written tap by tap (a temporal convolution is a sum over kernel taps of a channel mix of
+shifted frames), with BatchNorm in eval mode written out, so they share no code with ``stviz.temporal``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from stviz import official
+from stviz.temporal import (
+    MSG3DTemporalConv,
+    MultiScaleTemporalConv,
+    TemporalBasicLayer,
+    TemporalBottleneckLayer,
+    TemporalSandglassLayer,
+    TemporalSepLayer,
+    make_activation,
+)
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+def perturb(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Random weights and BN statistics, so no path is inert; eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            r = torch.rand(t.shape, generator=g)
+            t.copy_(0.5 + r if name.endswith("running_var") else (r - 0.5) * 0.6)
+    return module.eval()
+
+
+# ---- explicit references ---------------------------------------------------------------------------------------
+
+
+def ref_temporal_conv(x, weight, bias, stride=1, dilation=1, groups=1):
+    """out[n, o, t, v] = b[o] + sum_j sum_i w[o, i, j] x[n, i, t*s + (j*d - pad), v], zero outside [0, T)."""
+    n, c, t, v = x.shape
+    k = weight.shape[2]
+    pad = (k + (k - 1) * (dilation - 1) - 1) // 2
+    t_out = (t + 2 * pad - dilation * (k - 1) - 1) // stride + 1
+    out = torch.zeros(n, weight.shape[0], t_out, v, dtype=x.dtype)
+    per_group_in, per_group_out = c // groups, weight.shape[0] // groups
+    for to in range(t_out):
+        for j in range(k):
+            ti = to * stride + j * dilation - pad
+            if not 0 <= ti < t:
+                continue
+            for g in range(groups):
+                xi = x[:, g * per_group_in : (g + 1) * per_group_in, ti]  # (N, Cg, V)
+                w = weight[g * per_group_out : (g + 1) * per_group_out, :, j, 0]  # (Og, Cg)
+                out[:, g * per_group_out : (g + 1) * per_group_out, to] += torch.einsum("oi,niv->nov", w, xi)
+    if bias is not None:
+        out += bias[None, :, None, None]
+    return out
+
+
+def ref_bn(x, sd, prefix):
+    w, b = sd[prefix + "weight"], sd[prefix + "bias"]
+    mean, var = sd[prefix + "running_mean"], sd[prefix + "running_var"]
+    return (x - mean[:, None, None]) / torch.sqrt(var[:, None, None] + 1e-5) * w[:, None, None] + b[:, None, None]
+
+
+def ref_conv_bn(x, sd, conv, bn, stride=1, dilation=1, groups=1):
+    y = ref_temporal_conv(x, sd[conv + "weight"], sd.get(conv + "bias"), stride, dilation, groups)
+    return ref_bn(y, sd, bn)
+
+
+def ref_max_pool3(x, stride):
+    """Max over frames {t*s - 1, t*s, t*s + 1} inside [0, T)."""
+    t = x.shape[2]
+    t_out = (t - 1) // stride + 1
+    frames = []
+    for to in range(t_out):
+        lo, hi = max(to * stride - 1, 0), min(to * stride + 2, t)
+        frames.append(x[:, :, lo:hi].amax(dim=2))
+    return torch.stack(frames, dim=2)
+
+
+def ref_mstcn(x, sd, kernel_sizes, dilations, stride, residual, act, branch_act, in_eq_out):
+    outs = []
+    for i, (k, d) in enumerate(zip(kernel_sizes, dilations, strict=True)):
+        assert sd[f"branches.{i}.3.conv.weight"].shape[2] == k
+        h = branch_act(ref_conv_bn(x, sd, f"branches.{i}.0.", f"branches.{i}.1."))
+        outs.append(ref_conv_bn(h, sd, f"branches.{i}.3.conv.", f"branches.{i}.3.bn.", stride, d))
+    m = len(dilations)
+    h = branch_act(ref_conv_bn(x, sd, f"branches.{m}.0.", f"branches.{m}.1."))
+    outs.append(ref_bn(ref_max_pool3(h, stride), sd, f"branches.{m}.4."))
+    outs.append(ref_conv_bn(x, sd, f"branches.{m + 1}.0.", f"branches.{m + 1}.1.", stride))
+    out = torch.cat(outs, dim=1)
+    if residual:
+        out = out + (x if in_eq_out and stride == 1 else ref_conv_bn(x, sd, "residual.conv.", "residual.bn.", stride))
+    return act(out)
+
+
+# ---- multi-scale temporal convolutions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cin, cout, kernel_size, dilations, stride, residual",
+    [
+        (64, 64, 5, (1, 2), 1, False),  # CTR-GCN inside TCN_GCN_unit
+        (48, 48, 3, (1, 2, 3, 4), 1, True),  # the class defaults: identity residual
+        (32, 48, [3, 5], (1, 2), 2, True),  # per-dilation kernel sizes, strided conv residual
+        (16, 24, 5, (1, 3), 3, True),
+        (12, 12, 3, (2,), 2, True),
+        (8, 16, 3, (1, 2), 1, True),  # width change at stride 1: conv residual
+    ],
+)
+@pytest.mark.parametrize("t", [16, 17])
+def test_ctrgcn_mstcn_matches_reference(cin, cout, kernel_size, dilations, stride, residual, t):
+    torch.manual_seed(0)
+    block = perturb(MultiScaleTemporalConv(cin, cout, kernel_size, stride, dilations, residual))
+    x = torch.randn(2, cin, t, 5)
+    ks = [kernel_size] * len(dilations) if isinstance(kernel_size, int) else kernel_size
+    want = ref_mstcn(x, block.state_dict(), ks, dilations, stride, residual, lambda y: y, F.relu, cin == cout)
+    with torch.no_grad():
+        got = block(x)
+    assert got.shape == (2, cout, (t - 1) // stride + 1, 5)
+    torch.testing.assert_close(got, want, **TOL)
+    assert (got < 0).any(), "CTR-GCN's MS-TCN has no activation after the sum"
+
+
+@pytest.mark.parametrize(
+    "cin, cout, dilations, stride, residual, activation",
+    [
+        (96, 96, (1, 2, 3, 4), 1, True, "relu"),  # the model's default
+        (96, 192, (1, 2, 3, 4), 2, True, "relu"),  # stage transition
+        (48, 48, (1, 2, 3, 4), 1, True, None),  # the last MS-TCN of sgcn has act = Identity
+        (24, 24, (1, 2), 2, False, "leakyrelu"),
+    ],
+)
+def test_msg3d_mstcn_matches_reference(cin, cout, dilations, stride, residual, activation):
+    torch.manual_seed(0)
+    block = perturb(MSG3DTemporalConv(cin, cout, 3, stride, dilations, residual, activation=activation))
+    x = torch.randn(2, cin, 15, 4)
+    act = make_activation(activation)
+    want = ref_mstcn(x, block.state_dict(), [3] * len(dilations), dilations, stride, residual, act, act, cin == cout)
+    with torch.no_grad():
+        got = block(x)
+    torch.testing.assert_close(got, want, **TOL)
+    if activation == "relu":
+        assert (got >= 0).all()
+
+
+def test_msg3d_requires_width_multiple_of_branches():
+    with pytest.raises(ValueError, match="divisible by the 6 branches"):
+        MSG3DTemporalConv(64, 64)
+    with pytest.raises(ValueError, match="kernel sizes"):
+        MultiScaleTemporalConv(64, 64, kernel_size=[3, 5, 7], dilations=(1, 2))
+
+
+def test_initialisation_schemes():
+    torch.manual_seed(0)
+    ctr = MultiScaleTemporalConv(256, 256, 5, dilations=(1, 2), residual=False)
+    bn_weights = torch.cat([m.weight for m in ctr.modules() if isinstance(m, torch.nn.BatchNorm2d)]).detach()
+    assert 0.01 < bn_weights.std() < 0.03 and abs(bn_weights.mean() - 1) < 0.01  # N(1, 0.02)
+    conv = ctr.branches[0][3].conv
+    fan_out = conv.weight.shape[0] * conv.weight.shape[2]
+    assert abs(conv.weight.std().item() / (2 / fan_out) ** 0.5 - 1) < 0.1  # kaiming normal, fan-out
+    assert torch.all(conv.bias == 0)
+    msg = MSG3DTemporalConv(96, 96)
+    assert all(torch.all(m.weight == 1) for m in msg.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+# ---- EfficientGCN temporal layers -------------------------------------------------------------------------------
+
+ACTS = {"swish": lambda y: y * torch.sigmoid(y), "hswish": lambda y: y * F.relu6(y + 3) / 6, "relu": F.relu}
+
+
+def ref_residual(x, sd, stride, residual):
+    if not residual:
+        return 0
+    return x if stride == 1 else ref_conv_bn(x, sd, "residual.0.", "residual.1.", stride)
+
+
+@pytest.mark.parametrize("stride, residual, act", [(1, True, "swish"), (2, True, "hswish"), (3, False, "relu")])
+@pytest.mark.parametrize("layer", ["basic", "bottleneck", "sep", "sep_e0", "sg"])
+def test_efficientgcn_layers_match_reference(layer, stride, residual, act):
+    torch.manual_seed(0)
+    c, k, t = 16, 5 if stride == 1 else 3, 13
+    a = ACTS[act]
+    blocks = {
+        "basic": lambda: TemporalBasicLayer(c, k, stride, residual, act=act),
+        "bottleneck": lambda: TemporalBottleneckLayer(c, k, 4, stride, residual, act=act),
+        "sep": lambda: TemporalSepLayer(c, k, 2, stride, residual, act=act),
+        "sep_e0": lambda: TemporalSepLayer(c, k, 0, stride, residual, act=act),
+        "sg": lambda: TemporalSandglassLayer(c, k, 4, stride, residual, act=act),
+    }
+    block = perturb(blocks[layer]())
+    sd = block.state_dict()
+    x = torch.randn(2, c, t, 3)
+    res = ref_residual(x, sd, stride, residual)
+    if layer == "basic":
+        want = a(ref_conv_bn(x, sd, "conv.", "bn.", stride) + res)
+    elif layer == "bottleneck":
+        h = a(ref_conv_bn(x, sd, "reduct_conv.0.", "reduct_conv.1."))
+        h = a(ref_conv_bn(h, sd, "conv.0.", "conv.1.", stride))
+        want = a(ref_conv_bn(h, sd, "expand_conv.0.", "expand_conv.1.") + res)
+    elif layer.startswith("sep"):
+        h = x if layer == "sep_e0" else a(ref_conv_bn(x, sd, "expand_conv.0.", "expand_conv.1."))
+        h = a(ref_conv_bn(h, sd, "depth_conv.0.", "depth_conv.1.", stride, groups=h.shape[1]))
+        want = ref_conv_bn(h, sd, "point_conv.0.", "point_conv.1.") + res  # no activation after the sum
+    else:
+        h = a(ref_conv_bn(x, sd, "depth_conv1.0.", "depth_conv1.1.", groups=c))
+        h = ref_conv_bn(h, sd, "point_conv1.0.", "point_conv1.1.")
+        h = a(ref_conv_bn(h, sd, "point_conv2.0.", "point_conv2.1."))
+        want = ref_conv_bn(h, sd, "depth_conv2.0.", "depth_conv2.1.", stride, groups=c) + res
+    with torch.no_grad():
+        got = block(x)
+    assert got.shape == (2, c, (t - 1) // stride + 1, 3)
+    torch.testing.assert_close(got, want, **TOL)
+
+
+@pytest.mark.parametrize("name", ["Temporal_Sep_Layer", "Temporal_SG_Layer"])
+def test_sep_and_sg_have_no_final_activation(name):
+    """SPEC.md pitfall 6: with swish, a final activation would bound the output below by about -0.28."""
+    torch.manual_seed(0)
+    kwargs = dict(channel=16, temporal_window_size=5, bias=True, act="swish", reduct_ratio=4, expand_ratio=2)
+    block = perturb(official.build("effgcn", name, **kwargs))
+    with torch.no_grad():
+        out = block(torch.randn(2, 16, 12, 3) * 3)
+    assert out.min() < -0.5
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("Temporal_Basic_Layer", dict(channel=16, temporal_window_size=3, bias=False, stride=2)),
+        ("Temporal_Bottleneck_Layer", dict(channel=16, temporal_window_size=5, bias=True, reduct_ratio=2, stride=2)),
+        ("Temporal_Sep_Layer", dict(channel=16, temporal_window_size=7, bias=True, expand_ratio=4, stride=2)),
+        ("Temporal_SG_Layer", dict(channel=16, temporal_window_size=5, bias=True, reduct_ratio=4, residual=False)),
+    ],
+)
+def test_official_keys_for_other_configurations(name, kwargs):
+    """Original key layout: strided layers carry ``residual.0`` (conv) and ``residual.1`` (BN); bias=False: none."""
+    keys = set(official.build("effgcn", name, act="swish", **kwargs).state_dict())
+    assert ("residual.0.weight" in keys) == (kwargs.get("stride", 1) != 1)
+    assert ("conv.bias" in keys) == (name == "Temporal_Basic_Layer" and kwargs["bias"])
+    roundtrip = official.convert_state_dict("effgcn", name, {k: torch.zeros(1) for k in keys})
+    assert set(roundtrip) == keys
+
+
+def test_official_mstcn_strided_residual_keys():
+    kwargs = dict(in_channels=64, out_channels=128, kernel_size=5, stride=2, dilations=[1, 2])
+    keys = set(official.build("ctrgcn", "MultiScale_TemporalConv", **kwargs).state_dict())
+    assert {"residual.conv.weight", "residual.bn.running_var", "branches.2.4.weight", "branches.3.0.weight"} <= keys
+
+
+def test_activation_by_name():
+    assert isinstance(make_activation("swish"), torch.nn.SiLU)
+    assert isinstance(make_activation(None), torch.nn.Identity)
+    hardswish = torch.nn.Hardswish()
+    assert make_activation(hardswish) is hardswish  # the original passes module instances
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        make_activation("gelu")
+
+
+# ---- bad input -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "block",
+    [MultiScaleTemporalConv(8, 12, dilations=(1, 2, 3, 4)), TemporalSepLayer(8), TemporalBasicLayer(8)],
+    ids=["mstcn", "sep", "basic"],
+)
+def test_bad_input_raises_clear_error(block):
+    with pytest.raises(ValueError, match=r"\(N, C, T, V\)"):
+        block(torch.randn(8, 10, 25))
+    with pytest.raises(ValueError, match="C=4 channels, expected 8"):
+        block(torch.randn(2, 4, 10, 25))
+    with pytest.raises(TypeError, match="floating-point"):
+        block(torch.ones(2, 8, 10, 25, dtype=torch.int64))
+
+
+def test_backward_reaches_every_parameter():
+    torch.manual_seed(0)
+    for block in [MultiScaleTemporalConv(12, 24, stride=2), TemporalSandglassLayer(8, stride=2), TemporalSepLayer(8)]:
+        block(torch.randn(2, block.in_channels, 9, 3)).square().sum().backward()
+        missing = [n for n, p in block.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+        assert not missing, missing

@@ -1,0 +1,58 @@
+"""The spatial widgets, headless: setting a control's value recomputes what they expose."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from stviz import official, set_seed  # noqa: E402
+from stviz.spatial import ChannelTopologyUnit  # noqa: E402
+from stviz.widgets.spatial import shift_arrows, topology_explorer  # noqa: E402
+
+
+@pytest.fixture
+def explorer():
+    set_seed(0)
+    a = official.adjacency("ctrgcn")
+    unit = ChannelTopologyUnit(3, 16, a).eval()
+    return topology_explorer(unit, torch.randn(4, 3, 8, 25), ["a", "b", "c", "d"]), unit, a
+
+
+def test_topology_starts_at_the_shared_graph_when_alpha_is_zero(explorer):
+    ui, unit, a = explorer
+    assert ui.alpha.value == 0.0 and ui.subset.value == 1
+    torch.testing.assert_close(ui.matrix, a[1])
+    assert float(ui.refinement.abs().sum()) == 0.0
+
+
+def test_alpha_channel_subset_and_sample_change_the_topology(explorer):
+    ui, unit, a = explorer
+    ui.alpha.value = 1.0
+    x = ui.x[0:1]
+    want = unit.convs[1].topology(x, unit.topology[1], 1.0)[0, 0].detach()
+    torch.testing.assert_close(ui.matrix, want)
+    ui.channel.value = 5
+    torch.testing.assert_close(ui.matrix, unit.convs[1].topology(x, unit.topology[1], 1.0)[0, 5].detach())
+    ui.subset.value = 2
+    torch.testing.assert_close(ui.shared, a[2])
+    before = ui.matrix.clone()
+    ui.sample.value = 3
+    torch.testing.assert_close(ui.matrix, unit.convs[2].topology(ui.x[3:4], a[2], 1.0)[0, 5].detach())
+    assert not torch.allclose(before, ui.matrix)
+    assert "alpha * refinement" in ui.summary.value
+
+
+def test_shift_arrows_follow_the_cyclic_rule_and_the_local_rule():
+    ui = shift_arrows(channels=64)
+    ui.channel.value = 3
+    assert ui.sources.tolist() == [(v + 3) % 25 for v in range(25)]
+    assert ui.moved == 25 and ui.bone_arrows < 25  # cyclic: every joint moves, mostly not along a bone
+    ui.channel.value = 0
+    assert ui.moved == 0 and "0 of 25 joints" in ui.summary.value
+    ui.kind.value = "local (paper)"
+    ui.channel.value = 63
+    assert ui.moved == ui.bone_arrows == 25  # local: every moving joint reads a neighbour
