@@ -15,6 +15,7 @@
 #include <ATen/core/Tensor.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -83,7 +84,28 @@ at::Tensor temporal_shift_cpu(const at::Tensor& x_in, const at::Tensor& offset_i
         const acc_t frac = off - std::floor(off);
         const scalar_t* src = xp + plane * T * V;
         scalar_t* dst = yp + plane * To * V;
+        // At stride 1 the output rows whose two taps are both inside [0, T) read one contiguous block of the
+        // plane: handle them as a single flat loop (vectorised, close to a copy); the few edge rows go row by row.
+        int64_t flat_begin = 0, flat_end = 0;
+        if (stride == 1) {
+          flat_begin = std::min(std::max<int64_t>(-start, 0), To);
+          flat_end = std::max(std::min<int64_t>(T - start - 1, To), flat_begin);
+          const scalar_t* a = src + (flat_begin + start) * V;
+          scalar_t* d = dst + flat_begin * V;
+          const int64_t count = (flat_end - flat_begin) * V;
+          const acc_t w_lo = acc_t(1) - frac, w_hi = frac;
+          if (w_hi == acc_t(0)) {
+            for (int64_t i = 0; i < count; ++i) d[i] = a[i];
+          } else {
+            for (int64_t i = 0; i < count; ++i) d[i] = w_lo * acc_t(a[i]) + w_hi * acc_t(a[i + V]);
+          }
+        }
         for (int64_t t = 0; t < To; ++t, dst += V) {
+          if (t == flat_begin && flat_end > flat_begin) {
+            dst += (flat_end - flat_begin - 1) * V;
+            t = flat_end - 1;
+            continue;
+          }
           const auto k = taps<acc_t>(t, stride, start, frac, T);
           const scalar_t* a = src + k.lo * V;
           const scalar_t* b = src + k.hi * V;

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -41,10 +39,8 @@ def test_make_action_shape_and_second_body():
     assert np.abs(other[0].mean() - x[0, ..., 0].mean()) > 0.5  # standing beside the actor
 
 
-def test_dataset_is_balanced_deterministic_and_fast():
-    start = time.perf_counter()
+def test_dataset_is_balanced_and_deterministic():
     x, y = synthetic_dataset(480, seed=0)
-    assert time.perf_counter() - start < 10.0  # about 0.5 s on an idle 2-core CPU
     assert x.shape == (480, 3, 64, 25, 2) and x.dtype == torch.float32 and y.dtype == torch.int64
     assert torch.bincount(y).tolist() == [480 // len(ACTION_CLASSES)] * len(ACTION_CLASSES)
     x2, y2 = synthetic_dataset(480, seed=0)

@@ -47,7 +47,7 @@ class HopExplorer(widgets.VBox):
         near = float(self.power_row[self.hops[v] <= 1].sum() / self.power_row.sum())
         self.summary.value = (
             f"{len(self.ring)} joints exactly {k} hops from {self.graph.joint_names[v]}; "
-            f"the power A^{k} puts {near:.0%} of its weight on the joint itself and its 1-hop neighbours"
+            f"the power normalize(A+I)^{k} puts {near:.0%} of its weight on the joint itself and its 1-hop neighbours"
         )
         rows = {
             f"power normalize(A+I)^{k}": self.power_row,
@@ -78,8 +78,8 @@ class WindowGraphExplorer(widgets.VBox):
         centre = (w // 2) * self.graph.num_nodes + v
         self.links = int(self.window_graph[centre].sum()) - 1
         self.summary.value = (
-            f"{w * self.graph.num_nodes} nodes; joint {v} of the middle frame links to {self.links} other nodes: "
-            f"itself and its neighbours in each of the {w} frames"
+            f"{w * self.graph.num_nodes} nodes; {self.graph.joint_names[v]} in the middle frame links to {self.links} "
+            f"other nodes: its copies in the other frames and its neighbours in all {w} frames"
         )
         show_figure(self.image, draw_window_graph(self.window_graph, w, v, graph=self.graph).figure)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import clear_output
 
 from stviz.graph import SkeletonGraph
 from stviz.spatial import ChannelTopologyUnit, ShiftGraphConv
 from stviz.viz import draw_matrix_on_skeleton, shift_matrix
+from stviz.widgets import show_figure
 
 __all__ = ["TopologyExplorer", "topology_explorer", "ShiftArrows", "shift_arrows"]
 
@@ -37,9 +37,9 @@ class TopologyExplorer(widgets.VBox):
         alpha = float(unit.alpha.detach())
         self.alpha = widgets.FloatSlider(value=alpha, min=-2.0, max=2.0, step=0.05, description="alpha")
         self.summary = widgets.Label()
-        self.output = widgets.Output()
+        self.image = widgets.Image(format="png")
         controls = widgets.HBox([self.sample, self.subset, self.channel, self.alpha])
-        super().__init__([controls, self.summary, self.output])
+        super().__init__([controls, self.summary, self.image])
         for control in (self.sample, self.subset, self.channel, self.alpha):
             control.observe(self.redraw, names="value")
         self.redraw()
@@ -59,16 +59,15 @@ class TopologyExplorer(widgets.VBox):
             f"|shared| = {self.shared.abs().sum():.2f}, |alpha * refinement| = {self.refinement.abs().sum():.2f} "
             f"(sums of absolute values over the 25 x 25 matrix)"
         )
-        with self.output:
-            clear_output(wait=True)
-            fig, axes = plt.subplots(1, 3, figsize=(13, 4.8), layout="constrained")
-            parts = (("shared PA[k]", self.shared), ("alpha * refinement", self.refinement), ("total", self.matrix))
-            for ax, (name, m) in zip(axes, parts, strict=True):
-                draw_matrix_on_skeleton(m, convention="row_target", ax=ax, top_k=self.top_k, title=name)
-            fig.suptitle(
-                f"{self.sample.label}, {self.subset.label}, channel {self.channel.value}, alpha={self.alpha.value:.2f}"
-            )
-            plt.show()
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4.8), layout="constrained")
+        parts = (("shared PA[k]", self.shared), ("alpha * refinement", self.refinement), ("total", self.matrix))
+        for ax, (name, m) in zip(axes, parts, strict=True):
+            draw_matrix_on_skeleton(m, convention="row_target", ax=ax, top_k=self.top_k, title=name)
+        fig.suptitle(
+            f"{self.sample.label}, {self.subset.label}, channel {self.channel.value}, alpha={self.alpha.value:.2f}"
+        )
+        self.figure = fig
+        show_figure(self.image, fig)
 
 
 def topology_explorer(unit: ChannelTopologyUnit, x: torch.Tensor, sample_names=None) -> TopologyExplorer:
@@ -92,8 +91,8 @@ class ShiftArrows(widgets.VBox):
         self.channel = widgets.IntSlider(value=1, min=0, max=channels - 1, description="channel")
         self.kind = widgets.ToggleButtons(options=list(self.blocks), description="shift")
         self.summary = widgets.Label()
-        self.output = widgets.Output()
-        super().__init__([widgets.HBox([self.channel, self.kind]), self.summary, self.output])
+        self.image = widgets.Image(format="png")
+        super().__init__([widgets.HBox([self.channel, self.kind]), self.summary, self.image])
         self.channel.observe(self.redraw, names="value")
         self.kind.observe(self.redraw, names="value")
         self.redraw()
@@ -109,13 +108,12 @@ class ShiftArrows(widgets.VBox):
             f"channel {self.channel.value}: {self.moved} of {self.graph.num_nodes} joints read another joint, "
             f"{self.bone_arrows} of them along a bone"
         )
-        with self.output:
-            clear_output(wait=True)
-            draw_matrix_on_skeleton(
-                shift_matrix(self.sources), self.graph, "row_target", labels="index",
-                title=f"{self.kind.value} shift-in, channel {self.channel.value}: arrow = source -> reader",
-            )  # fmt: skip
-            plt.show()
+        ax = draw_matrix_on_skeleton(
+            shift_matrix(self.sources), self.graph, "row_target", labels="index",
+            title=f"{self.kind.value} shift-in, channel {self.channel.value}: arrow = source -> reader",
+        )  # fmt: skip
+        self.figure = ax.figure
+        show_figure(self.image, ax.figure)
 
 
 def shift_arrows(channels: int = 64) -> ShiftArrows:
