@@ -8,6 +8,7 @@ features over persons and end in a linear classifier. They are kept tiny so a CP
 * :class:`TimeBlindGCN` averages over time before any temporal modelling: it sees the set of poses, not their
   order, so it cannot tell an action from the same action played backwards.
 * :class:`SideBlindGCN` is TinyGCN on a left/right-symmetrised input: it cannot tell left from right.
+* :class:`TopologyClassifier` is a small CTR-GCN-style net whose learned topologies the notebooks draw.
 """
 
 from __future__ import annotations
@@ -15,23 +16,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stviz.checks import check_float, check_nctv
+from stviz.checks import check_nctv, check_nctvm
 from stviz.data.synthetic import mirror_left_right
 from stviz.graph import SkeletonGraph
+from stviz.models import fold_persons
+from stviz.spatial import ChannelTopologyUnit
 
-__all__ = ["GraphTemporalLayer", "TinyGCN", "TimeBlindGCN", "SideBlindGCN", "BASELINES", "build_baseline"]
-
-
-def _check_nctvm(x: torch.Tensor, channels: int, num_joints: int, model: str) -> None:
-    check_float(x, f"{model}: x")
-    if x.dim() != 5:
-        raise ValueError(f"{model}: x must have shape (N, C, T, V, M), got {x.dim()} dims {tuple(x.shape)}")
-    if x.shape[1] != channels:
-        raise ValueError(f"{model}: x has C={x.shape[1]} channels, expected {channels} (shape {tuple(x.shape)})")
-    if x.shape[3] != num_joints:
-        raise ValueError(
-            f"{model}: x has V={x.shape[3]} joints, but the graph has {num_joints} (shape {tuple(x.shape)})"
-        )
+__all__ = [
+    "GraphTemporalLayer",
+    "TinyGCN",
+    "TimeBlindGCN",
+    "SideBlindGCN",
+    "TopologyClassifier",
+    "BASELINES",
+    "build_baseline",
+]
 
 
 class GraphTemporalLayer(nn.Module):
@@ -84,7 +83,7 @@ class _FoldedGCN(nn.Module):
 
     def _fold(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, V, M) -> data BN -> (N*M, C, T, V)."""
-        _check_nctvm(x, self.in_channels, self.graph.num_nodes, type(self).__name__)
+        check_nctvm(x, self.in_channels, self.graph.num_nodes, type(self).__name__)
         n, c, t, v, m = x.shape
         x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)  # (N*M, V*C, T)
         x = self.data_bn(x)
@@ -163,7 +162,7 @@ class SideBlindGCN(TinyGCN):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_nctvm(x, self.in_channels, self.graph.num_nodes, type(self).__name__)
+        check_nctvm(x, self.in_channels, self.graph.num_nodes, type(self).__name__)
         return super().forward((x + mirror_left_right(x)) / 2)
 
 
@@ -179,3 +178,59 @@ def build_baseline(name: str, num_classes: int, in_channels: int = 3, layout: st
     if name not in BASELINES:
         raise ValueError(f"unknown model {name!r}; expected one of {sorted(BASELINES)}")
     return BASELINES[name](num_classes, in_channels, SkeletonGraph(layout), hidden)
+
+
+# ----------------------------------------------------------------------------
+# A small classifier, to watch CTR-GCN topologies being learned.
+# ----------------------------------------------------------------------------
+
+
+class TopologyClassifier(nn.Module):
+    """A small CTR-GCN-style classifier: data BN, ``ChannelTopologyUnit``s with temporal convs, GAP, linear.
+
+    Each stage is ``relu(BN(conv_k x 1(unit(x))) + x)``. x: (N, C, T, V, M) -> logits (N, num_classes).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        A: torch.Tensor,
+        in_channels: int = 3,
+        channels: tuple[int, ...] = (32, 32),
+        num_persons: int = 2,
+        temporal_kernel: int = 5,
+    ):
+        super().__init__()
+        v = A.shape[-1]
+        self.in_channels, self.num_joints = in_channels, v
+        self.data_bn = nn.BatchNorm1d(num_persons * v * in_channels)
+        self.units = nn.ModuleList()
+        self.tcns = nn.ModuleList()
+        last = in_channels
+        for width in channels:
+            self.units.append(ChannelTopologyUnit(last, width, A))
+            self.tcns.append(
+                nn.Sequential(
+                    nn.Conv2d(width, width, (temporal_kernel, 1), padding=((temporal_kernel - 1) // 2, 0)),
+                    nn.BatchNorm2d(width),
+                )
+            )
+            last = width
+        self.fc = nn.Linear(last, num_classes)
+
+    def fold(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise the input and fold persons into the batch, person-minor: (N, C, T, V, M) -> (N*M, C, T, V).
+
+        This is what the first unit receives.
+        """
+        check_nctvm(x, self.in_channels, self.num_joints, type(self).__name__)
+        return fold_persons(x, self.data_bn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, m = x.shape[0], x.shape[-1]
+        x = self.fold(x)
+        for unit, tcn in zip(self.units, self.tcns, strict=True):
+            h = unit(x)
+            x = torch.relu(tcn(h) + h)
+        x = x.view(n, m, x.shape[1], -1).mean(3).mean(1)  # (N, C)
+        return self.fc(x)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from stviz.channel import AttentionLayer, SpatialTemporalJointAttention
-from stviz.checks import check_float, check_nctv
+from stviz.checks import check_nctv, check_nctvm
 from stviz.graph import SkeletonGraph
 from stviz.multiscale import MultiScaleGraphConv, MultiWindowG3D
 from stviz.shift import ShiftTCN
@@ -55,19 +55,6 @@ _TEN_LAYERS = ((64, 1), (64, 1), (64, 1), (64, 1), (128, 2), (128, 1), (128, 1),
 
 def _ntu_graph() -> SkeletonGraph:
     return SkeletonGraph("ntu-rgb+d")
-
-
-def check_nctvm(x: torch.Tensor, channels: int, num_joints: int, model: str, branches: int | None = None) -> None:
-    """Check a model input (N, C, T, V, M), or (N, I, C, T, V, M) when ``branches`` is given."""
-    check_float(x, f"{model}: x")
-    want = "(N, C, T, V, M)" if branches is None else "(N, I, C, T, V, M)"
-    dims = 5 if branches is None else 6
-    if x.dim() != dims:
-        raise ValueError(f"{model}: x must have shape {want}, got {x.dim()} dims {tuple(x.shape)}")
-    got_c, got_v = x.shape[-4], x.shape[-2]
-    if got_c != channels or got_v != num_joints or (branches is not None and x.shape[1] != branches):
-        expected = f"C={channels}, V={num_joints}" + ("" if branches is None else f", I={branches}")
-        raise ValueError(f"{model}: x has shape {tuple(x.shape)}; expected {want} with {expected}")
 
 
 def fold_persons(x: torch.Tensor, data_bn: nn.BatchNorm1d) -> torch.Tensor:

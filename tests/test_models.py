@@ -77,7 +77,7 @@ def test_bad_input_names_the_expected_shape(name):
     model = build_model(name)
     with pytest.raises(ValueError, match=r"\(N, C, T, V, M\)"):
         model(torch.zeros(1, 3, 8, 25))
-    with pytest.raises(ValueError, match="V=25"):
+    with pytest.raises(ValueError, match="V=18 joints, but the graph has 25"):
         model(torch.zeros(1, 3, 8, 18, 2))
     with pytest.raises(ValueError, match=r"\(N, I, C, T, V, M\)"):
         build_model("efficientgcn-b0")(torch.zeros(1, 3, 8, 25, 2))

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from stviz import official, set_seed
+from stviz.baselines import TopologyClassifier
 from stviz.graph import SkeletonGraph
 from stviz.spatial import (
     ChannelTopologyBlock,
@@ -16,7 +17,6 @@ from stviz.spatial import (
     PartitionGraphConv,
     ShiftGraphConv,
     STGCNBlock,
-    TopologyClassifier,
     cyclic_shift_sources,
     local_shift_sources,
 )
@@ -318,8 +318,10 @@ def test_topology_classifier_shapes_and_errors():
     set_seed(0)
     model = TopologyClassifier(5, official.adjacency("ctrgcn"), channels=(8, 8))
     assert model(torch.randn(2, 3, 6, V, 2)).shape == (2, 5)
-    with pytest.raises(ValueError, match=r"\(N, 3, T, 25, M\)"):
+    with pytest.raises(ValueError, match=r"\(N, C, T, V, M\)"):
         model(torch.randn(2, 3, 6, V))
+    with pytest.raises(ValueError, match="V=18 joints, but the graph has 25"):
+        model(torch.randn(2, 3, 6, 18, 2))
 
 
 # ---------------------------------------------------------------- official adapters, other configurations
