@@ -6,6 +6,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # A pinned CPU-friendly torch first, so pip never pulls a multi-GB CUDA build by accident.
 TORCH  ?= torch==2.13.0
+# Jupyter refuses to run as root unless told to (containers and CI machines often are root).
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup lab test html figures lint bench clean
 
@@ -18,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/
 
 test: setup
 	$(PY) -m pytest
