@@ -20,11 +20,6 @@ Submodules (import what you need; nothing heavy is imported here):
 
 from __future__ import annotations
 
-import random
-
-import numpy as np
-import torch
-
 __version__ = "0.1.0"
 
 __all__ = ["set_seed", "__version__"]
@@ -32,6 +27,11 @@ __all__ = ["set_seed", "__version__"]
 
 def set_seed(seed: int = 0) -> None:
     """Seed Python, NumPy and PyTorch so a notebook cell gives the same numbers every run."""
+    import random  # imported here so that ``import stviz`` stays light
+
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -84,10 +84,7 @@ class _FoldedGCN(nn.Module):
     def _fold(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, V, M) -> data BN -> (N*M, C, T, V)."""
         check_nctvm(x, self.in_channels, self.graph.num_nodes, type(self).__name__)
-        n, c, t, v, m = x.shape
-        x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)  # (N*M, V*C, T)
-        x = self.data_bn(x)
-        return x.reshape(n * m, v, c, t).permute(0, 2, 3, 1).contiguous()  # (N*M, C, T, V)
+        return fold_persons(x, self.data_bn)  # data_bn has V*C features: shared by the persons
 
     def _head(self, features: torch.Tensor, n: int) -> torch.Tensor:
         """(N*M, C') pooled features -> mean over persons -> logits (N, num_classes)."""

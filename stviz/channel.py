@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from stviz.checks import check_nctv
+from stviz.temporal import _efficientgcn_init
 
 __all__ = [
     "NTU_PARTS",
@@ -180,11 +181,7 @@ class AttentionLayer(nn.Module):
         self.attention = attention
         self.bn = nn.BatchNorm2d(channels)
         self.act = act
-        for m in self.modules():  # EfficientGCN's init: kaiming normal (fan_out), zero bias
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="leaky_relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        self.apply(_efficientgcn_init)  # EfficientGCN's init: kaiming normal (fan_out), zero bias, BN 1 / 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_nctv(x, channels=self.channels, block=type(self).__name__)

@@ -43,7 +43,7 @@ class Cost:
     """What a forward pass costs. FLOPs are per call, for the inputs given."""
 
     params: int  # trainable parameters
-    all_params: int  # every nn.Parameter, frozen ones (and int index tables) included
+    all_params: int  # every nn.Parameter, frozen ones included (buffers such as index tables are not)
     flops: int
     conv_flops: int
     matmul_flops: int  # einsum / bmm / mm / addmm: the graph aggregation and linear layers

@@ -11,6 +11,7 @@ Papers: Yan et al., AAAI 2018 (ST-GCN); Chen et al., ICCV 2021 (CTR-GCN); Cheng 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import torch
@@ -35,6 +36,7 @@ from stviz.temporal import (
     TemporalConvBN,
     TemporalSandglassLayer,
     TemporalSepLayer,
+    _efficientgcn_init,
 )
 
 __all__ = [
@@ -79,11 +81,10 @@ def _pool_persons(x: torch.Tensor, n: int) -> torch.Tensor:
 
 
 class _NTUModel(nn.Module):
-    """Shared input check and person folding."""
+    """Shared input check: x (N, C, T, V, M) with ``in_channels`` channels and ``num_joints`` joints."""
 
     in_channels: int
     num_joints: int
-    input_branches = None
 
     def _check(self, x: torch.Tensor) -> None:
         check_nctvm(x, self.in_channels, self.num_joints, type(self).__name__)
@@ -354,15 +355,9 @@ class EfficientGCN(nn.Module):
 
     def _init_parameters(self) -> None:
         """EfficientGCN's ``init_param``: convs kaiming-normal (fan_out, leaky_relu), BN 1/0, 3-D head N(0, 1e-3)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="leaky_relu")
-            elif isinstance(m, nn.Conv3d):
-                nn.init.normal_(m.weight, std=0.001)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-            if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.BatchNorm2d)) and m.bias is not None:
-                nn.init.zeros_(m.bias)
+        self.apply(_efficientgcn_init)  # the head is the last module, so the random draws keep their order
+        nn.init.normal_(self.fc.weight, std=0.001)
+        nn.init.zeros_(self.fc.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map: (N, I, C, T, V, M) -> (N, C', T', V, M)."""
@@ -373,10 +368,13 @@ class EfficientGCN(nn.Module):
         x = self.main_stream(x)  # (N*M, C', T', V)
         return x.view(n, m, *x.shape[1:]).permute(0, 2, 3, 4, 1)  # (N, C', T', V, M)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feature = self.features(x)
+    def _logits(self, feature: torch.Tensor) -> torch.Tensor:
+        """The head on :meth:`features`' output: (N, C', T', V, M) -> GAP, dropout, 1x1x1 conv -> (N, num_classes)."""
         pooled = feature.mean((2, 3, 4), keepdim=True)  # (N, C', 1, 1, 1)
         return self.fc(self.dropout(pooled)).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._logits(self.features(x))
 
 
 # ---------------------------------------------------------------------------- MS-G3D
@@ -443,8 +441,9 @@ MODEL_NAMES = ("stgcn", "ctrgcn", "shiftgcn", "msg3d", "efficientgcn-b0", "effic
 def build_model(name: str, num_classes: int = 60) -> nn.Module:
     """A model by name, NTU-60 configuration: ``'stgcn'``, ``'ctrgcn'``, ``'shiftgcn'``, ``'msg3d'``,
     ``'efficientgcn-b0'`` ... ``'efficientgcn-b8'``."""
-    if name.startswith("efficientgcn-b") and name[-1].isdigit():
-        return EfficientGCN(level=int(name[len("efficientgcn-b") :]), num_classes=num_classes)
+    level = re.fullmatch(r"efficientgcn-b(\d)", name)
+    if level:
+        return EfficientGCN(level=int(level.group(1)), num_classes=num_classes)
     table = {"stgcn": STGCN, "ctrgcn": CTRGCN, "shiftgcn": ShiftGCN, "msg3d": MSG3D}
     if name not in table:
         raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES} (or efficientgcn-b1 ... b8)")

@@ -17,6 +17,7 @@ from torch import nn
 
 from stviz.checks import check_nctv
 from stviz.graph import k_adjacency, normalize_symmetric
+from stviz.temporal import temporal_padding
 
 __all__ = [
     "multiscale_adjacency",
@@ -53,8 +54,11 @@ def window_adjacency(a_binary: torch.Tensor, window_size: int) -> torch.Tensor:
 
 
 def window_padding(window_size: int, window_dilation: int = 1) -> int:
-    """Zero frames padded on each side of T so windows are centred: ``(w + (w-1)(d-1) - 1) // 2``."""
-    return (window_size + (window_size - 1) * (window_dilation - 1) - 1) // 2
+    """Zero frames padded on each side of T so windows are centred: ``(w + (w-1)(d-1) - 1) // 2``.
+
+    The "same" padding of a (w, 1) convolution with dilation d, i.e. :func:`stviz.temporal.temporal_padding`.
+    """
+    return temporal_padding(window_size, window_dilation)
 
 
 class PointwiseConvBN(nn.Module):
@@ -67,6 +71,7 @@ class PointwiseConvBN(nn.Module):
         self.activation = nn.ReLU() if activation else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_nctv(x, channels=self.conv.in_channels, block=type(self).__name__)
         return self.activation(self.bn(self.conv(x)))
 
 

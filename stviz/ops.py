@@ -287,8 +287,8 @@ def load_extension(verbose: bool = True) -> ExtensionInfo:
                 try:
                     info = _compile(verbose, with_cuda=False)
                     info.reason = f"CUDA kernel: {_short_reason(error)}"
-                except Exception:
-                    pass
+                except Exception as cpu_error:
+                    info.reason = f"{info.reason}; CPU-only build: {_short_reason(cpu_error)}"
             where = "on the GPU" if info.devices else "anywhere"
             warnings.warn(
                 f"stviz: the compiled temporal shift op is unavailable {where} ({info.reason}); "

@@ -1,6 +1,8 @@
 """Graph convolutions over the joint axis: ST-GCN, EfficientGCN, CTR-GCN, Shift-GCN.
 
-Every block maps (N, C_in, T, V) to (N, C_out, T, V). Two aggregation
+Every graph convolution maps (N, C_in, T, V) to (N, C_out, T, V); the full layers
+(:class:`STGCNBlock`, :class:`ChannelTopologyBlock`) add a temporal part that can stride,
+giving (N, C_out, T', V). Two aggregation
 conventions appear (SPEC.md pitfall 1):
 
 * columns are targets (ST-GCN, EfficientGCN): ``y[w] = sum_v x[v] A[v, w]``,
@@ -22,7 +24,7 @@ from torch import nn
 from stviz.checks import check_nctv
 from stviz.graph import SkeletonGraph
 from stviz.official import shift_indices
-from stviz.temporal import MultiScaleTemporalConv, TemporalConvBN, make_activation
+from stviz.temporal import MultiScaleTemporalConv, TemporalConvBN, _conv_bn, make_activation
 
 __all__ = [
     "PartitionGraphConv",
@@ -41,18 +43,11 @@ __all__ = [
 EFFICIENTGCN_ACTIVATIONS = ("swish", "hswish", "relu", "relu6")
 
 
-def _init_conv(conv: nn.Conv2d, nonlinearity: str = "relu") -> None:
-    """Kaiming-normal weights (fan_out), zero bias: CTR-GCN's ``conv_init``, EfficientGCN's ``init_param``."""
-    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity=nonlinearity)
+def _init_conv(conv: nn.Conv2d) -> None:
+    """Kaiming-normal weights (fan_out, relu gain), zero bias: CTR-GCN's ``conv_init`` (also used for Shift-GCN)."""
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
     if conv.bias is not None:
         nn.init.zeros_(conv.bias)
-
-
-def _conv_bn(in_channels: int, out_channels: int, stride: int = 1, bias: bool = True) -> nn.Sequential:
-    """1x1 conv (temporal stride) + BatchNorm: the projection shortcut of every block here."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1), bias=bias), nn.BatchNorm2d(out_channels)
-    )
 
 
 class _Zero(nn.Module):
@@ -165,7 +160,7 @@ class STGCNBlock(nn.Module):
         elif in_channels == out_channels and stride == 1:
             self.residual = nn.Identity()
         else:
-            self.residual = _conv_bn(in_channels, out_channels, stride)
+            self.residual = _conv_bn(in_channels, out_channels, 1, stride)  # 1x1 conv (temporal stride) + BN
 
     def forward(self, x: torch.Tensor, A: torch.Tensor | None = None) -> torch.Tensor:
         check_nctv(x, channels=self.in_channels, block=type(self).__name__)

@@ -8,7 +8,6 @@ Original keys ``att.*`` live under ``attention.*``; inside `ST_Joint_Att`, ``fcn
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from stviz.channel import (
     NTU_PARTS,
@@ -28,10 +27,6 @@ _STJA_KEYS = {
     "att.conv_v.": "attention.joint_gate.",
 }
 _DROPPED = {"pa": ("att.joints",)}
-
-
-def _activation(act: str | nn.Module) -> nn.Module:
-    return act if isinstance(act, nn.Module) else make_activation(act)
 
 
 def _parts(parts) -> tuple[tuple[int, ...], ...]:
@@ -78,4 +73,4 @@ def _attention_layer(
         attention = JointAttention(sum(len(p) for p in _parts(parts)))
     else:
         raise ValueError(f"att_type must be one of 'stja', 'pa', 'ca', 'fa', 'ja', got {att_type!r}")
-    return AttentionLayer(out_channel, attention, _activation(act))
+    return AttentionLayer(out_channel, attention, make_activation(act))  # the original passes a module instance

@@ -12,10 +12,19 @@ import re
 import torch
 from torch import nn
 
-from stviz.models import CTRGCN, MSG3D, STGCN, EfficientGCN, ShiftGCN, efficientgcn_block_args
+from stviz.models import (
+    _EFFICIENTGCN_BASE,
+    _TEN_LAYERS,
+    CTRGCN,
+    MSG3D,
+    STGCN,
+    EfficientGCN,
+    ShiftGCN,
+    efficientgcn_block_args,
+)
 from stviz.official import adjacency, convert_state_dict, register
 
-_WIDTHS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
+_WIDTHS = tuple(width for width, _ in _TEN_LAYERS)
 
 
 def _unwrap(sd: dict) -> dict:
@@ -86,9 +95,11 @@ def _stgcn(in_channels=3, num_class=60, graph_args=None, edge_importance_weighti
 # ---------------------------------------------------------------------------- CTR-GCN and Shift-GCN
 
 
-def _check_ntu(graph, num_point, num_person, model: str) -> None:
-    if graph not in (None, "graph.ntu_rgb_d.Graph") or num_point != 25:
-        raise NotImplementedError(f"{model}: stviz builds the NTU graph (25 joints) only, got graph={graph!r}")
+def _check_ntu(graph, num_point, model: str, graph_class: str = "graph.ntu_rgb_d.Graph") -> None:
+    if graph not in (None, graph_class) or num_point != 25:
+        raise NotImplementedError(
+            f"{model}: stviz builds the NTU graph (25 joints) only, got graph={graph!r}, num_point={num_point}"
+        )
 
 
 def _convert_ctrgcn(sd: dict, **kwargs) -> dict:
@@ -103,7 +114,7 @@ def _convert_ctrgcn(sd: dict, **kwargs) -> dict:
 @register("ctrgcn", "Model", convert=_convert_ctrgcn)
 def _ctrgcn(num_class=60, num_point=25, num_person=2, graph=None, graph_args=None, in_channels=3, drop_out=0,
             adaptive=True):  # fmt: skip
-    _check_ntu(graph, num_point, num_person, "ctrgcn Model")
+    _check_ntu(graph, num_point, "ctrgcn Model")
     return CTRGCN(num_class, in_channels, num_person, adjacency("ctrgcn"), drop_out, adaptive)
 
 
@@ -124,7 +135,7 @@ def _convert_shiftgcn(sd: dict, **kwargs) -> dict:
 
 @register("shiftgcn", "Model", convert=_convert_shiftgcn)
 def _shiftgcn(num_class=60, num_point=25, num_person=2, graph=None, graph_args=None, in_channels=3):
-    _check_ntu(graph, num_point, num_person, "shiftgcn Model")
+    _check_ntu(graph, num_point, "shiftgcn Model")
     # The original hard-codes l1 = TCN_GCN_unit(3, 64): in_channels is ignored (SPEC.md pitfall 10).
     return ShiftGCN(num_class, 3, num_person, num_point, grad_mode="official")
 
@@ -156,8 +167,7 @@ def _convert_msg3d(sd: dict, num_gcn_scales: int = 13, num_g3d_scales: int = 6, 
 
 @register("msg3d", "Model", convert=_convert_msg3d)
 def _msg3d(num_class=60, num_point=25, num_person=2, num_gcn_scales=13, num_g3d_scales=6, graph=None, in_channels=3):
-    if graph not in (None, "graph.ntu_rgb_d.AdjMatrixGraph") or num_point != 25:
-        raise NotImplementedError(f"msg3d Model: stviz builds the NTU graph (25 joints) only, got graph={graph!r}")
+    _check_ntu(graph, num_point, "msg3d Model", graph_class="graph.ntu_rgb_d.AdjMatrixGraph")
     return MSG3D(num_class, in_channels, num_person, num_gcn_scales, num_g3d_scales, adjacency("msg3d"))
 
 
@@ -169,17 +179,16 @@ class _EfficientGCNOriginalOutput(EfficientGCN):
 
     def forward(self, x: torch.Tensor):
         feature = self.features(x)
-        return self.fc(self.dropout(feature.mean((2, 3, 4), keepdim=True))).flatten(1), feature
+        return self._logits(feature), feature
 
 
-_EFFGCN_BASE = [[48, 1, 0.5], [24, 1, 0.5], [64, 2, 1], [128, 2, 1]]
 _EFFGCN_TEMPORAL = {"Basic": "Temporal_Basic_Layer", "Sep": "Temporal_Sep_Layer",
                     "Bottleneck": "Temporal_Bottleneck_Layer", "SG": "Temporal_SG_Layer"}  # fmt: skip
 
 
 def _effgcn_options(model_type="EfficientGCN-B0", block_args=None, scale_args=(1.2, 1.35), fusion_stage=2, **_):
     level = int(model_type[-1])
-    return efficientgcn_block_args(level, block_args or _EFFGCN_BASE, tuple(scale_args)), fusion_stage
+    return efficientgcn_block_args(level, block_args or _EFFICIENTGCN_BASE, tuple(scale_args)), fusion_stage
 
 
 def _convert_effgcn(sd: dict, **kwargs) -> dict:

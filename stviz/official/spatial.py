@@ -20,6 +20,7 @@ from stviz.spatial import (
     ShiftGraphConv,
     STGCNBlock,
 )
+from stviz.temporal import _efficientgcn_init
 
 # ---------------------------------------------------------------------------- ST-GCN
 
@@ -109,19 +110,6 @@ def _tcn_gcn_unit(
 # ---------------------------------------------------------------------------- EfficientGCN
 
 
-def _effgcn_init(module: nn.Module) -> nn.Module:
-    """EfficientGCN's ``init_param``: convs kaiming-normal (fan_out, leaky_relu), bias 0; BN 1 / 0."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="leaky_relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-    return module
-
-
 def _rename_effgcn(key: str) -> str | None:
     """``A`` is recomputed (dropped), ``edge`` is edge importance, ``gcn`` is the 1x1 conv."""
     prefix, _, leaf = key.rpartition(".")
@@ -148,7 +136,7 @@ def _convert_effgcn(sd, A=None, max_graph_distance=2, **kwargs):
 @register("effgcn", "SpatialGraphConv", convert=_convert_effgcn)
 def _spatial_graph_conv(in_channel, out_channel, max_graph_distance, bias, edge, A, act=None):
     A = torch.as_tensor(A)[: max_graph_distance + 1]
-    return _effgcn_init(PartitionGraphConv(in_channel, out_channel, A, edge_importance=edge, bias=bias))
+    return PartitionGraphConv(in_channel, out_channel, A, edge_importance=edge, bias=bias).apply(_efficientgcn_init)
 
 
 @register("effgcn", "Spatial_Graph_Layer", convert=_convert_effgcn)
@@ -158,7 +146,7 @@ def _spatial_graph_layer(in_channel, out_channel, max_graph_distance, bias, act,
     layer = EfficientGraphLayer(
         in_channel, out_channel, torch.as_tensor(A), max_graph_distance, edge, bias, residual, act
     )
-    return _effgcn_init(layer)
+    return layer.apply(_efficientgcn_init)  # the network's init_param
 
 
 # ---------------------------------------------------------------------------- Shift-GCN

@@ -87,7 +87,8 @@ class ChannelPicker(widgets.VBox):
 
     ``topologies``: (C, V, V), rows are targets (CTR-GCN); ``spatial_sources``: (C, V) int, the joint that
     (channel, joint) reads in Shift-GCN's spatial shift; ``temporal_response``: (C, T), the temporal shift's
-    response to a unit impulse. State after each update: ``top_edges`` (the topology's strongest
+    response to a unit impulse. The slider covers the first min(C) channels when the three C differ.
+    State after each update: ``top_edges`` (the topology's strongest
     ``(source, target, weight)``), ``reads`` (source joint per joint), ``peak_frame`` and ``figure``.
     """
 
@@ -110,7 +111,7 @@ class ChannelPicker(widgets.VBox):
         self._update()
 
     def _update(self, change=None) -> None:
-        c, v = self.channel.value, self.graph.num_nodes
+        c = self.channel.value
         topology = self.topologies[c]
         self.top_edges = viz.matrix_edges(topology, "row_target", top_k=self.top_k)
         self.reads = self.spatial_sources[c].tolist()
@@ -119,8 +120,7 @@ class ChannelPicker(widgets.VBox):
         fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), layout="constrained", width_ratios=(1, 1, 1.2))
         viz.draw_matrix_on_skeleton(topology, self.graph, "row_target", ax=axes[0], top_k=self.top_k,
                                     title=f"channel {c}: {self.top_k} strongest topology entries")  # fmt: skip
-        reads = torch.zeros(v, v)
-        reads[torch.arange(v), self.spatial_sources[c]] = 1.0  # row u reads column reads[u]
+        reads = viz.shift_matrix(self.spatial_sources[c])  # (V, V): row u reads column sources[u]
         viz.draw_matrix_on_skeleton(reads, self.graph, "row_target", ax=axes[1], colorbar=False,
                                     title=f"channel {c}: spatial shift (source -> reader)")  # fmt: skip
         axes[2].plot(response.numpy(), marker="o", ms=3)

@@ -57,7 +57,7 @@ class TopologyExplorer(widgets.VBox):
         self.compute()
         self.summary.value = (
             f"|shared| = {self.shared.abs().sum():.2f}, |alpha * refinement| = {self.refinement.abs().sum():.2f} "
-            f"(sums of absolute values over the 25 x 25 matrix)"
+            f"(sums of absolute values over the {len(self.shared)} x {len(self.shared)} matrix)"
         )
         fig, axes = plt.subplots(1, 3, figsize=(13, 4.8), layout="constrained")
         parts = (("shared PA[k]", self.shared), ("alpha * refinement", self.refinement), ("total", self.matrix))
