@@ -21,7 +21,7 @@
 
 namespace stviz {
 
-// Validates the arguments shared by the three ops (also used by the CUDA kernels).
+// Validates the arguments shared by the three ops; these checks are also used by the CUDA kernels.
 void check_shift_args(const at::Tensor& x, const at::Tensor& offset, int64_t stride, int64_t frames) {
   TORCH_CHECK(x.dim() == 4, "temporal_shift: expected a tensor of shape (N, C, T, V), got ", x.dim(), " dims");
   TORCH_CHECK(at::isFloatingType(x.scalar_type()), "temporal_shift: expected a floating-point tensor, got ",
@@ -35,6 +35,24 @@ void check_shift_args(const at::Tensor& x, const at::Tensor& offset, int64_t str
               x.device());
   TORCH_CHECK(stride >= 1, "temporal_shift: stride must be >= 1, got ", stride);
   TORCH_CHECK(frames >= stride, "temporal_shift: T=", frames, " frames give no output frame at stride ", stride);
+}
+
+// Arguments of the adjoint (input gradient): grad_out has T / stride frames.
+void check_adjoint_args(const at::Tensor& grad_in, const at::Tensor& offset, int64_t stride, int64_t frames) {
+  check_shift_args(grad_in, offset, stride, frames);
+  TORCH_CHECK(grad_in.size(2) == frames / stride, "temporal_shift_adjoint: grad_out has ", grad_in.size(2),
+              " frames, expected T / stride = ", frames / stride);
+}
+
+// Arguments of the offset gradient: grad_out is (N, C, T / stride, V) of x's dtype.
+void check_offset_grad_args(const at::Tensor& grad_in, const at::Tensor& x_in, const at::Tensor& offset,
+                            int64_t stride) {
+  check_shift_args(x_in, offset, stride, x_in.size(2));
+  TORCH_CHECK(grad_in.dim() == 4 && grad_in.size(0) == x_in.size(0) && grad_in.size(1) == x_in.size(1) &&
+                  grad_in.size(2) == x_in.size(2) / stride && grad_in.size(3) == x_in.size(3),
+              "temporal_shift_offset_grad: grad_out has shape ", grad_in.sizes(), ", expected (N, C, T / stride, V)");
+  TORCH_CHECK(grad_in.scalar_type() == x_in.scalar_type(), "temporal_shift_offset_grad: grad_out is ",
+              grad_in.scalar_type(), ", input is ", x_in.scalar_type());
 }
 
 namespace {
@@ -127,9 +145,7 @@ at::Tensor temporal_shift_cpu(const at::Tensor& x_in, const at::Tensor& offset_i
 
 at::Tensor temporal_shift_adjoint_cpu(const at::Tensor& grad_in, const at::Tensor& offset_in, int64_t stride,
                                       int64_t frames) {
-  check_shift_args(grad_in, offset_in, stride, frames);
-  TORCH_CHECK(grad_in.size(2) == frames / stride, "temporal_shift_adjoint: grad_out has ", grad_in.size(2),
-              " frames, expected T / stride = ", frames / stride);
+  check_adjoint_args(grad_in, offset_in, stride, frames);
   TORCH_INTERNAL_ASSERT(grad_in.device().is_cpu());
   const at::Tensor g = grad_in.contiguous();
   const at::Tensor offset = offset_in.contiguous();
@@ -174,12 +190,7 @@ at::Tensor temporal_shift_adjoint_cpu(const at::Tensor& grad_in, const at::Tenso
 
 at::Tensor temporal_shift_offset_grad_cpu(const at::Tensor& grad_in, const at::Tensor& x_in,
                                           const at::Tensor& offset_in, int64_t stride) {
-  check_shift_args(x_in, offset_in, stride, x_in.size(2));
-  TORCH_CHECK(grad_in.dim() == 4 && grad_in.size(0) == x_in.size(0) && grad_in.size(1) == x_in.size(1) &&
-                  grad_in.size(2) == x_in.size(2) / stride && grad_in.size(3) == x_in.size(3),
-              "temporal_shift_offset_grad: grad_out has shape ", grad_in.sizes(), ", expected (N, C, T / stride, V)");
-  TORCH_CHECK(grad_in.scalar_type() == x_in.scalar_type(), "temporal_shift_offset_grad: grad_out is ",
-              grad_in.scalar_type(), ", input is ", x_in.scalar_type());
+  check_offset_grad_args(grad_in, x_in, offset_in, stride);
   TORCH_INTERNAL_ASSERT(x_in.device().is_cpu());
   const at::Tensor g = grad_in.contiguous();
   const at::Tensor x = x_in.contiguous();

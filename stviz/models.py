@@ -90,6 +90,18 @@ class _NTUModel(nn.Module):
         check_nctvm(x, self.in_channels, self.num_joints, type(self).__name__)
 
 
+class _LayerStackModel(_NTUModel):
+    """data BN and person folding, ``layers`` in sequence, GAP, mean over persons, (dropout), ``fc``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        n = x.shape[0]
+        x = fold_persons(x, self.data_bn)  # (N*M, C, T, V)
+        for layer in self.layers:
+            x = layer(x)
+        return self.fc(self.dropout(_pool_persons(x, n)))
+
+
 # ---------------------------------------------------------------------------- ST-GCN
 
 
@@ -145,7 +157,7 @@ class STGCN(_NTUModel):
 # ---------------------------------------------------------------------------- CTR-GCN
 
 
-class CTRGCN(_NTUModel):
+class CTRGCN(_LayerStackModel):
     """CTR-GCN: `Model` (Uason-Chen/CTR-GCN ``model/ctrgcn.py``).
 
     Data BN over M*V*C; 10 :class:`~stviz.spatial.ChannelTopologyBlock` layers; head: GAP, mean over persons,
@@ -174,14 +186,6 @@ class CTRGCN(_NTUModel):
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
         self.fc = nn.Linear(last, num_classes)
         nn.init.normal_(self.fc.weight, 0, math.sqrt(2.0 / num_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x)
-        n = x.shape[0]
-        x = fold_persons(x, self.data_bn)  # (N*M, C, T, V)
-        for layer in self.layers:
-            x = layer(x)
-        return self.fc(self.dropout(_pool_persons(x, n)))
 
 
 # ---------------------------------------------------------------------------- Shift-GCN
@@ -222,7 +226,7 @@ class ShiftGCNUnit(nn.Module):
         return torch.relu(y if self.residual is None else y + self.residual(x))
 
 
-class ShiftGCN(_NTUModel):
+class ShiftGCN(_LayerStackModel):
     """Shift-GCN: `Model` (kchengiva/Shift-GCN ``model/shift_gcn.py``), one stream.
 
     Data BN over M*V*C; 10 :class:`ShiftGCNUnit` layers; head: GAP, mean over persons, linear (no dropout).
@@ -246,16 +250,9 @@ class ShiftGCN(_NTUModel):
             layers.append(ShiftGCNUnit(last, width, stride, residual=i > 0, num_joints=num_joints, grad_mode=grad_mode))
             last = width
         self.layers = nn.ModuleList(layers)
+        self.dropout = nn.Identity()  # Shift-GCN has no dropout
         self.fc = nn.Linear(last, num_classes)
         nn.init.normal_(self.fc.weight, 0, math.sqrt(2.0 / num_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x)
-        n = x.shape[0]
-        x = fold_persons(x, self.data_bn)  # (N*M, C, T, V)
-        for layer in self.layers:
-            x = layer(x)
-        return self.fc(_pool_persons(x, n))
 
 
 # ---------------------------------------------------------------------------- EfficientGCN

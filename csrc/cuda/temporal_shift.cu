@@ -14,6 +14,9 @@
 namespace stviz {
 
 void check_shift_args(const at::Tensor& x, const at::Tensor& offset, int64_t stride, int64_t frames);
+void check_adjoint_args(const at::Tensor& grad_in, const at::Tensor& offset, int64_t stride, int64_t frames);
+void check_offset_grad_args(const at::Tensor& grad_in, const at::Tensor& x_in, const at::Tensor& offset,
+                            int64_t stride);
 
 namespace {
 
@@ -132,9 +135,7 @@ at::Tensor temporal_shift_cuda(const at::Tensor& x_in, const at::Tensor& offset_
 
 at::Tensor temporal_shift_adjoint_cuda(const at::Tensor& grad_in, const at::Tensor& offset_in, int64_t stride,
                                        int64_t frames) {
-  check_shift_args(grad_in, offset_in, stride, frames);
-  TORCH_CHECK(grad_in.size(2) == frames / stride, "temporal_shift_adjoint: grad_out has ", grad_in.size(2),
-              " frames, expected T / stride = ", frames / stride);
+  check_adjoint_args(grad_in, offset_in, stride, frames);
   TORCH_INTERNAL_ASSERT(grad_in.device().is_cuda());
   const c10::cuda::CUDAGuard guard(grad_in.device());
   const at::Tensor g = grad_in.contiguous();
@@ -155,12 +156,7 @@ at::Tensor temporal_shift_adjoint_cuda(const at::Tensor& grad_in, const at::Tens
 
 at::Tensor temporal_shift_offset_grad_cuda(const at::Tensor& grad_in, const at::Tensor& x_in,
                                            const at::Tensor& offset_in, int64_t stride) {
-  check_shift_args(x_in, offset_in, stride, x_in.size(2));
-  TORCH_CHECK(grad_in.dim() == 4 && grad_in.size(0) == x_in.size(0) && grad_in.size(1) == x_in.size(1) &&
-                  grad_in.size(2) == x_in.size(2) / stride && grad_in.size(3) == x_in.size(3),
-              "temporal_shift_offset_grad: grad_out has shape ", grad_in.sizes(), ", expected (N, C, T / stride, V)");
-  TORCH_CHECK(grad_in.scalar_type() == x_in.scalar_type(), "temporal_shift_offset_grad: grad_out is ",
-              grad_in.scalar_type(), ", input is ", x_in.scalar_type());
+  check_offset_grad_args(grad_in, x_in, offset_in, stride);
   TORCH_INTERNAL_ASSERT(x_in.device().is_cuda());
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor g = grad_in.contiguous();
