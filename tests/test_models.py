@@ -18,7 +18,7 @@ import torch
 from stviz import official, set_seed
 from stviz.models import MODEL_NAMES, EfficientGCN, build_model, efficientgcn_block_args
 
-GOLDEN = Path(os.environ.get("STVIZ_GOLDEN", Path(__file__).resolve().parents[2] / "shared" / "golden"))
+GOLDEN = Path(os.environ.get("STVIZ_GOLDEN", Path(__file__).resolve().parent / "golden"))
 TRAINABLE = {
     "stgcn": 3_098_832,
     "ctrgcn": 1_446_672,

@@ -25,7 +25,7 @@ from stviz.multiscale import (
 )
 
 TOL = dict(atol=1e-4, rtol=1e-4)
-GOLDEN = Path(os.environ.get("STVIZ_GOLDEN", Path(__file__).resolve().parents[2] / "shared" / "golden"))
+GOLDEN = Path(os.environ.get("STVIZ_GOLDEN", Path(__file__).resolve().parent / "golden"))
 A = SkeletonGraph().binary_adjacency()
 
 

@@ -16,7 +16,7 @@ import torch
 
 from stviz import official
 
-GOLDEN = Path(os.environ.get("STVIZ_GOLDEN", Path(__file__).resolve().parents[2] / "shared" / "golden"))
+GOLDEN = Path(os.environ.get("STVIZ_GOLDEN", Path(__file__).resolve().parent / "golden"))
 CASES = sorted(GOLDEN.glob("*.pt")) if GOLDEN.is_dir() else []
 TOL = dict(atol=1e-4, rtol=1e-4)
 
