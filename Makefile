@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 # Jupyter refuses to run as root unless told to (containers and CI machines often are root).
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test html figures lint bench clean
+.PHONY: setup lab test browser-test html figures lint bench zoo clean
 
 setup: $(VENV)/.installed
 
@@ -25,8 +25,21 @@ lab: setup
 test: setup
 	$(PY) -m pytest
 
+# JupyterLab + headless Chromium (Debian's `chromium` package) driven by Playwright: every notebook opened as a
+# fresh clone shows it, Run All, every widget control moved. Screenshots in build/browser/screenshots.
+browser-test: setup
+	$(PY) tests/browser/run_notebooks.py
+
 html: setup
 	$(VENV)/bin/jupyter nbconvert --to html --execute --output-dir build/html notebooks/*.ipynb
+
+# Retrain the five zoo checkpoints from their recipes, then the seed and ensemble study: one CPU thread, about
+# 7 + 5.5 minutes of CPU time (so about 13 minutes on a quiet 2-core machine). Both print their accuracies.
+# Then notebook 05's TSM study (shift against bag of poses): about 7 more minutes.
+zoo: setup
+	$(PY) -m stviz.zoo.build
+	$(PY) benchmarks/seeds.py
+	$(PY) benchmarks/tsm_training.py
 
 figures: setup
 	$(PY) -m stviz.figures img

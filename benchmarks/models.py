@@ -3,7 +3,7 @@
 ``python benchmarks/models.py`` times, with 2 threads:
 
 * TSM's shift at (N, C, T, V) = (8, 64, 64, 25) in both layouts (stviz's (N, C, T, V) and the original's
-  (N·T, C, V, 1) through ``stviz.official``), beside SPEC.md §7's timing of the original (0.33 ms) and a copy
+  (N·T, C, V, 1) through ``stviz.official``), beside docs/numbers.md's timing of the original (0.33 ms) and a copy
   of the same tensor (the memory-traffic floor);
 * every full model on one sample of T frames and 2 persons: trainable parameters, GMAC and median latency.
 
@@ -21,7 +21,7 @@ from stviz.cost import count_model, latency_ms, model_input
 from stviz.models import MODEL_NAMES, build_model
 from stviz.tsm import TemporalShift
 
-SPEC_TSM_MS = 0.33  # SPEC.md §7: TemporalShift.shift(fold_div=8) on (N·T, C, V, 1), N=8, C=64, T=64
+DOC_TSM_MS = 0.33  # docs/numbers.md: TemporalShift.shift(fold_div=8) on (N·T, C, V, 1), N=8, C=64, T=64
 
 
 def tsm_rows(repeat: int, threads: int = 2) -> list[tuple[str, float]]:
@@ -41,12 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=30, help="timed runs for the shift (models: repeat // 10)")
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=list(MODEL_NAMES))
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (SPEC.md §7 used 2)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (docs/numbers.md used 2)")
     args = parser.parse_args(argv)
     set_seed(0)
-    print(f"TSM shift at (8, 64, 64, 25); SPEC.md §7 original: {SPEC_TSM_MS} ms")
+    print(f"TSM shift at (8, 64, 64, 25); docs/numbers.md original: {DOC_TSM_MS} ms")
     for name, ms in tsm_rows(args.repeat, args.threads):
-        print(f"  {name:36s} {ms:7.3f} ms   ({ms / SPEC_TSM_MS:.2f}x the SPEC timing)")
+        print(f"  {name:36s} {ms:7.3f} ms   ({ms / DOC_TSM_MS:.2f}x the documented timing)")
     print(f"\nModels, one sample of T={args.frames} frames and 2 persons")
     print(f"  {'model':16s} {'params':>10s} {'GMAC':>7s} {'ms':>9s}")
     for name in args.models:

@@ -1,11 +1,11 @@
 """CPU latency of the MS-G3D blocks: stviz's contraction order against the original order.
 
 ``python benchmarks/multiscale.py`` builds each stviz block, wraps the same weights in a
-faithful re-implementation of the original computation order (SPEC.md §5.5: stacked
+faithful re-implementation of the original computation order (the released code: stacked
 (K*V, V) einsum, scale-major permute + copy, 1x1 conv; ``nn.Unfold`` for the windows;
 Conv3d to collapse them), checks both give the same output, and times both in the same
 process at N=8, C=64, T=64, V=25 with 2 threads, alternating rounds so that load from
-other processes hits both alike, and keeps each one's least disturbed round. SPEC.md §7
+other processes hits both alike, and keeps each one's least disturbed round. docs/numbers.md
 has the originals' own timings.
 """
 
@@ -21,7 +21,7 @@ from stviz.cost import count, latency_ms
 from stviz.graph import SkeletonGraph
 from stviz.multiscale import G3DBlock, MultiScaleGraphConv, MultiWindowG3D, window_padding
 
-SPEC_MS = {"MultiScale_GraphConv": 54.08, "MS_G3D": 80.99, "MultiWindow_MS_G3D": 271.03}
+DOC_MS = {"MultiScale_GraphConv": 54.08, "MS_G3D": 80.99, "MultiWindow_MS_G3D": 271.03}
 
 
 class OriginalOrderGraphConv(nn.Module):
@@ -37,7 +37,7 @@ class OriginalOrderGraphConv(nn.Module):
         a = b.adjacency().reshape(b.num_scales * v, v)  # (K*V, V)
         s = torch.einsum("vu,nctu->nctv", a, x)  # (N, C, T, K*V)
         s = s.view(n, c, t, b.num_scales, v).permute(0, 3, 1, 2, 4).contiguous().view(n, -1, t, v)  # (N, K*C, T, V)
-        return b.activation(b.bn(b.conv(s)))
+        return b.act(b.bn(b.conv(s)))
 
 
 class OriginalOrderG3D(nn.Module):
@@ -68,7 +68,7 @@ class OriginalOrderMultiWindow(nn.Module):
 
 
 def perturbed(module: nn.Module) -> nn.Module:
-    """Eval mode with weights and BN statistics moved off their init, as SPEC.md §7 measured."""
+    """Eval mode with weights and BN statistics moved off their init, as docs/numbers.md measured."""
     with torch.no_grad():
         for p in module.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -109,7 +109,7 @@ def measure(n: int = 8, channels: int = 64, t: int = 64, rounds: int = 3, repeat
                 ours_ms=ours_ms,
                 original_order_ms=original_ms,
                 speedup=original_ms / ours_ms,
-                spec_ms=SPEC_MS[name],
+                spec_ms=DOC_MS[name],
                 ours_mflops=count(ours, x[:1]).flops / 1e6,
                 original_mflops=count(original, x[:1]).flops / 1e6,
                 params=count(ours, x[:1]).params,
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print(f"{'block':22} {'stviz ms':>9} {'orig-order ms':>14} {'speed-up':>9} {'SPEC §7 ms':>11} "
+    print(f"{'block':22} {'stviz ms':>9} {'orig-order ms':>14} {'speed-up':>9} {'numbers.md ms':>11} "
           f"{'MFLOP stviz':>12} {'MFLOP orig':>11} {'params':>8}")  # fmt: skip
     for r in measure(rounds=args.rounds, repeat=args.repeat):
         print(

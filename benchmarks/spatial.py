@@ -1,8 +1,8 @@
-"""Cost of the spatial blocks at N=8, C=64, T=64, V=25, beside the originals' CPU latency (SPEC.md §7).
+"""Cost of the spatial blocks at N=8, C=64, T=64, V=25, beside the originals' CPU latency (docs/numbers.md).
 
 Run: ``.venv/bin/python benchmarks/spatial.py [--repeat 30]``. Latency is the median forward time under
 ``torch.no_grad()`` with 2 threads, eval mode. The machine is shared, so compare the ratio to the original's
-figure, not the milliseconds (SPEC.md's own medians moved by up to ±30% between runs).
+figure, not the milliseconds (the documented medians moved by up to ±30% between runs).
 """
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ import torch
 
 from stviz import official, set_seed
 from stviz.cost import count, latency_ms
+from stviz.models import ChannelTopologyBlock, STGCNBlock
 from stviz.spatial import (
-    ChannelTopologyBlock,
     ChannelTopologyConv,
     ChannelTopologyUnit,
     EfficientGraphLayer,
     PartitionGraphConv,
     ShiftGraphConv,
-    STGCNBlock,
 )
 
-# original block -> its median CPU latency in ms and its MFLOPs per sample (SPEC.md §7)
+# original block -> its median CPU latency in ms and its MFLOPs per sample (docs/numbers.md)
 ORIGINAL = {
     "stgcn ConvTemporalGraphical": (6.54, 54.68),
     "stgcn st_gcn": (15.08, 172.65),
@@ -69,7 +68,7 @@ def cost_table(t: int = 64) -> list[dict]:
 
 
 def latency_table(repeat: int = 30, warmup: int = 5, n: int = 8, t: int = 64) -> list[dict]:
-    """Per block: median forward ms at (N, 64, T, 25), the original's ms (SPEC.md §7) and their ratio."""
+    """Per block: median forward ms at (N, 64, T, 25), the original's ms (docs/numbers.md) and their ratio."""
     set_seed(0)
     rows = []
     for name, (module, args) in spatial_blocks().items():

@@ -1,9 +1,9 @@
-"""Cost of the temporal blocks at N=8, C=64, T=64, V=25, beside the originals' CPU latency (SPEC.md §7).
+"""Cost of the temporal blocks at N=8, C=64, T=64, V=25, beside the originals' CPU latency (docs/numbers.md).
 
 Run: ``.venv/bin/python benchmarks/temporal.py [--repeat 30]``. Latency is the median forward time under
 ``torch.no_grad()`` with 2 threads, eval mode, weights perturbed away from the init. The machine is shared, so
-compare the ratio to the original's figure, not the milliseconds (SPEC.md's own medians moved by up to ±30%
-between runs). MS-G3D's default MS-TCN needs C % 6 == 0, so it runs at C=96 as in SPEC.md.
+compare the ratio to the original's figure, not the milliseconds (the documented medians moved by up to ±30%
+between runs). MS-G3D's default MS-TCN needs C % 6 == 0, so it runs at C=96 as in docs/numbers.md.
 The shift rows time the learnable shift op alone with each backend (no original figure: the original is CUDA-only).
 """
 
@@ -26,7 +26,7 @@ from stviz.temporal import (
     TemporalSepLayer,
 )
 
-# original block -> its median CPU latency in ms and its MFLOPs per sample (SPEC.md §7); None where not measured
+# original block -> its median CPU latency in ms and its MFLOPs per sample (docs/numbers.md); None where not measured
 ORIGINAL = {
     "ctrgcn MultiScale_TemporalConv(k5, d12, no res)": (8.94, 21.30),
     "msg3d MultiScale_TemporalConv(d12)": (6.53, 18.02),
@@ -101,7 +101,7 @@ def measure(repeat: int = 30, n: int = 8, t: int = 64, threads: int = 2) -> list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=2, help="SPEC.md used 2; on a busy machine 1 is steadier")
+    parser.add_argument("--threads", type=int, default=2, help="docs/numbers.md: 2; 1 is steadier when busy")
     args = parser.parse_args()
     print(f"{'block':50s} {'params':>7s} {'MFLOP':>7s} {'orig':>7s} {'ms':>7s} {'orig ms':>8s} {'ratio':>6s}")
     for r in measure(args.repeat, threads=args.threads):

@@ -2,17 +2,20 @@
 
 Submodules (import what you need; nothing heavy is imported here):
 
-* :mod:`stviz.graph`          skeleton layouts, adjacency, partitions, hop distances
+* :mod:`stviz.graph`          adjacency, partitions, hop distances on the layouts of :mod:`stviz.layouts`
 * :mod:`stviz.data`           synthetic actions, the NTU reader and preprocessing, bone and motion streams
-* :mod:`stviz.train`          the shared seeded CPU trainer; :mod:`stviz.baselines` its small models
+* :mod:`stviz.train`          the trainer (originals' recipes, streams, torchrun); :mod:`stviz.baselines` small models
+* :mod:`stviz.ensemble`       multi-stream score fusion; :mod:`stviz.zoo` trained models of the five families
 * :mod:`stviz.spatial`        graph convolutions (ST-GCN, EfficientGCN, CTR-GCN, Shift-GCN)
+* :mod:`stviz.layers`, :mod:`stviz.init`, :mod:`stviz.persons`, :mod:`stviz.checks`  shared pieces, init schemes,
+  person folding and input checks
 * :mod:`stviz.temporal`       multi-scale TCNs and EfficientGCN's temporal layers
 * :mod:`stviz.ops`            the learnable temporal shift op (C++/CUDA, pure-PyTorch fallback)
 * :mod:`stviz.shift`          Shift-GCN's learnable shift module and Shift_tcn
 * :mod:`stviz.channel`        EfficientGCN's attention modules, channel cost arithmetic
 * :mod:`stviz.multiscale`     MS-G3D's multi-scale and G3D blocks
 * :mod:`stviz.tsm`            TSM's temporal shift
-* :mod:`stviz.models`         the full models
+* :mod:`stviz.models`         one module per family: its layer and its model; ``build_model(name)``
 * :mod:`stviz.official`       compatibility with the original code and checkpoints
 * :mod:`stviz.cost`           parameters, FLOPs/MACs and latency; :mod:`stviz.contrast` the side-by-side table
 * :mod:`stviz.viz`, :mod:`stviz.widgets`, :mod:`stviz.receptive_field`  what the notebooks draw

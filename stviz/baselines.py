@@ -1,6 +1,6 @@
 """Small reference models for the trainer and the learnability benchmark.
 
-All take (N, C, T, V, M), fold persons into the batch person-minor (``n*M + m``, SPEC.md §3), average the pooled
+All take (N, C, T, V, M), fold persons into the batch person-minor (``n*M + m``), average the pooled
 features over persons and end in a linear classifier. They are kept tiny so a CPU trains them in seconds:
 
 * :class:`TinyGCN` sees joints and frames: graph convolution over CTR-GCN's three column-normalised subsets
@@ -16,10 +16,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stviz.checks import check_nctv, check_nctvm
+from stviz.checks import check_nctv
 from stviz.data.synthetic import mirror_left_right
 from stviz.graph import SkeletonGraph
-from stviz.models import fold_persons
+from stviz.models.base import SkeletonModel
+from stviz.persons import fold_persons, mean_over_persons, pool_persons
 from stviz.spatial import ChannelTopologyUnit
 
 __all__ = [
@@ -58,20 +59,21 @@ class GraphTemporalLayer(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, num_joints=self.a.shape[-1], block="GraphTemporalLayer")
+        check_nctv(
+            x, channels=self.in_channels, num_joints=self.a.shape[-1], block="GraphTemporalLayer", weight=self.weight
+        )
         n, _, t, v = x.shape
         x = self.weight(x).view(n, self.a.shape[0], self.out_channels, t, v)  # (N, K, C, T, V)
         x = torch.einsum("nkctu,kuv->nctv", x, self.a)  # sum over subsets k and neighbours u: (N, C, T, V)
         return self.temporal(self.spatial(x))
 
 
-class _FoldedGCN(nn.Module):
+class _FoldedGCN(SkeletonModel):
     """Shared skeleton: data BN, fold persons, a stack of layers, pool, mean over persons, classifier."""
 
     def __init__(self, num_classes: int, in_channels: int, graph: SkeletonGraph, hidden: int):
-        super().__init__()
+        super().__init__(in_channels, graph.num_nodes)
         self.graph = graph
-        self.in_channels = in_channels
         self.config = {
             "num_classes": num_classes,
             "in_channels": in_channels,
@@ -83,12 +85,12 @@ class _FoldedGCN(nn.Module):
 
     def _fold(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, V, M) -> data BN -> (N*M, C, T, V)."""
-        check_nctvm(x, self.in_channels, self.graph.num_nodes, type(self).__name__)
+        self.check_input(x)
         return fold_persons(x, self.data_bn)  # data_bn has V*C features: shared by the persons
 
     def _head(self, features: torch.Tensor, n: int) -> torch.Tensor:
         """(N*M, C') pooled features -> mean over persons -> logits (N, num_classes)."""
-        return self.fc(features.reshape(n, -1, features.shape[-1]).mean(1))
+        return self.fc(mean_over_persons(features, n))
 
 
 class TinyGCN(_FoldedGCN):
@@ -159,7 +161,7 @@ class SideBlindGCN(TinyGCN):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctvm(x, self.in_channels, self.graph.num_nodes, type(self).__name__)
+        self.check_input(x)
         return super().forward((x + mirror_left_right(x)) / 2)
 
 
@@ -182,7 +184,7 @@ def build_baseline(name: str, num_classes: int, in_channels: int = 3, layout: st
 # ----------------------------------------------------------------------------
 
 
-class TopologyClassifier(nn.Module):
+class TopologyClassifier(SkeletonModel):
     """A small CTR-GCN-style classifier: data BN, ``ChannelTopologyUnit``s with temporal convs, GAP, linear.
 
     Each stage is ``relu(BN(conv_k x 1(unit(x))) + x)``. x: (N, C, T, V, M) -> logits (N, num_classes).
@@ -197,15 +199,15 @@ class TopologyClassifier(nn.Module):
         num_persons: int = 2,
         temporal_kernel: int = 5,
     ):
-        super().__init__()
         v = A.shape[-1]
-        self.in_channels, self.num_joints = in_channels, v
+        super().__init__(in_channels, v)
         self.data_bn = nn.BatchNorm1d(num_persons * v * in_channels)
         self.units = nn.ModuleList()
         self.tcns = nn.ModuleList()
         last = in_channels
-        for width in channels:
-            self.units.append(ChannelTopologyUnit(last, width, A))
+        for i, width in enumerate(channels):
+            # the first unit reads raw coordinates: 8 relation channels, as CTR-GCN gives its first layer
+            self.units.append(ChannelTopologyUnit(last, width, A, rel_channels=8 if i == 0 else None))
             self.tcns.append(
                 nn.Sequential(
                     nn.Conv2d(width, width, (temporal_kernel, 1), padding=((temporal_kernel - 1) // 2, 0)),
@@ -220,14 +222,13 @@ class TopologyClassifier(nn.Module):
 
         This is what the first unit receives.
         """
-        check_nctvm(x, self.in_channels, self.num_joints, type(self).__name__)
+        self.check_input(x)
         return fold_persons(x, self.data_bn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[0], x.shape[-1]
+        n = x.shape[0]
         x = self.fold(x)
         for unit, tcn in zip(self.units, self.tcns, strict=True):
             h = unit(x)
             x = torch.relu(tcn(h) + h)
-        x = x.view(n, m, x.shape[1], -1).mean(3).mean(1)  # (N, C)
-        return self.fc(x)
+        return self.fc(pool_persons(x, n))

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from stviz.checks import check_nctv
-from stviz.temporal import _efficientgcn_init
+from stviz.init import efficientgcn_init
+from stviz.layers import make_activation
 
 __all__ = [
     "NTU_PARTS",
@@ -47,6 +48,16 @@ NTU_PART_NAMES = ("left arm", "right arm", "left leg", "right leg", "torso")
 # ----------------------------------------------------------------------------
 
 
+def _pooled_mlp(
+    channels: int, hidden: int, out: int, bias: bool = True, last: nn.Module | None = None
+) -> nn.Sequential:
+    """Global average pool, 1x1 conv to ``hidden``, BN, ReLU, 1x1 conv to ``out`` (then ``last``): (N, C, T, V) ->
+    (N, out, 1, 1). The shared shape of EfficientGCN's part, channel and joint attentions (keys ``1.*``, ``2.*``,
+    ``4.*``)."""
+    layers = [nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1, bias=bias), nn.BatchNorm2d(hidden), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Conv2d(hidden, out, 1, bias=bias), *([last] if last is not None else []))
+
+
 class SpatialTemporalJointAttention(nn.Module):
     """EfficientGCN: `ST_Joint_Att`. A frame gate times a joint gate, per channel.
 
@@ -62,14 +73,14 @@ class SpatialTemporalJointAttention(nn.Module):
         if inner < 1:
             raise ValueError(f"channels // reduction must be >= 1, got {channels} // {reduction}")
         self.channels = channels
-        # the bottleneck always uses Hardswish, and both gates always have a bias (SPEC.md pitfall 6)
+        # the bottleneck always uses Hardswish, and both gates always have a bias
         self.squeeze = nn.Sequential(nn.Conv2d(channels, inner, 1, bias=bias), nn.BatchNorm2d(inner), nn.Hardswish())
         self.frame_gate = nn.Conv2d(inner, channels, 1)
         self.joint_gate = nn.Conv2d(inner, channels, 1)
 
     def factors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The two gates: over frames (N, C, T, 1) and over joints (N, C, 1, V), each in (0, 1)."""
-        check_nctv(x, channels=self.channels, block=type(self).__name__)
+        check_nctv(x, channels=self.channels, block=type(self).__name__, weight=self)
         n, c, t, v = x.shape
         pooled = torch.cat([x.mean(3, keepdim=True), x.mean(2, keepdim=True).transpose(2, 3)], dim=2)  # (N, C, T+V, 1)
         h_t, h_v = self.squeeze(pooled).split([t, v], dim=2)  # (N, R, T, 1), (N, R, V, 1)
@@ -98,16 +109,10 @@ class PartAttention(nn.Module):
         ):
             raise ValueError(f"parts must cover joints 0..V-1 exactly once, got {parts}")
         self.register_buffer("joint_part", torch.tensor([joint_part[j] for j in range(len(joint_part))]), False)
-        self.fcn = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(channels, inner, 1, bias=bias),
-            nn.BatchNorm2d(inner),
-            nn.ReLU(),
-            nn.Conv2d(inner, channels * self.num_parts, 1, bias=bias),
-        )
+        self.fcn = _pooled_mlp(channels, inner, channels * self.num_parts, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.channels, num_joints=len(self.joint_part), block=type(self).__name__)
+        check_nctv(x, channels=self.channels, num_joints=len(self.joint_part), block=type(self).__name__, weight=self)
         n, c, t, v = x.shape
         weights = self.fcn(x).view(n, c, 1, self.num_parts).softmax(dim=3)  # (N, C, 1, P), channel-major
         return weights.index_select(3, self.joint_part).expand(n, c, t, v)  # (N, C, T, V)
@@ -119,17 +124,12 @@ class ChannelAttention(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         self.channels = channels
-        self.fcn = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(channels, channels // 4, 1),
-            nn.BatchNorm2d(channels // 4),
-            nn.ReLU(),
-            nn.Conv2d(channels // 4, channels, 1),
-            nn.Sigmoid(),
-        )
+        if channels // 4 < 1:
+            raise ValueError(f"ChannelAttention: channels // 4 must be >= 1, got {channels} // 4")
+        self.fcn = _pooled_mlp(channels, channels // 4, channels, last=nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.channels, block=type(self).__name__)
+        check_nctv(x, channels=self.channels, block=type(self).__name__, weight=self)
         return self.fcn(x)
 
 
@@ -144,7 +144,7 @@ class FrameAttention(nn.Module):
         self.conv = nn.Conv2d(2, 1, kernel_size=(9, 1), padding=(4, 0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, block=type(self).__name__)
+        check_nctv(x, block=type(self).__name__, weight=self)
         stats = torch.stack([x.mean(dim=(1, 3)), x.amax(dim=(1, 3))], dim=1)  # (N, 2, T)
         return self.conv(stats.unsqueeze(-1))  # (N, 1, T, 1)
 
@@ -158,33 +158,31 @@ class JointAttention(nn.Module):
     def __init__(self, num_joints: int = 25):
         super().__init__()
         self.num_joints = num_joints
-        self.fcn = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(num_joints, num_joints // 2, 1),
-            nn.BatchNorm2d(num_joints // 2),
-            nn.ReLU(),
-            nn.Conv2d(num_joints // 2, num_joints, 1),
-            nn.Softmax(dim=1),
-        )
+        if num_joints // 2 < 1:
+            raise ValueError(f"JointAttention: num_joints // 2 must be >= 1, got {num_joints} // 2")
+        self.fcn = _pooled_mlp(num_joints, num_joints // 2, num_joints, last=nn.Softmax(dim=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, num_joints=self.num_joints, block=type(self).__name__)
+        check_nctv(x, num_joints=self.num_joints, block=type(self).__name__, weight=self)
         return self.fcn(x.transpose(1, 3)).transpose(1, 3)  # (N, V, 1, 1) -> (N, 1, 1, V)
 
 
 class AttentionLayer(nn.Module):
-    """EfficientGCN: `Attention_Layer`. ``act(bn(x * attention(x)) + x)``. Input and output (N, C, T, V)."""
+    """EfficientGCN: `Attention_Layer`. ``activation(bn(x * attention(x)) + x)``. Input and output (N, C, T, V).
 
-    def __init__(self, channels: int, attention: nn.Module, act: nn.Module):
+    Initialised with :func:`stviz.init.efficientgcn_init`, as EfficientGCN initialises the whole network.
+    """
+
+    def __init__(self, channels: int, attention: nn.Module, activation: str | None = "swish"):
         super().__init__()
         self.channels = channels
         self.attention = attention
         self.bn = nn.BatchNorm2d(channels)
-        self.act = act
-        self.apply(_efficientgcn_init)  # EfficientGCN's init: kaiming normal (fan_out), zero bias, BN 1 / 0
+        self.act = make_activation(activation)
+        self.apply(efficientgcn_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.channels, block=type(self).__name__)
+        check_nctv(x, channels=self.channels, block=type(self).__name__, weight=self)
         return self.act(self.bn(x * self.attention(x)) + x)
 
 
@@ -206,7 +204,7 @@ def temporal_conv_cost(
     return {"params": weights + (out_channels if bias else 0), "macs": weights * frames_out * joints}
 
 
-def _conv_bn(c_in: int, c_out: int, k: int, groups: int, frames: int, joints: int, stride: int, bias: bool):
+def _conv_bn_cost(c_in: int, c_out: int, k: int, groups: int, frames: int, joints: int, stride: int, bias: bool):
     cost = temporal_conv_cost(c_in, c_out, k, groups, frames, joints, stride, bias)
     return {"params": cost["params"] + 2 * c_out, "macs": cost["macs"]}
 
@@ -223,42 +221,48 @@ def efficient_temporal_cost(
     c, k, t, v, s = channels, kernel_size, frames, joints, stride
     t_out = (t - 1) // s + 1
     if kind == "Basic":
-        parts = [_conv_bn(c, c, k, 1, t, v, s, bias)]
+        parts = [_conv_bn_cost(c, c, k, 1, t, v, s, bias)]
     elif kind == "Sep":
         inner = c * ratio if ratio > 0 else c
-        expand = [_conv_bn(c, inner, 1, 1, t, v, 1, bias)] if ratio > 0 else []
-        parts = expand + [_conv_bn(inner, inner, k, inner, t, v, s, bias), _conv_bn(inner, c, 1, 1, t_out, v, 1, bias)]
+        expand = [_conv_bn_cost(c, inner, 1, 1, t, v, 1, bias)] if ratio > 0 else []
+        parts = expand + [
+            _conv_bn_cost(inner, inner, k, inner, t, v, s, bias),
+            _conv_bn_cost(inner, c, 1, 1, t_out, v, 1, bias),
+        ]
     elif kind == "Bottleneck":
         inner = c // ratio
         parts = [
-            _conv_bn(c, inner, 1, 1, t, v, 1, bias),
-            _conv_bn(inner, inner, k, 1, t, v, s, bias),
-            _conv_bn(inner, c, 1, 1, t_out, v, 1, bias),
+            _conv_bn_cost(c, inner, 1, 1, t, v, 1, bias),
+            _conv_bn_cost(inner, inner, k, 1, t, v, s, bias),
+            _conv_bn_cost(inner, c, 1, 1, t_out, v, 1, bias),
         ]
     elif kind == "SG":
         inner = c // ratio
         parts = [
-            _conv_bn(c, c, k, c, t, v, 1, bias),
-            _conv_bn(c, inner, 1, 1, t, v, 1, bias),
-            _conv_bn(inner, c, 1, 1, t, v, 1, bias),
-            _conv_bn(c, c, k, c, t, v, s, bias),
+            _conv_bn_cost(c, c, k, c, t, v, 1, bias),
+            _conv_bn_cost(c, inner, 1, 1, t, v, 1, bias),
+            _conv_bn_cost(inner, c, 1, 1, t, v, 1, bias),
+            _conv_bn_cost(c, c, k, c, t, v, s, bias),
         ]
     else:
         raise ValueError(f"kind must be one of 'Basic', 'Sep', 'Bottleneck', 'SG', got {kind!r}")
     if s != 1:  # strided residual: Conv1x1(stride) + BN
-        parts.append(_conv_bn(c, c, 1, 1, t, v, s, bias))
+        parts.append(_conv_bn_cost(c, c, 1, 1, t, v, s, bias))
     return {"params": sum(p["params"] for p in parts), "macs": sum(p["macs"] for p in parts)}
 
 
-def channel_topology_cost(in_channels: int, out_channels: int, frames: int = 64, joints: int = 25) -> dict[str, int]:
+def channel_topology_cost(
+    in_channels: int, out_channels: int, frames: int = 64, joints: int = 25, rel_channels: int | None = None
+) -> dict[str, int]:
     """Params and MACs of one CTR-GCN `CTRGC`, split into the shared part and the refinement.
 
     ``shared``: the value conv (C_in -> C_out) and the aggregation with one V x V matrix,
     ``out[c, t, u] = sum_v A[u, v] x[c, t, v]`` (the MACs are the same for C matrices).
-    ``refinement``: the two relation convs (C_in -> R, R = C_in // 8, or 8 for C_in in {3, 9})
-    and the conv R -> C_out that turns the (R, V, V) relations into C_out topologies.
+    ``refinement``: the two relation convs (C_in -> R, ``rel_channels``, by default max(C_in // 8, 1) as in
+    :class:`~stviz.spatial.ChannelTopologyConv`) and the conv R -> C_out that turns the (R, V, V) relations into
+    C_out topologies.
     """
-    r = 8 if in_channels in (3, 9) else in_channels // 8
+    r = max(in_channels // 8, 1) if rel_channels is None else rel_channels
     t, v = frames, joints
     shared = {
         "params": in_channels * out_channels + out_channels,

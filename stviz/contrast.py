@@ -1,8 +1,9 @@
 """The contrast table: every block by the axis it models, and every full model, with measured cost.
 
 ``python -m stviz.contrast`` prints both tables (``--help`` for the shape, T and latency options).
-Blocks are measured at (N, C, T, V) = (8, 64, 64, 25) as in SPEC.md §7 (MS-G3D's MS-TCN at C=96);
-MACs are per sample (N=1). Models are counted per sample of T frames and 2 persons, as NUMBERS.md does.
+Blocks are measured at (N, C, T, V) = (8, 64, 64, 25), as the originals' reference measurements were (MS-G3D's
+MS-TCN at C=96); MACs are per sample (N=1). Models are counted per sample of T frames and 2 persons, as the
+published tables do.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from torch import nn
 from stviz.channel import AttentionLayer, SpatialTemporalJointAttention
 from stviz.cost import Cost, count, count_model, latency_ms, model_input
 from stviz.graph import SkeletonGraph
-from stviz.models import MODEL_NAMES, build_model
+from stviz.models import MODEL_NAMES, STGCNBlock, build_model
 from stviz.multiscale import G3DBlock, MultiScaleGraphConv, MultiWindowG3D
+from stviz.multiscale_teaching import contraction_table
+from stviz.reconcile import reconcile
 from stviz.shift import ShiftTCN
-from stviz.spatial import ChannelTopologyUnit, EfficientGraphLayer, PartitionGraphConv, ShiftGraphConv, STGCNBlock
+from stviz.spatial import ChannelTopologyUnit, EfficientGraphLayer, PartitionGraphConv, ShiftGraphConv
 from stviz.temporal import (
     MSG3DTemporalConv,
     MultiScaleTemporalConv,
@@ -31,7 +34,7 @@ from stviz.temporal import (
 )
 from stviz.tsm import TemporalShift
 
-__all__ = ["Block", "BLOCKS", "PUBLISHED", "USUAL_FRAMES", "block_rows", "model_rows", "format_table", "main"]
+__all__ = ["Block", "BLOCKS", "USUAL_FRAMES", "block_rows", "model_rows", "contraction_rows", "format_table", "main"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ BLOCKS = (
     Block("temporal", "EfficientGCN: Temporal_SG_Layer", "depthwise, reduce, expand, depthwise", "-", "convs",
           "-", lambda g: TemporalSandglassLayer(64, 5, 4)),
     Block("channel", "EfficientGCN: Attention_Layer (stja)", "x * frame gate * joint gate", "-", "gate convs",
-          "gates", lambda g: AttentionLayer(64, SpatialTemporalJointAttention(64, 4), nn.SiLU())),
+          "gates", lambda g: AttentionLayer(64, SpatialTemporalJointAttention(64, 4), "swish")),
     Block("multi-scale", "MS-G3D: MultiScale_GraphConv (13)", "13 disentangled k-hop scales, 1x1 conv",
           "k-hop graphs", "W, A_res", "-", lambda g: MultiScaleGraphConv(64, 64, g.binary_adjacency(), 13)),
     Block("multi-scale", "MS-G3D: MS_G3D (w=3, 6 scales)", "graph over 3-frame windows", "window graphs",
@@ -85,16 +88,6 @@ BLOCKS = (
           "-", "-", lambda g: TemporalShift(8)),
 )  # fmt: skip
 
-# NUMBERS.md: what the papers / READMEs / maintainers publish, and what their number counts.
-PUBLISHED = {
-    "stgcn": ("3.1M", "16.2 GFLOPs = conv MACs, T=300, 2 persons"),
-    "ctrgcn": ("1.46M", "1.97 GFLOPs, T=64 (not checked)"),
-    "shiftgcn": ("0.69M", "2.5 GFLOPs per stream, by hand"),
-    "msg3d": ("3.2M", "~24 G MACs = conv only, T=300"),
-    "efficientgcn-b0": ("0.32M (thop)", "3.08 G = thop MACs, T=288"),
-    "efficientgcn-b2": ("0.79M (thop)", "6.12 G = thop MACs, T=288"),
-    "efficientgcn-b4": ("2.03M (thop)", "15.24 G = thop MACs, T=288"),
-}
 USUAL_FRAMES = {"stgcn": 300, "ctrgcn": 64, "shiftgcn": 300, "msg3d": 300}  # EfficientGCN: 288
 
 
@@ -125,7 +118,7 @@ def block_rows(
         row = {"axis": block.axis, "block": block.name, "computes": block.computes, "fixed": block.fixed,
                "learned": block.learned, "per sample": block.per_sample, "params": cost.params,
                "MMAC": cost.macs / 1e6, "conv MMAC": cost.conv_macs / 1e6,
-               "graph MMAC": cost.graph_macs / 1e6}  # fmt: skip
+               "einsum/matmul MMAC": cost.graph_macs / 1e6}  # fmt: skip
         if latency:
             torch.manual_seed(0)
             module = block.build(graph).eval()
@@ -144,14 +137,35 @@ def model_rows(
         t = frames or USUAL_FRAMES.get(name, 288)
         cost = _count_shapes(lambda n=name: build_model(n), lambda m, _, t=t: count_model(m, frames=t, persons=persons))
         row = {"model": name, "T": t, "params": cost.params, "thop params": cost.thop_params,
-               "GMAC": cost.macs / 1e9, "conv GMAC": cost.conv_macs / 1e9, "graph GMAC": cost.graph_macs / 1e9,
-               "published params": PUBLISHED[name][0], "published FLOPs": PUBLISHED[name][1]}  # fmt: skip
+               "GMAC": cost.macs / 1e9, "conv GMAC": cost.conv_macs / 1e9,
+               "einsum/matmul GMAC": cost.graph_macs / 1e9}  # fmt: skip
         if latency:
             torch.manual_seed(0)
             model = build_model(name).eval()
             x = model_input(model, t, persons).tensor()
             row["ms"] = latency_ms(model, x, warmup=1, repeat=repeat, threads=threads)
         rows.append(row)
+    return rows
+
+
+def contraction_rows(model: nn.Module, frames: int = 64) -> list[dict]:
+    """One dict per MS-G3D graph layer of ``model``: the contraction order it takes, and why.
+
+    MACs are those of ``W · concat_k(A_k x)`` alone, per sample of ``frames`` frames, in each order
+    (:func:`stviz.multiscale_teaching.contraction_table`); a layer projects first only when that needs fewer.
+    """
+    rows = []
+    for row in contraction_table(model, frames):
+        first, project = row.aggregate_first, row.project_first
+        if project < first:
+            why = f"project-first needs {100 * (1 - project / first):.0f} % fewer MACs"
+        elif project == first:
+            why = "a tie: the original order is kept"
+        else:
+            why = f"project-first would need {project / first:.1f}x the MACs"
+        rows.append({"layer": row.layer, "kind": row.kind, "scales": row.scales,
+                     "channels": f"{row.in_channels} -> {row.out_channels}", "order": row.chosen,
+                     "aggregate-first MMAC": first / 1e6, "project-first MMAC": project / 1e6, "why": why})  # fmt: skip
     return rows
 
 
@@ -183,19 +197,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=64, help="T for the models (0: each model's usual T)")
     parser.add_argument("--no-latency", action="store_true", help="skip CPU latency (counting only, a few seconds)")
     parser.add_argument("--repeat", type=int, default=10, help="timed runs per block (median reported)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads while timing (SPEC.md §7 used 2)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads while timing (the reference used 2)")
     args = parser.parse_args(argv)
     latency = not args.no_latency
     blocks = block_rows(latency=latency, repeat=args.repeat, threads=args.threads)
-    block_columns = ["axis", "block", "computes", "fixed", "learned", "per sample", "params", "MMAC", "graph MMAC"]
+    block_columns = [
+        "axis",
+        "block",
+        "computes",
+        "fixed",
+        "learned",
+        "per sample",
+        "params",
+        "MMAC",
+        "einsum/matmul MMAC",
+    ]
     print("Blocks at (N, C, T, V) = (8, 64, 64, 25); MMAC per sample" + ("; ms = median CPU latency" * latency))
     print(format_table(blocks, block_columns + ["ms"] * latency))
     models = model_rows(
         frames=args.frames or None, latency=latency, repeat=max(1, args.repeat // 2), threads=args.threads
     )
-    model_columns = ["model", "T", "params", "thop params", "GMAC", "conv GMAC", "graph GMAC"]
+    model_columns = ["model", "T", "params", "thop params", "GMAC", "conv GMAC", "einsum/matmul GMAC"]
     print("\nModels, one sample of 2 persons; conv GMAC is what thop reports")
-    print(format_table(models, model_columns + ["ms"] * latency + ["published params", "published FLOPs"]))
+    print(format_table(models, model_columns + ["ms"] * latency))
+    print("\nPublished figures, each counted under the convention that explains it")
+    print(format_table(reconcile(), ["model", "published", "counted", "match", "gap %", "convention", "source"]))
 
 
 if __name__ == "__main__":

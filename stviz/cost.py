@@ -8,24 +8,56 @@ BatchNorm, activations, pooling, elementwise arithmetic or gathers.
 Published figures mostly come from ``thop``, which counts MACs of convolution,
 Linear and norm layers only (no einsum/bmm) and the parameters of those layers
 only; :attr:`Cost.thop_params` and :attr:`Cost.thop_macs` reproduce that
-convention (SPEC.md pitfalls 5 and 14).
+convention.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["Cost", "ModelInput", "count", "count_model", "latency_ms", "model_input"]
+from stviz.models.base import check_interface
+
+__all__ = [
+    "Cost",
+    "ModelInput",
+    "count",
+    "count_model",
+    "interleaved_times",
+    "latency_ms",
+    "model_input",
+    "speed_ratio",
+]
 
 _CONV_OPS = {"convolution", "_convolution", "cudnn_convolution", "conv2d", "conv1d", "conv3d"}
-_MATMUL_OPS = {"mm", "addmm", "bmm", "baddbmm", "matmul"}
+_MATMUL_OPS = {"mm", "addmm", "bmm", "baddbmm", "matmul", "addmm_", "baddbmm_"}
 _LINEAR_OPS = {"addmm"}  # nn.Linear with bias; einsum lowers to bmm / mm
+
+
+def _accumulating_bmm_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of ``out.baddbmm_(a, b)``: a (B, N, K) @ (B, K, M) product added into ``out``."""
+    batch, n, k = a_shape
+    return 2 * batch * n * k * b_shape[-1]
+
+
+def _accumulating_mm_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of ``out.addmm_(a, b)``: a (N, K) @ (K, M) product added into ``out``."""
+    n, k = a_shape
+    return 2 * n * k * b_shape[-1]
+
+
+# FlopCounterMode's registry knows only the out-of-place products; a block that accumulates into its output in place
+# (CTR-GCN's subsets) would otherwise go uncounted.
+_IN_PLACE_PRODUCTS = {
+    torch.ops.aten.baddbmm_: _accumulating_bmm_flops,
+    torch.ops.aten.addmm_: _accumulating_mm_flops,
+}
 # Layer types whose parameters thop counts (it hooks these and skips raw nn.Parameters of other modules).
 _THOP_LAYERS = (
     nn.modules.conv._ConvNd,
@@ -89,7 +121,7 @@ def count(module: nn.Module, *inputs, **kwargs) -> Cost:
     The forward runs with autograd enabled: under ``no_grad``, FlopCounterMode's module tracker fails on
     parameters that a forward indexes (CTR-GCN's ``topology[k]``) in torch 2.13.
     """
-    with torch.enable_grad(), FlopCounterMode(display=False) as counter:
+    with torch.enable_grad(), FlopCounterMode(display=False, custom_mapping=_IN_PLACE_PRODUCTS) as counter:
         module(*inputs, **kwargs)
     conv = matmul = linear = 0
     for op, n in counter.get_flop_counts().get("Global", {}).items():
@@ -139,20 +171,24 @@ class ModelInput:
 
 
 def model_input(model: nn.Module, frames: int = 64, persons: int = 2) -> ModelInput:
-    """The input convention of an stviz model: it reads ``model.in_channels`` and ``model.input_branches``."""
+    """The input convention of an stviz model, from the model interface (:class:`stviz.models.SkeletonModel`):
+    ``in_channels``, ``num_joints``, ``input_branches``, ``min_frames``."""
+    check_interface(model)
+    if frames < model.min_frames:
+        raise ValueError(f"{type(model).__name__} needs at least {model.min_frames} frames, got frames={frames}")
     return ModelInput(
         frames=frames,
         persons=persons,
-        channels=getattr(model, "in_channels", 3),
-        joints=getattr(model, "num_joints", 25),
-        branches=getattr(model, "input_branches", None),
+        channels=model.in_channels,
+        joints=model.num_joints,
+        branches=model.input_branches,
     )
 
 
 def count_model(model: nn.Module, frames: int = 64, persons: int = 2, streams: int = 1) -> Cost:
     """Cost of one sample (batch 1) of ``frames`` frames and ``persons`` persons, for ``streams`` models.
 
-    This is the convention of SPEC.md §2 / NUMBERS.md: FLOPs per sample, persons folded into the batch.
+    This is the convention of the published tables: FLOPs per sample, persons folded into the batch.
     A model built under ``torch.device("meta")`` is counted from shapes alone, in a fraction of the time.
     """
     was_training = model.training
@@ -182,3 +218,50 @@ def latency_ms(module: nn.Module, *inputs, warmup: int = 5, repeat: int = 30, th
     finally:
         torch.set_num_threads(previous)
     return 1e3 * statistics.median(times)
+
+
+def interleaved_times(
+    first: Callable[[], object],
+    second: Callable[[], object],
+    budget_s: float = 1.0,
+    min_pairs: int = 5,
+    max_pairs: int = 60,
+) -> tuple[list[float], list[float]]:
+    """Seconds of each call of ``first`` and ``second``, timed in turns (the order alternating) after one warm-up each.
+
+    Load from other processes then hits both sides alike, so their ratio means something on a busy machine where
+    absolute times do not.
+    """
+    first()
+    second()
+    times_first: list[float] = []
+    times_second: list[float] = []
+    start = time.perf_counter()
+    while len(times_first) < max_pairs and (len(times_first) < min_pairs or time.perf_counter() - start < budget_s):
+        swap = len(times_first) % 2 == 1
+        a, b = (second, first) if swap else (first, second)
+        t0 = time.perf_counter()
+        a()
+        t1 = time.perf_counter()
+        b()
+        t2 = time.perf_counter()
+        times_first.append(t2 - t1 if swap else t1 - t0)
+        times_second.append(t1 - t0 if swap else t2 - t1)
+    return times_first, times_second
+
+
+def speed_ratio(
+    first: Callable[[], object], second: Callable[[], object], budget_s: float = 1.0, threads: int | None = 2
+) -> float:
+    """Median over interleaved pairs of time(first) / time(second): below 1 means ``first`` is faster.
+
+    Wrap forward calls in ``torch.no_grad()`` yourself where you time inference.
+    """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        a, b = interleaved_times(first, second, budget_s)
+    finally:
+        torch.set_num_threads(previous)
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))

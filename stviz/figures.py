@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from stviz import official, viz
 from stviz.graph import SkeletonGraph
+from stviz.viz.style import WIDTH
 
 __all__ = [
     "FIGURES",
@@ -29,7 +30,7 @@ __all__ = [
     "write_all",
 ]
 
-# What each repository's A holds and how its einsum reads it (SPEC.md §4, §5, pitfalls 1-3, 9).
+# What each repository's A holds and how its einsum reads it (docs/pitfalls.md 1-3, 9).
 REPO_GRAPHS = {
     "stgcn": ("ST-GCN: sum of 3 'spatial' subsets", "column_target"),
     "ctrgcn": ("CTR-GCN: I + inward + outward", "row_target"),
@@ -44,14 +45,14 @@ def skeleton_joints() -> Figure:
     fig, (names, indices) = plt.subplots(1, 2, figsize=(10, 6), layout="constrained")
     viz.draw_skeleton(graph, ax=names, labels="name", highlight={graph.center: "tab:red"}, title="NTU RGB+D: 25 joints")
     viz.draw_skeleton(
-        graph, ax=indices, labels="index1", highlight={graph.center: "tab:red"}, title="1-based indices (centre 21 red)"
+        graph, ax=indices, labels="number", highlight={graph.center: "tab:red"}, title="1-based numbers (J21 red)"
     )
     return fig
 
 
 def layouts() -> Figure:
     """The three layouts side by side: NTU-25, OpenPose-18, COCO-17, centres in red."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 5), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 4.2), layout="constrained")
     for ax, name in zip(axes, ("ntu-rgb+d", "openpose", "coco"), strict=True):
         graph = SkeletonGraph(name)
         viz.draw_skeleton(
@@ -65,7 +66,7 @@ def layouts() -> Figure:
 def normalisations() -> Figure:
     """A + I normalised by columns ('digraph': ST-GCN, CTR-GCN, EfficientGCN) and symmetrically (MS-G3D)."""
     graph = SkeletonGraph()
-    fig, axes = plt.subplots(1, 2, figsize=(14, 6.5), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 4.8), layout="constrained")
     viz.adjacency_heatmap(
         graph.normalized("digraph"), ax=axes[0], convention="column_target",
         title="column-normalised A + I ('digraph'): columns sum to 1",
@@ -80,7 +81,7 @@ def normalisations() -> Figure:
 def stgcn_partitions() -> Figure:
     """ST-GCN's 'spatial' partition on NTU: official (max_hop=1 quirk) above, true BFS distance below."""
     graph = SkeletonGraph()
-    fig, axes = plt.subplots(2, 3, figsize=(11, 10), layout="constrained")
+    fig, axes = plt.subplots(2, 3, figsize=(WIDTH, 9.0), layout="constrained")
     for row, variant in zip(axes, ("official", "bfs"), strict=True):
         a = graph.stgcn_partition("spatial", centre_distance=variant)
         viz.plot_partitions(a, graph, names=[f"{variant} A[{k}]" for k in range(3)], axes=list(row))
@@ -90,7 +91,7 @@ def stgcn_partitions() -> Figure:
 
 def repo_adjacency() -> Figure:
     """Each repository's NTU adjacency (summed over its subsets) as a heatmap, with its target axis."""
-    fig, axes = plt.subplots(2, 2, figsize=(14, 13), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 9.4), layout="constrained")
     for ax, (repo, (title, convention)) in zip(axes.flat, REPO_GRAPHS.items(), strict=True):
         a = official.adjacency(repo)
         shape = tuple(a.shape)

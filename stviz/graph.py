@@ -1,11 +1,11 @@
-"""Skeleton layouts and the graphs built on them.
+"""The graphs built on skeleton layouts (:mod:`stviz.layouts`, re-exported here).
 
-A :class:`Layout` names the joints, lists the bones and gives a rest pose; a
+A :class:`~stviz.layouts.Layout` names the joints, lists the bones and gives a rest pose; a
 :class:`SkeletonGraph` turns a layout into the adjacency matrices every model
 uses. Matrices are ``float32`` tensors: ``(V, V)`` for one matrix and
 ``(K, V, V)`` for a partition into K subsets.
 
-Conventions (SPEC.md §3-§5):
+Conventions:
 
 * ``edges`` are 0-based ``(child, parent)`` pairs: the first joint is the one
   farther from the centre (CTR-GCN calls this list ``inward``).
@@ -19,15 +19,18 @@ Conventions (SPEC.md §3-§5):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
 import networkx as nx
 import torch
 
+from stviz.checks import check_adjacency, check_positive_int
+from stviz.layouts import COCO_17, LAYOUTS, NTU_EDGES_1BASED, NTU_RGBD, OPENPOSE_18, Layout, get_layout
+
 __all__ = [
     "Layout",
+    "NTU_EDGES_1BASED",
     "NTU_RGBD",
     "OPENPOSE_18",
     "COCO_17",
@@ -38,125 +41,10 @@ __all__ = [
     "normalize_digraph",
     "normalize_symmetric",
     "k_adjacency",
+    "multiscale_adjacency",
     "hop_distance",
     "joint_index",
 ]
-
-
-@dataclass(frozen=True)
-class Layout:
-    """A skeleton layout: joint names, bones, centre joint and a rest pose.
-
-    ``edges`` are 0-based ``(child, parent)`` pairs; ``rest_pose`` is ``(V, 3)``
-    in metres with x towards the subject's left, y up and z towards the camera.
-    """
-
-    name: str
-    joint_names: tuple[str, ...]
-    edges: tuple[tuple[int, int], ...]
-    center: int
-    rest_pose: tuple[tuple[float, float, float], ...]
-
-    @property
-    def num_joints(self) -> int:
-        return len(self.joint_names)
-
-
-# NTU RGB+D 25 joints. The 1-indexed edge list shared by every repository
-# (SPEC.md §3); note (22,23),(23,8): the hand tip hangs on the thumb.
-NTU_EDGES_1BASED = (
-    (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21),
-    (10, 9), (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1),
-    (18, 17), (19, 18), (20, 19), (22, 23), (23, 8), (24, 25), (25, 12),
-)  # fmt: skip
-
-NTU_RGBD = Layout(
-    name="ntu-rgb+d",
-    joint_names=(
-        "base of spine", "middle of spine", "neck", "head",
-        "left shoulder", "left elbow", "left wrist", "left hand",
-        "right shoulder", "right elbow", "right wrist", "right hand",
-        "left hip", "left knee", "left ankle", "left foot",
-        "right hip", "right knee", "right ankle", "right foot",
-        "spine", "left hand tip", "left thumb", "right hand tip", "right thumb",
-    ),
-    edges=tuple((i - 1, j - 1) for i, j in NTU_EDGES_1BASED),
-    center=20,
-    rest_pose=(
-        (0.00, 0.00, 0.00), (0.00, 0.25, 0.00), (0.00, 0.52, 0.00), (0.00, 0.64, 0.00),
-        (0.18, 0.44, 0.00), (0.22, 0.17, 0.00), (0.24, -0.07, 0.00), (0.25, -0.14, 0.00),
-        (-0.18, 0.44, 0.00), (-0.22, 0.17, 0.00), (-0.24, -0.07, 0.00), (-0.25, -0.14, 0.00),
-        (0.10, -0.02, 0.00), (0.11, -0.42, 0.00), (0.11, -0.82, 0.00), (0.15, -0.88, 0.08),
-        (-0.10, -0.02, 0.00), (-0.11, -0.42, 0.00), (-0.11, -0.82, 0.00), (-0.15, -0.88, 0.08),
-        (0.00, 0.46, 0.00), (0.26, -0.23, 0.00), (0.21, -0.17, 0.03),
-        (-0.26, -0.23, 0.00), (-0.21, -0.17, 0.03),
-    ),
-)  # fmt: skip
-
-# OpenPose 18 keypoints (ST-GCN's 'openpose' layout, Kinetics-skeleton).
-OPENPOSE_18 = Layout(
-    name="openpose",
-    joint_names=(
-        "nose", "neck", "right shoulder", "right elbow", "right wrist",
-        "left shoulder", "left elbow", "left wrist", "right hip", "right knee",
-        "right ankle", "left hip", "left knee", "left ankle", "right eye",
-        "left eye", "right ear", "left ear",
-    ),
-    edges=(
-        (4, 3), (3, 2), (7, 6), (6, 5), (13, 12), (12, 11), (10, 9), (9, 8),
-        (11, 5), (8, 2), (5, 1), (2, 1), (0, 1), (15, 0), (14, 0), (17, 15), (16, 14),
-    ),
-    center=1,
-    rest_pose=(
-        (0.00, 0.62, 0.05), (0.00, 0.46, 0.00), (-0.18, 0.44, 0.00), (-0.22, 0.17, 0.00),
-        (-0.24, -0.07, 0.00), (0.18, 0.44, 0.00), (0.22, 0.17, 0.00), (0.24, -0.07, 0.00),
-        (-0.10, -0.02, 0.00), (-0.11, -0.42, 0.00), (-0.11, -0.82, 0.00), (0.10, -0.02, 0.00),
-        (0.11, -0.42, 0.00), (0.11, -0.82, 0.00), (-0.04, 0.66, 0.04), (0.04, 0.66, 0.04),
-        (-0.08, 0.64, 0.00), (0.08, 0.64, 0.00),
-    ),
-)  # fmt: skip
-
-# COCO 17 keypoints (pyskl's 'coco' layout).
-COCO_17 = Layout(
-    name="coco",
-    joint_names=(
-        "nose", "left eye", "right eye", "left ear", "right ear",
-        "left shoulder", "right shoulder", "left elbow", "right elbow",
-        "left wrist", "right wrist", "left hip", "right hip",
-        "left knee", "right knee", "left ankle", "right ankle",
-    ),
-    edges=(
-        (15, 13), (13, 11), (16, 14), (14, 12), (11, 5), (12, 6), (9, 7), (7, 5),
-        (10, 8), (8, 6), (5, 0), (6, 0), (1, 0), (3, 1), (2, 0), (4, 2),
-    ),
-    center=0,
-    rest_pose=(
-        (0.00, 0.62, 0.05), (0.04, 0.66, 0.04), (-0.04, 0.66, 0.04), (0.08, 0.64, 0.00),
-        (-0.08, 0.64, 0.00), (0.18, 0.44, 0.00), (-0.18, 0.44, 0.00), (0.22, 0.17, 0.00),
-        (-0.22, 0.17, 0.00), (0.24, -0.07, 0.00), (-0.24, -0.07, 0.00), (0.10, -0.02, 0.00),
-        (-0.10, -0.02, 0.00), (0.11, -0.42, 0.00), (-0.11, -0.42, 0.00), (0.11, -0.82, 0.00),
-        (-0.11, -0.82, 0.00),
-    ),
-)  # fmt: skip
-
-LAYOUTS = {layout.name: layout for layout in (NTU_RGBD, OPENPOSE_18, COCO_17)}
-_ALIASES = {
-    "ntu": "ntu-rgb+d",
-    "ntu25": "ntu-rgb+d",
-    "ntu_rgb_d": "ntu-rgb+d",
-    "openpose18": "openpose",
-    "coco17": "coco",
-}
-
-
-def get_layout(name: str | Layout) -> Layout:
-    """Return a layout by name (``'ntu-rgb+d'``, ``'openpose'``, ``'coco'``)."""
-    if isinstance(name, Layout):
-        return name
-    key = _ALIASES.get(name, name)
-    if key not in LAYOUTS:
-        raise ValueError(f"unknown layout {name!r}; expected one of {sorted(LAYOUTS)}")
-    return LAYOUTS[key]
 
 
 # ----------------------------------------------------------------------------
@@ -191,8 +79,8 @@ def k_adjacency(a: torch.Tensor, k: int, with_self: bool = False, self_factor: f
     ``min((A+I)^k, 1) - min((A+I)^(k-1), 1)``, plus ``self_factor * I`` when
     ``with_self`` (MS-G3D's ``k_adjacency``).
     """
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
+    check_positive_int(k, "k (hops)", minimum=0, block="k_adjacency")
+    check_adjacency(a, "a", block="k_adjacency")
     eye = torch.eye(a.shape[-1], dtype=a.dtype)
     if k == 0:
         return eye
@@ -205,8 +93,29 @@ def k_adjacency(a: torch.Tensor, k: int, with_self: bool = False, self_factor: f
     return out
 
 
+def multiscale_adjacency(a_binary: torch.Tensor, num_scales: int, disentangled: bool = True) -> torch.Tensor:
+    """MS-G3D's stack of scales (K, V, V) for a binary graph (V, V), each symmetrically normalised.
+
+    Disentangled: ``normalize(exactly-k-hop + I)``, ``I`` for k=0. Otherwise the powers
+    ``normalize(A with self-loops)^k``, which weight close joints far more than distant ones. Computed in
+    float64 (matrix powers of a normalised matrix lose precision in float32), returned in ``a_binary``'s dtype.
+    """
+    check_positive_int(num_scales, "num_scales", minimum=1, block="multiscale_adjacency")
+    check_adjacency(a_binary, "a_binary", block="multiscale_adjacency")
+    a = a_binary.double()
+    eye = torch.eye(a.shape[-1], dtype=torch.float64)
+    if disentangled:
+        scales = [normalize_symmetric(k_adjacency(a, k, with_self=True)) for k in range(num_scales)]
+    else:
+        base = normalize_symmetric(torch.maximum(a, eye))
+        scales = [torch.linalg.matrix_power(base, k) for k in range(num_scales)]
+    return torch.stack(scales).to(a_binary.dtype if a_binary.is_floating_point() else torch.float32)
+
+
 def hop_distance(edges, num_nodes: int, max_hop: int | None = None) -> torch.Tensor:
     """Shortest-path hop counts (V, V) through networkx; ``inf`` beyond ``max_hop``."""
+    if max_hop is not None:
+        check_positive_int(max_hop, "max_hop", minimum=0, block="hop_distance")
     g = nx.Graph()
     g.add_nodes_from(range(num_nodes))
     g.add_edges_from((i, j) for i, j in edges if i != j)
@@ -320,10 +229,12 @@ class SkeletonGraph:
         ``centre_distance='official'`` reproduces ``st-gcn``'s Graph exactly: the
         distance to the centre comes from the same hop matrix truncated at
         ``max_hop``, so on NTU every joint beyond one hop of the centre sits at
-        ``inf`` and the 'spatial' partition degenerates (SPEC.md pitfall 2).
+        ``inf`` and the 'spatial' partition degenerates.
         ``centre_distance='bfs'`` uses the true breadth-first distance to the
         centre, which is what the paper describes.
         """
+        check_positive_int(max_hop, "max_hop", minimum=0, block="stgcn_partition")
+        check_positive_int(dilation, "dilation", minimum=1, block="stgcn_partition")
         v = self.num_nodes
         hop = self.hop_distance(max_hop).float()
         valid_hops = range(0, max_hop + 1, dilation)
@@ -370,7 +281,7 @@ class SkeletonGraph:
 
         All pairs within ``max_hop`` are column-normalised together, then split by
         exact hop distance, so each entry is divided by the number of joints
-        within ``max_hop`` of its column joint (SPEC.md pitfall 3).
+        within ``max_hop`` of its column joint.
         """
         hop = self.hop_distance(max_hop).float()
         norm = normalize_digraph((hop <= max_hop).float())
@@ -385,16 +296,8 @@ class SkeletonGraph:
         return (self.hop_distance(k) <= k).float()
 
     def multiscale(self, num_scales: int, disentangled: bool = True) -> torch.Tensor:
-        """MS-G3D's stacked scales (K, V, V), each symmetrically normalised.
-
-        Disentangled: ``normalize(exactly-k-hop + I)`` (``I`` for k=0).
-        Not disentangled: powers ``normalize(A + I)^k``.
-        """
-        a = self.binary_adjacency()
-        if disentangled:
-            return torch.stack([normalize_symmetric(k_adjacency(a, k, with_self=True)) for k in range(num_scales)])
-        base = normalize_symmetric(a + torch.eye(self.num_nodes))
-        return torch.stack([torch.linalg.matrix_power(base, k) for k in range(num_scales)])
+        """MS-G3D's stacked scales (K, V, V) of this graph: :func:`multiscale_adjacency`."""
+        return multiscale_adjacency(self.binary_adjacency(), num_scales, disentangled)
 
 
 def joint_index(names: str | list[str], layout: str | Layout = "ntu-rgb+d") -> int | list[int]:

@@ -1,12 +1,22 @@
 """MS-G3D: multi-scale graph convolution, unfolded temporal windows and the G3D block.
 
 Liu et al., "Disentangling and Unifying Graph Convolutions for Skeleton-Based Action
-Recognition", CVPR 2020. The blocks compute what the released code computes
-(SPEC.md §5.5, pitfall 9) but contract in a cheaper order: the 1x1 convolution runs
-first, on each frame once, and the graph aggregation then becomes one matrix
-product (a 1-D convolution over time for the G3D window), with no scale-major
-copy and no ``nn.Unfold``. Each block's ``explicit`` keeps the original order, for
-teaching, for tests and for train-mode dropout.
+Recognition", CVPR 2020. The blocks compute what the released code computes, ``W · concat_k(A_k x)``
+(the K aggregated scales stacked, then a 1x1 convolution W), in one of two contraction orders, chosen per
+layer from its channel counts (:func:`contraction_macs`, :func:`choose_contraction_order`):
+
+* ``"aggregate-first"``, the original order: aggregate the C_in input channels over every scale, then project
+  K*C_in channels to C_out. Done without the original's copies: no ``nn.Unfold`` (the window aggregation is a
+  convolution over time with the graph as its kernel) and, where it is the larger copy, no scale-major stack.
+* ``"project-first"``: apply the 1x1 convolution's K slices first, on each frame once, then aggregate the
+  K*C_out projected channels. The graph work scales with C_out instead of C_in, so this is cheaper only when
+  channels shrink (and, for the G3D windows, when projecting each frame once beats projecting each window copy).
+
+A layer takes project-first only when that needs fewer multiply-accumulates; otherwise (3 -> 96 channels in the
+first layer: 13 scales of 96 channels instead of 3) it keeps the original order, so its MACs are never above the
+original's. ``contraction_order`` says which, ``contraction_costs()`` gives both counts. In eval mode BatchNorm
+is folded into the convolution before it. Each block's ``explicit`` keeps the original order and its
+intermediate tensors, for teaching, for tests and for train-mode dropout.
 """
 
 from __future__ import annotations
@@ -15,11 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stviz.checks import check_nctv
-from stviz.graph import k_adjacency, normalize_symmetric
-from stviz.temporal import temporal_padding
+from stviz.checks import check_adjacency, check_nctv, check_positive_int
+from stviz.graph import multiscale_adjacency
+from stviz.layers import add_residual, fold_batchnorm, make_activation, make_residual, temporal_padding
 
 __all__ = [
+    "CONTRACTION_ORDERS",
+    "contraction_macs",
+    "choose_contraction_order",
     "multiscale_adjacency",
     "window_adjacency",
     "window_padding",
@@ -32,19 +45,40 @@ __all__ = [
 ]
 
 
-def multiscale_adjacency(a_binary: torch.Tensor, num_scales: int, disentangled: bool = True) -> torch.Tensor:
-    """MS-G3D's stack of scales (K, V, V) for a binary graph (V, V), each symmetrically normalised.
+CONTRACTION_ORDERS = ("aggregate-first", "project-first")
 
-    Disentangled: ``normalize(exactly-k-hop + I)``, ``I`` for k=0. Otherwise the powers
-    ``normalize(A with self-loops)^k``, which weight close joints far more than distant ones.
+
+def contraction_macs(
+    in_channels: int, out_channels: int, num_scales: int, num_joints: int, window_size: int = 1, window_stride: int = 1
+) -> dict[str, int]:
+    """Multiply-accumulates of ``W · concat_k(A_k x)`` per sample and output frame, in each contraction order.
+
+    A plain multi-scale graph conv (``window_size=1``) over V joints, C_in -> C_out, K scales:
+
+    * aggregate-first: ``K*C_in*V*V`` (aggregation) + ``C_out*K*C_in*V`` (projection);
+    * project-first: ``C_out*K*C_in*V`` (projection) + ``C_out*K*V*V`` (aggregation of the projected channels).
+
+    G3D's window graph (w frames of V joints, windows every ``window_stride`` frames): the original aggregates
+    and projects every window copy (``K*C_in*(wV)^2 + C_out*K*C_in*wV``); project-first projects each of the
+    ``window_stride`` input frames per output frame once (``stride*C_out*K*C_in*V``) and aggregates the
+    projections into the window (``C_out*K*wV*V*w``). The collapse convolution and BatchNorm are the same in both
+    orders and are not counted.
     """
-    if num_scales < 1:
-        raise ValueError(f"num_scales must be >= 1, got {num_scales}")
-    eye = torch.eye(a_binary.shape[-1], dtype=a_binary.dtype)
-    if disentangled:
-        return torch.stack([normalize_symmetric(k_adjacency(a_binary, k, with_self=True)) for k in range(num_scales)])
-    base = normalize_symmetric(torch.maximum(a_binary, eye).double())
-    return torch.stack([torch.linalg.matrix_power(base, k) for k in range(num_scales)]).to(a_binary.dtype)
+    c, o, k, v, w, s = in_channels, out_channels, num_scales, num_joints, window_size, window_stride
+    nodes = w * v
+    return {
+        "aggregate-first": k * c * nodes * nodes + o * k * c * nodes,
+        "project-first": s * o * k * c * v + o * k * nodes * v * w,
+    }
+
+
+def choose_contraction_order(
+    in_channels: int, out_channels: int, num_scales: int, num_joints: int, window_size: int = 1, window_stride: int = 1
+) -> str:
+    """``"project-first"`` when it needs fewer MACs than the original order (:func:`contraction_macs`), else
+    ``"aggregate-first"``. For a plain graph conv: project first exactly when C_out < C_in."""
+    macs = contraction_macs(in_channels, out_channels, num_scales, num_joints, window_size, window_stride)
+    return "project-first" if macs["project-first"] < macs["aggregate-first"] else "aggregate-first"
 
 
 def window_adjacency(a_binary: torch.Tensor, window_size: int) -> torch.Tensor:
@@ -56,31 +90,31 @@ def window_adjacency(a_binary: torch.Tensor, window_size: int) -> torch.Tensor:
 def window_padding(window_size: int, window_dilation: int = 1) -> int:
     """Zero frames padded on each side of T so windows are centred: ``(w + (w-1)(d-1) - 1) // 2``.
 
-    The "same" padding of a (w, 1) convolution with dilation d, i.e. :func:`stviz.temporal.temporal_padding`.
+    The "same" padding of a (w, 1) convolution with dilation d, i.e. :func:`stviz.layers.temporal_padding`.
     """
     return temporal_padding(window_size, window_dilation)
 
 
 class PointwiseConvBN(nn.Module):
-    """1x1 convolution, BatchNorm and an optional ReLU. MS-G3D: a one-layer `MLP`. (N, C, T, V) -> (N, C', T, V)."""
+    """1x1 convolution, BatchNorm and an activation. MS-G3D: a one-layer `MLP`. (N, C, T, V) -> (N, C', T, V)."""
 
-    def __init__(self, in_channels: int, out_channels: int, activation: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, activation: str | None = "relu"):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, 1)
         self.bn = nn.BatchNorm2d(out_channels)
-        self.activation = nn.ReLU() if activation else nn.Identity()
+        self.act = make_activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.conv.in_channels, block=type(self).__name__)
-        return self.activation(self.bn(self.conv(x)))
+        check_nctv(x, channels=self.conv.in_channels, block=type(self).__name__, weight=self.conv)
+        return self.act(self.bn(self.conv(x)))
 
 
 class MultiScaleGraphConv(nn.Module):
     """Multi-scale graph convolution over K adjacency scales. MS-G3D: `MultiScale_GraphConv`.
 
     ``out = act(BN(W · concat_k (A_k + A_res_k) x) + residual(x))`` with the K aggregated copies
-    stacked scale-major (channel ``k*C + c``) before the 1x1 convolution W.
-    Input (N, C, T, V), output (N, C_out, T, V). ``adjacency`` is the binary (V, V) graph.
+    stacked scale-major (channel ``k*C + c``) before the 1x1 convolution W. ``dropout`` (on the stacked scales)
+    is active when > 0. Input (N, C, T, V), output (N, C_out, T, V). ``adjacency`` is the binary (V, V) graph.
     """
 
     def __init__(
@@ -93,23 +127,28 @@ class MultiScaleGraphConv(nn.Module):
         learnable_offset: bool = True,
         dropout: float = 0.0,
         residual: bool = False,
-        activation: bool = True,
+        activation: str | None = "relu",
     ):
         super().__init__()
+        check_adjacency(adjacency, "adjacency", block=type(self).__name__)
+        check_positive_int(num_scales, "num_scales", block=type(self).__name__)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1), got {dropout!r}")
         self.in_channels, self.out_channels, self.num_scales = in_channels, out_channels, num_scales
         scales = multiscale_adjacency(adjacency.float(), num_scales, disentangled)  # (K, V, V)
         self.register_buffer("scales", scales, persistent=False)  # MS-G3D keeps it out of state_dict too
         self.offset = nn.Parameter(torch.empty_like(scales).uniform_(-1e-6, 1e-6)) if learnable_offset else None
-        self.dropout = nn.Dropout(dropout) if dropout > 0.001 else None
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         self.conv = nn.Conv2d(num_scales * in_channels, out_channels, 1)
         self.bn = nn.BatchNorm2d(out_channels)
-        if not residual:
-            self.residual = None
-        elif in_channels == out_channels:
-            self.residual = nn.Identity()
-        else:
-            self.residual = PointwiseConvBN(in_channels, out_channels, activation=False)
-        self.activation = nn.ReLU() if activation else nn.Identity()
+        self.residual = make_residual(in_channels, out_channels, 1, residual)
+        self.act = make_activation(activation)
+        # which order forward() contracts W · A x in, and why: contraction_costs()
+        self.contraction_order = choose_contraction_order(in_channels, out_channels, num_scales, self.num_nodes)
+
+    def contraction_costs(self) -> dict[str, int]:
+        """MACs per sample and frame of each contraction order (:func:`contraction_macs`) at this layer's sizes."""
+        return contraction_macs(self.in_channels, self.out_channels, self.num_scales, self.num_nodes)
 
     @property
     def num_nodes(self) -> int:
@@ -125,41 +164,66 @@ class MultiScaleGraphConv(nn.Module):
         s = torch.einsum("kvu,nctu->nkctv", self.adjacency(), x)  # (N, K, C, T, V)
         return s.reshape(n, self.num_scales * c, t, v)
 
-    def _project(self, x: torch.Tensor) -> torch.Tensor:
-        """The 1x1 conv's K slices applied before aggregation: (N, C, T, U) -> (N*C_out, K*U, T), no bias."""
+    def _project(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The 1x1 conv's K slices applied before aggregation: (N, C, T, U) -> (N*C_out, K*U, T), no bias.
+
+        ``weight`` is the conv's (C_out, K*C) weight, scale-major input channels ``k*C + c``."""
         n, c, t, u = x.shape
         k, o = self.num_scales, self.out_channels
-        weight = self.conv.weight.view(o * k, c)  # rows o*K + k: scale-major input channels k*C + c
-        z = torch.matmul(weight, x.transpose(2, 3).reshape(n, c, u * t))  # (N, O*K, U*T)
+        z = torch.matmul(weight.reshape(o * k, c), x.transpose(2, 3).reshape(n, c, u * t))  # (N, O*K, U*T)
         return z.view(n * o, k * u, t)
 
     def _project_then_aggregate(self, x: torch.Tensor) -> torch.Tensor:
-        """``W · A x`` as ``A (W x)``: one 1x1 conv per frame, then one matrix product. (N, C_out, T, V)."""
+        """``W · A x`` as ``A (W x)``: one 1x1 conv per frame, then one matrix product. (N, C_out, T, V), BN done."""
         n, c, t, v = x.shape
         k, o = self.num_scales, self.out_channels
-        z = self._project(x)  # (N*O, K*U, T)
+        folded = fold_batchnorm(self.conv.weight, self.conv.bias, self.bn)
+        weight, bias = folded if folded is not None else (self.conv.weight, self.conv.bias)
+        z = self._project(x, weight)  # (N*O, K*U, T)
         graph = self.adjacency().transpose(0, 1).reshape(v, k * v)  # (V, K*U)
-        y = torch.matmul(graph, z).view(n, o, v, t) + self.conv.bias.view(1, o, 1, 1)  # (N, O, V, T)
-        return y.transpose(2, 3)
+        y = torch.matmul(graph, z).view(n, o, v, t) + bias.view(1, o, 1, 1)  # (N, O, V, T)
+        y = y.transpose(2, 3)
+        return y if folded is not None else self.bn(y)
+
+    def _aggregate_then_project(self, x: torch.Tensor) -> torch.Tensor:
+        """The original order, ``W (A x)``, without its copies where they can be avoided. (N, C_out, T, V), BN done.
+
+        With BN folded (eval) and a scale-major stack larger than the output (K*C_in > C_out), each frame's
+        (C_in, K*V) aggregate is projected as it lies, so the only copy is the output's; otherwise the stack is
+        built scale-major as the original does and the 1x1 conv runs on it.
+        """
+        n, c, t, v = x.shape
+        k, o = self.num_scales, self.out_channels
+        graph = self.adjacency().reshape(k * v, v)  # (K*V, U), row k*V + v
+        folded = fold_batchnorm(self.conv.weight, self.conv.bias, self.bn)
+        if folded is not None and o < k * c:
+            weight, bias = folded
+            s = torch.matmul(x.transpose(1, 2).reshape(n * t, c, v), graph.t())  # (N*T, C, K*V)
+            weight = weight.view(o, k, c).transpose(1, 2).reshape(1, o, c * k)  # input channels c*K + k
+            y = torch.baddbmm(bias.view(1, o, 1), weight.expand(n * t, o, c * k), s.view(n * t, c * k, v))
+            return y.view(n, t, o, v).transpose(1, 2)  # (N, O, T, V), made contiguous at the end
+        s = torch.matmul(x, graph.t())  # (N, C, T, K*V)
+        s = s.view(n, c, t, k, v).permute(0, 3, 1, 2, 4).reshape(n, k * c, t, v)  # scale-major (N, K*C, T, V)
+        return self.bn(self.conv(s)) if folded is None else F.conv2d(s, *folded)
 
     def _finish(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        y = self.bn(y)
-        if self.residual is not None:
-            y = y + self.residual(x)
-        return self.activation(y).contiguous()
+        """Residual and activation on the normalised ``y``: (N, C_out, T, V), contiguous."""
+        return self.act(add_residual(y, x, self.residual)).contiguous()
 
     def explicit(self, x: torch.Tensor) -> torch.Tensor:
         """The original order: aggregate all K scales, stack scale-major, then the 1x1 conv. (N, C_out, T, V)."""
         s = self.aggregate(x)  # (N, K*C, T, V)
         if self.dropout is not None:
             s = self.dropout(s)
-        return self._finish(self.conv(s), x)
+        return self._finish(self.bn(self.conv(s)), x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__)
+        check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__, weight=self.conv)
         if self.dropout is not None and self.training:  # dropout acts on the stacked scales
             return self.explicit(x)
-        return self._finish(self._project_then_aggregate(x), x)
+        if self.contraction_order == "project-first":
+            return self._finish(self._project_then_aggregate(x), x)
+        return self._finish(self._aggregate_then_project(x), x)
 
 
 class TemporalWindows(nn.Module):
@@ -171,11 +235,17 @@ class TemporalWindows(nn.Module):
 
     def __init__(self, window_size: int, window_stride: int = 1, window_dilation: int = 1):
         super().__init__()
+        for value, name in (
+            (window_size, "window_size"),
+            (window_stride, "window_stride"),
+            (window_dilation, "window_dilation"),
+        ):
+            check_positive_int(value, name, block=type(self).__name__)
         self.window_size, self.window_stride, self.window_dilation = window_size, window_stride, window_dilation
         self.padding = window_padding(window_size, window_dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, block=type(self).__name__)
+        check_nctv(x, block=type(self).__name__, weight=self)
         n, c, t, v = x.shape
         w, s, d = self.window_size, self.window_stride, self.window_dilation
         x = F.pad(x, (0, 0, self.padding, self.padding))
@@ -215,25 +285,40 @@ class WindowGraphConv(MultiScaleGraphConv):
         )
         self.window_size = window_size
 
-    def windowed(self, x: torch.Tensor, windows: TemporalWindows) -> torch.Tensor:
-        """``self(windows(x))`` without building the windows: (N, C, T, V) -> (N, C_out, w*V, T'), BN and ReLU done.
+    def windowed(self, x: torch.Tensor, windows: TemporalWindows, order: str = "project-first") -> torch.Tensor:
+        """``self(windows(x))`` without building the windows: (N, C, T, V) -> (N, C_out, w*V, T'), BN and act done.
 
-        The 1x1 conv runs once per frame instead of once per window copy, and the window
-        aggregation is a 1-D convolution over time with the graph as its kernel.
+        The window aggregation is a convolution over time with the graph as its kernel. ``"project-first"``: the
+        1x1 conv runs once per frame instead of once per window copy, then the K*C_out projections are aggregated;
+        ``"aggregate-first"``: the C_in input channels are aggregated into every window (no ``nn.Unfold`` copy),
+        then projected.
         """
         n, c, t, v = x.shape
         k, o, w = self.num_scales, self.out_channels, self.window_size
-        z = self._project(x)  # (N*O, K*U, T)
+        if order == "aggregate-first":
+            graph = self.adjacency().view(k, w * v, w, v).permute(0, 1, 3, 2).reshape(k * w * v, v, w).contiguous()
+            joints = x.transpose(2, 3).contiguous().view(n * c, v, t)  # joints as channels: (N*C, U, T)
+            s = F.conv1d(  # (N*C, K*w*V, T'): node i*V + v of scale k
+                joints, graph, stride=windows.window_stride, padding=windows.padding, dilation=windows.window_dilation
+            )
+            s = s.view(n, c * k, w * v, -1)  # input channels c*K + k
+            weight = self.conv.weight.view(o, k, c).transpose(1, 2).reshape(o, c * k, 1, 1)
+            folded = fold_batchnorm(weight, self.conv.bias, self.bn)
+            y = self.bn(F.conv2d(s, weight, self.conv.bias)) if folded is None else F.conv2d(s, *folded)
+            return self.act(y)  # (N, O, w*V, T')
+        folded = fold_batchnorm(self.conv.weight, self.conv.bias, self.bn)
+        weight, bias = folded if folded is not None else (self.conv.weight, self.conv.bias)
+        z = self._project(x, weight)  # (N*O, K*U, T)
         graph = self.adjacency().view(k, w * v, w, v).permute(1, 0, 3, 2).reshape(w * v, k * v, w)  # (wV, K*U, w)
-        y = F.conv2d(  # a (w, 1) convolution over (T, 1): faster than conv1d on CPU
+        y = F.conv2d(  # a (w, 1) convolution over (T, 1): faster than conv1d on CPU here
             z.unsqueeze(-1),
             graph.unsqueeze(-1),
             stride=(windows.window_stride, 1),
             padding=(windows.padding, 0),
             dilation=(windows.window_dilation, 1),
         )  # (N*O, w*V, T', 1)
-        y = y.view(n, o, w * v, -1) + self.conv.bias.view(1, o, 1, 1)  # (N, O, w*V, T')
-        return self.activation(self.bn(y))
+        y = y.view(n, o, w * v, -1) + bias.view(1, o, 1, 1)  # (N, O, w*V, T')
+        return self.act(y if folded is not None else self.bn(y))
 
 
 class G3DBlock(nn.Module):
@@ -241,7 +326,9 @@ class G3DBlock(nn.Module):
 
     Optional 1x1 embedding, :class:`TemporalWindows`, :class:`WindowGraphConv`, then a
     (1, w, 1) convolution collapsing each window to one frame and BatchNorm (no activation).
-    (N, C, T, V) -> (N, C_out, T', V).
+    The window graph conv works at ``out_channels // embed_factor`` channels after a 1x1 embedding, or, with
+    ``embed_factor=1``, maps ``in_channels`` to ``graph_channels`` (default ``in_channels``: the collapse conv
+    widens). (N, C, T, V) -> (N, C_out, T', V).
     """
 
     def __init__(
@@ -254,21 +341,33 @@ class G3DBlock(nn.Module):
         window_stride: int = 1,
         window_dilation: int = 1,
         embed_factor: int = 1,
+        graph_channels: int | None = None,
     ):
         super().__init__()
         self.in_channels, self.out_channels, self.num_nodes = in_channels, out_channels, adjacency.shape[-1]
+        check_positive_int(embed_factor, "embed_factor", block=type(self).__name__)
         if embed_factor == 1:
             self.embed = None
-            embed_in = embed_out = in_channels
-            if in_channels == 3:  # the first block widens in the graph conv, as MS-G3D does
-                embed_out = out_channels
+            embed_in, embed_out = in_channels, in_channels if graph_channels is None else graph_channels
         else:
+            if graph_channels is not None:
+                raise ValueError(f"G3DBlock: graph_channels is set by embed_factor={embed_factor}; leave it None")
             embed_in = embed_out = out_channels // embed_factor
             self.embed = PointwiseConvBN(in_channels, embed_in)
         self.windows = TemporalWindows(window_size, window_stride, window_dilation)
         self.graph_conv = WindowGraphConv(embed_in, embed_out, adjacency, num_scales, window_size)
         self.collapse = nn.Conv3d(embed_out, out_channels, (1, window_size, 1))
         self.bn = nn.BatchNorm2d(out_channels)
+        # which order forward() contracts the window graph conv in, and why: contraction_costs()
+        self.contraction_order = choose_contraction_order(*self._contraction_sizes())
+
+    def _contraction_sizes(self) -> tuple[int, int, int, int, int, int]:
+        gc, stride = self.graph_conv, self.windows.window_stride
+        return gc.in_channels, gc.out_channels, gc.num_scales, self.num_nodes, gc.window_size, stride
+
+    def contraction_costs(self) -> dict[str, int]:
+        """MACs per sample and output frame of the window graph conv in each order (:func:`contraction_macs`)."""
+        return contraction_macs(*self._contraction_sizes())
 
     def explicit(self, x: torch.Tensor) -> torch.Tensor:
         """The original order: unfold, window graph conv, Conv3d over the window. (N, C_out, T', V)."""
@@ -280,17 +379,19 @@ class G3DBlock(nn.Module):
         return self.bn(self.collapse(y).squeeze(3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__)
+        check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__, weight=self)
         if self.graph_conv.dropout is not None and self.training:
             return self.explicit(x)
         if self.embed is not None:
             x = self.embed(x)
         n, v, w = x.shape[0], x.shape[-1], self.windows.window_size
-        y = self.graph_conv.windowed(x, self.windows)  # (N, C_e, w*V, T')
+        y = self.graph_conv.windowed(x, self.windows, self.contraction_order)  # (N, C_e, w*V, T')
         c_e, t_out = y.shape[1], y.shape[-1]
-        weight = self.collapse.weight.view(self.out_channels, c_e * w, 1, 1)
-        y = F.conv2d(y.view(n, c_e * w, v, t_out), weight, self.collapse.bias)  # (N, C_out, V, T')
-        return self.bn(y.transpose(2, 3)).contiguous()
+        y = y.view(n, c_e * w, v, t_out)
+        weight = self.collapse.weight.view(self.out_channels, c_e * w, 1, 1)  # the (1, w, 1) Conv3d as a 1x1 conv
+        folded = fold_batchnorm(weight, self.collapse.bias, self.bn)
+        y = self.bn(F.conv2d(y, weight, self.collapse.bias)) if folded is None else F.conv2d(y, *folded)
+        return y.transpose(2, 3).contiguous()  # (N, C_out, T', V)
 
 
 class MultiWindowG3D(nn.Module):
@@ -308,13 +409,18 @@ class MultiWindowG3D(nn.Module):
         window_sizes: tuple[int, ...] = (3, 5),
         window_stride: int = 1,
         window_dilations: tuple[int, ...] = (1, 1),
+        graph_channels: int | None = None,
     ):
         super().__init__()
         if len(window_sizes) != len(window_dilations):
-            raise ValueError(f"window_sizes {window_sizes} and window_dilations {window_dilations} differ in length")
+            raise ValueError(
+                f"MultiWindowG3D: window_sizes {window_sizes} and window_dilations {window_dilations} differ in length"
+            )
         self.in_channels, self.num_nodes = in_channels, adjacency.shape[-1]
         self.blocks = nn.ModuleList(
-            G3DBlock(in_channels, out_channels, adjacency, num_scales, w, window_stride, d)
+            G3DBlock(
+                in_channels, out_channels, adjacency, num_scales, w, window_stride, d, graph_channels=graph_channels
+            )
             for w, d in zip(window_sizes, window_dilations, strict=True)
         )
 
@@ -323,5 +429,5 @@ class MultiWindowG3D(nn.Module):
         return sum(block.explicit(x) for block in self.blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__)
+        check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__, weight=self)
         return sum(block(x) for block in self.blocks)

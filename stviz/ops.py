@@ -3,16 +3,22 @@
 ``temporal_shift(x, ypos)`` moves each channel of ``x`` (N, C, T, V) along time by a
 real-valued, learnable number of frames ``ypos[c]``: output frame t samples the input at
 ``t·stride + ypos[c]`` (``+ 0.5`` when ``stride != 1``) by linear interpolation, zero
-outside, and there are ``T // stride`` output frames (SPEC.md §5.4).
+outside, and there are ``T // stride`` output frames, as in the original CUDA op.
 
 The C++/CUDA kernels live in ``csrc/`` and are compiled on first use with
-``torch.utils.cpp_extension.load`` (cached per torch version and source hash, guarded by
-the extension builder's lock file so two processes can build at once). They register the
-ops ``torch.ops.stviz.temporal_shift``, ``temporal_shift_adjoint`` (the input gradient)
-and ``temporal_shift_offset_grad`` (the position gradient); this module adds their fake
-(meta) kernels and the autograd formula. Without a compiler or ninja, or when the build
-fails, stviz warns once and uses :func:`temporal_shift_reference`, which computes the same
-thing with a gather and a linear blend.
+``torch.utils.cpp_extension.load`` (cached per torch version and source hash, under a
+build lock that never hangs: :mod:`stviz.build_lock`). They register the ops
+``torch.ops.stviz.temporal_shift``, ``temporal_shift_adjoint`` (the input gradient),
+``temporal_shift_offset_grad`` (the position gradient) and ``temporal_shift_backward``
+(both in one pass); this module adds their fake (meta) kernels and the autograd formula.
+Without a compiler or ninja, or when the build fails, stviz warns once and uses
+:func:`temporal_shift_reference`, which computes the same thing in plain PyTorch
+(:mod:`stviz.shift_pytorch`).
+
+Positions must be finite: a NaN or infinite ``ypos`` (or ``xpos``) is refused with a
+``ValueError`` on every path (on a GPU that check reads the C positions back, one sync).
+A NaN that reaches the position gradient from ``x`` or the upstream gradient stays NaN in
+both gradient modes.
 
 Position gradient, ``grad_mode``:
 
@@ -22,6 +28,7 @@ Position gradient, ``grad_mode``:
 * ``"official"``: what the original CUDA code returns: the gradient averaged over the
   batch, then replaced by ``0.01·sign(g)`` (``1e-4`` where it is exactly 0). So ypos
   follows sign-SGD with step ``lr·0.01``. Use it to reproduce Shift-GCN's training.
+  (The original also turns a NaN gradient into 0; here it stays NaN.)
 
 ``xpos`` is accepted for checkpoint compatibility: in the original it moves the sample
 along the joint index by about 1e-8 joints, below float32 resolution, and its gradient is
@@ -42,7 +49,9 @@ from pathlib import Path
 
 import torch
 
+from stviz.build_lock import BuildLockTimeout, hold_lock
 from stviz.checks import check_nctv
+from stviz.shift_pytorch import GatherShift
 
 __all__ = [
     "ExtensionInfo",
@@ -79,42 +88,38 @@ def _check(x: torch.Tensor, ypos: torch.Tensor, xpos: torch.Tensor | None, strid
     if not ypos.is_floating_point():
         raise TypeError(f"temporal_shift: ypos must be a floating-point tensor, got dtype {ypos.dtype}")
     if xpos is not None and (not isinstance(xpos, torch.Tensor) or tuple(xpos.shape) != tuple(ypos.shape)):
-        raise ValueError(f"temporal_shift: xpos must have the shape of ypos ({x.shape[1]},)")
+        got = tuple(xpos.shape) if isinstance(xpos, torch.Tensor) else type(xpos).__name__
+        raise ValueError(f"temporal_shift: xpos must have the shape of ypos ({x.shape[1]},), got {got}")
+    for name, positions in (("ypos", ypos), ("xpos", xpos)):
+        _check_finite(name, positions)
     if not isinstance(stride, int) or stride < 1:
         raise ValueError(f"temporal_shift: stride must be a positive int, got {stride!r}")
     if x.shape[2] < stride:
-        raise ValueError(f"temporal_shift: T={x.shape[2]} frames give no output frame at stride {stride}")
+        raise ValueError(
+            f"temporal_shift: x has T={x.shape[2]} frames; stride {stride} needs T >= {stride} for one output frame"
+        )
     if grad_mode not in GRAD_MODES:
         raise ValueError(f"temporal_shift: grad_mode must be one of {GRAD_MODES}, got {grad_mode!r}")
+
+
+def _check_finite(name: str, positions: torch.Tensor | None) -> None:
+    """Refuse NaN or infinite positions (meta tensors have no values to check)."""
+    if positions is None or positions.device.type == "meta" or not positions.is_floating_point():
+        return
+    finite = torch.isfinite(positions.detach())
+    if not bool(finite.all()):
+        bad = (~finite).nonzero().flatten().tolist()
+        more = f" (and {len(bad) - 1} more channels)" if len(bad) > 1 else ""
+        raise ValueError(
+            f"temporal_shift: {name} must be finite frame offsets, got {positions[bad[0]].item()} "
+            f"at channel {bad[0]}{more}"
+        )
 
 
 def _offset(x: torch.Tensor, ypos: torch.Tensor, stride: int) -> torch.Tensor:
     """Sample offset in frames, (C,), in the precision the kernels compute in (float64 for double x)."""
     offset = ypos.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
     return offset + 0.5 if stride != 1 else offset
-
-
-def _shift_pytorch(x: torch.Tensor, offset: torch.Tensor, stride: int) -> torch.Tensor:
-    """The forward with plain tensor ops (differentiable in ``x`` and ``offset``).
-
-    One row gather reads every frame any output frame needs: output frame t blends
-    gathered rows ``t·stride`` (weight ``1 - frac``) and ``t·stride + 1`` (weight ``frac``).
-    """
-    n, c, t, v = x.shape
-    t_out = output_frames(t, stride)
-    rows = (t_out - 1) * stride + 2
-    start = torch.floor(offset).detach().clamp(-(rows + 1), t + 1).long()  # beyond that, every row is padding
-    frac = (offset - torch.floor(offset).detach()).to(x.dtype)[:, None, None]  # (C, 1, 1), carries the gradient
-    frames = start[:, None] + torch.arange(rows, device=x.device)  # (C, rows): the input frame of each row
-    flat = frames.clamp(0, t - 1) + t * torch.arange(c, device=x.device)[:, None]
-    gathered = x.reshape(n, c * t, v).index_select(1, flat.reshape(-1))  # (N, C·rows, V)
-    padding = ((frames < 0) | (frames >= t)).reshape(-1).nonzero().squeeze(1)
-    if padding.numel():
-        gathered.index_fill_(1, padding, 0)  # frames outside the clip read 0
-    gathered = gathered.view(n, c, rows, v)
-    lo = gathered[:, :, 0 : (t_out - 1) * stride + 1 : stride]  # (N, C, T', V)
-    hi = gathered[:, :, 1 : (t_out - 1) * stride + 2 : stride]
-    return torch.lerp(lo, hi, frac)
 
 
 class _PositionGradient(torch.autograd.Function):
@@ -133,8 +138,9 @@ class _PositionGradient(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         if ctx.official:
-            # batch mean then sign: the 1/N never changes the sign, so only sign and zero-ness matter
-            grad = torch.where(grad != 0, 0.01 * torch.sign(grad), torch.full_like(grad, 1e-4))
+            # batch mean then sign: the 1/N never changes the sign, so only sign and zero-ness matter; NaN stays NaN
+            sign_rule = torch.where(grad != 0, 0.01 * torch.sign(grad), torch.full_like(grad, 1e-4))
+            grad = torch.where(torch.isnan(grad), grad, sign_rule)
         grad_xpos = None
         if ctx.xpos_meta is not None and ctx.needs_input_grad[1]:
             shape, dtype, device = ctx.xpos_meta
@@ -154,11 +160,11 @@ def temporal_shift_reference(
 ) -> torch.Tensor:
     """Pure-PyTorch temporal shift: (N, C, T, V) -> (N, C, T // stride, V).
 
-    Same semantics and gradients as :func:`temporal_shift`; autograd differentiates
-    the gather and the blend.
+    Same semantics and gradients as :func:`temporal_shift`, computed with weighted row
+    gathers (``F.embedding_bag``) in :mod:`stviz.shift_pytorch`.
     """
     _check(x, ypos, xpos, stride, grad_mode)
-    return _shift_pytorch(x, _offset(x, _positions(ypos, xpos, grad_mode), stride), stride)
+    return GatherShift.apply(x, _offset(x, _positions(ypos, xpos, grad_mode), stride), stride)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -205,8 +211,26 @@ def _cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stviz" / "extensions"
 
 
-_CFLAGS = ["-O3"]
+# The kernels' at::parallel_for is an OpenMP loop written in torch's headers: without -fopenmp it runs on one thread.
+_OPENMP = ["-fopenmp"] if torch._C.has_openmp and sys.platform.startswith("linux") else []
+_CFLAGS = ["-O3", *_OPENMP]
 _CUDA_CFLAGS = ["-O3"]
+
+
+def _build_target(with_cuda: bool) -> tuple[str, Path, list[Path]]:
+    """(extension name, build folder, sources): the name hashes torch's version, the flags and the sources."""
+    csrc = _source_dir()
+    sources = [csrc / "temporal_shift.cpp"]
+    if with_cuda:
+        sources.append(csrc / "cuda" / "temporal_shift.cu")
+    digest = hashlib.sha256()
+    # The source folder is part of the key: ninja rebuilds whenever a source path changes.
+    for part in [torch.__version__, str(torch.version.cuda), str(csrc), *_CFLAGS, *_CUDA_CFLAGS]:
+        digest.update(part.encode())
+    for src in sources:
+        digest.update(src.read_bytes())
+    name = f"stviz_temporal_shift_{'cuda' if with_cuda else 'cpu'}_{digest.hexdigest()[:12]}"
+    return name, _cache_root() / f"torch-{torch.__version__}" / name, sources
 
 
 def _compile(verbose: bool, with_cuda: bool) -> ExtensionInfo:
@@ -219,38 +243,29 @@ def _compile(verbose: bool, with_cuda: bool) -> ExtensionInfo:
         cpp_extension.verify_ninja_availability()
     except RuntimeError:
         raise RuntimeError("ninja is not installed (pip install ninja)") from None
-    csrc = _source_dir()
-    sources = [csrc / "temporal_shift.cpp"]
-    if with_cuda:
-        sources.append(csrc / "cuda" / "temporal_shift.cu")
-    digest = hashlib.sha256()
-    # The source folder is part of the key: ninja rebuilds whenever a source path changes.
-    for part in [torch.__version__, str(torch.version.cuda), str(csrc), *_CFLAGS, *_CUDA_CFLAGS]:
-        digest.update(part.encode())
-    for src in sources:
-        digest.update(src.read_bytes())
-    name = f"stviz_temporal_shift_{'cuda' if with_cuda else 'cpu'}_{digest.hexdigest()[:12]}"
-    build_dir = _cache_root() / f"torch-{torch.__version__}" / name
+    name, build_dir, sources = _build_target(with_cuda)
     build_dir.mkdir(parents=True, exist_ok=True)
-    compiled = not (build_dir / f"{name}.so").is_file()
-    what = "CPU and CUDA" if with_cuda else "CPU"
-    if compiled and verbose:
-        print(f"stviz: compiling the temporal shift op ({what}, once per torch version)...", end="", flush=True)
     start = time.perf_counter()
-    try:
-        library = cpp_extension.load(
-            name=name,
-            sources=[str(s) for s in sources],
-            extra_cflags=_CFLAGS,
-            extra_cuda_cflags=_CUDA_CFLAGS,
-            build_directory=str(build_dir),
-            is_python_module=False,
-            verbose=False,
-        )
-    finally:
-        seconds = time.perf_counter() - start
+    with hold_lock(build_dir):
+        compiled = not (build_dir / f"{name}.so").is_file()
+        what = "CPU and CUDA" if with_cuda else "CPU"
         if compiled and verbose:
-            print(f" {seconds:.1f} s", flush=True)
+            print(f"stviz: compiling the temporal shift op ({what}, once per torch version)...", end="", flush=True)
+        try:
+            library = cpp_extension.load(
+                name=name,
+                sources=[str(s) for s in sources],
+                extra_cflags=list(_CFLAGS),  # copies: load() appends to the lists it is given
+                extra_cuda_cflags=list(_CUDA_CFLAGS),
+                extra_ldflags=list(_OPENMP),
+                build_directory=str(build_dir),
+                is_python_module=False,
+                verbose=False,
+            )
+        finally:
+            seconds = time.perf_counter() - start
+            if compiled and verbose:
+                print(f" {seconds:.1f} s", flush=True)
     devices = ("cpu", "cuda") if with_cuda else ("cpu",)
     return ExtensionInfo(
         backend="cuda-extension" if with_cuda else "cpu-extension",
@@ -263,6 +278,8 @@ def _compile(verbose: bool, with_cuda: bool) -> ExtensionInfo:
 
 def _short_reason(error: Exception) -> str:
     """The most telling line of a build error: the compiler's first ``error:`` line if there is one."""
+    if isinstance(error, BuildLockTimeout):  # one line that names the lock and how to clear it: keep it whole
+        return str(error)
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
     for marker in ("error:", "error"):
         found = [ln for ln in lines if marker in ln.lower()]
@@ -336,6 +353,10 @@ def _register_python_parts() -> None:
     def _(grad_out, x, offset, stride):
         return offset.new_empty(offset.shape)
 
+    @torch.library.register_fake("stviz::temporal_shift_backward")
+    def _(grad_out, x, offset, stride):
+        return x.new_empty(x.shape), offset.new_empty(offset.shape)
+
     def setup_context(ctx, inputs, output):
         x, offset, stride = inputs
         ctx.stride = stride
@@ -346,9 +367,11 @@ def _register_python_parts() -> None:
         x, offset = ctx.saved_tensors
         grad_x = grad_offset = None
         grad_out = grad_out.contiguous()
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0] and ctx.needs_input_grad[1]:
+            grad_x, grad_offset = torch.ops.stviz.temporal_shift_backward(grad_out, x, offset, ctx.stride)
+        elif ctx.needs_input_grad[0]:
             grad_x = torch.ops.stviz.temporal_shift_adjoint(grad_out, offset, ctx.stride, ctx.frames)
-        if ctx.needs_input_grad[1]:
+        elif ctx.needs_input_grad[1]:
             grad_offset = torch.ops.stviz.temporal_shift_offset_grad(grad_out, x, offset, ctx.stride)
         return grad_x, grad_offset, None
 
@@ -372,4 +395,4 @@ def temporal_shift(
     offset = _offset(x, _positions(ypos, xpos, grad_mode), stride)
     if info.devices and (x.device.type in info.devices or x.device.type == "meta"):
         return torch.ops.stviz.temporal_shift(x.contiguous(), offset.contiguous(), stride)
-    return _shift_pytorch(x, offset, stride)
+    return GatherShift.apply(x, offset, stride)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from stviz.temporal import temporal_padding
+from stviz.layers import temporal_padding
 
 __all__ = [
     "conv_frames",

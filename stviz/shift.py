@@ -48,7 +48,7 @@ class LearnableTemporalShift(nn.Module):
             self.ypos.uniform_(-self.init_scale, self.init_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.channels, block="LearnableTemporalShift")
+        check_nctv(x, channels=self.channels, block="LearnableTemporalShift", min_frames=self.stride)
         return temporal_shift(x, self.ypos, self.xpos, stride=self.stride, grad_mode=self.grad_mode)
 
     def extra_repr(self) -> str:
@@ -59,8 +59,8 @@ class ShiftTCN(nn.Module):
     """Shift-GCN's temporal block: BN, shift, 1x1 conv, ReLU, shift (with the stride), BN.
 
     Shift-GCN: ``Shift_tcn``. x: (N, C_in, T, V) -> (N, C_out, T // stride, V). The 1x1
-    convolution runs at full T; the temporal downsampling happens in the second shift
-    (SPEC.md §5.4). Both shifts start with ``init_scale=1``. The original's last BN has
+    convolution runs at full T; the temporal downsampling happens in the second shift.
+    Both shifts start with ``init_scale=1``. The original's last BN has
     ``in_channels`` features; it is used only with ``in == out``, where that equals ours.
     """
 
@@ -75,7 +75,7 @@ class ShiftTCN(nn.Module):
         nn.init.kaiming_normal_(self.pointwise.weight, mode="fan_out")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, block="ShiftTCN")
+        check_nctv(x, channels=self.in_channels, block="ShiftTCN", min_frames=self.shift_out.stride)
         x = self.shift_in(self.bn_in(x))
         x = torch.relu(self.pointwise(x))
         return self.bn_out(self.shift_out(x))  # (N, C_out, T // stride, V)

@@ -11,12 +11,19 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from stviz.checks import check_nctv
+from stviz.checks import check_nctv, check_odd_kernel, check_positive_int
+from stviz.init import ctrgcn_init, efficientgcn_init
+from stviz.layers import (
+    add_residual,
+    conv_bn,
+    conv_bn_forward,
+    make_activation,
+    make_residual,
+    residual_forward,
+    temporal_conv,
+)
 
 __all__ = [
-    "ACTIVATIONS",
-    "make_activation",
-    "temporal_padding",
     "TemporalConvBN",
     "MultiScaleTemporalConv",
     "MSG3DTemporalConv",
@@ -25,58 +32,6 @@ __all__ = [
     "TemporalSepLayer",
     "TemporalSandglassLayer",
 ]
-
-# Names used by EfficientGCN (swish, hswish, relu, relu6) and MS-G3D (relu, leakyrelu, tanh, linear). In place, as
-# in the originals: every block applies its activation to a fresh tensor (a BatchNorm output or a sum), and skipping
-# the extra output tensor saves a full pass over memory (EfficientGCN's Sep layer: about 15% of its CPU time).
-ACTIVATIONS = {
-    "swish": lambda: nn.SiLU(inplace=True),
-    "hswish": lambda: nn.Hardswish(inplace=True),
-    "relu": lambda: nn.ReLU(inplace=True),
-    "relu6": lambda: nn.ReLU6(inplace=True),
-    "leakyrelu": lambda: nn.LeakyReLU(0.2, inplace=True),
-    "tanh": nn.Tanh,
-    "linear": nn.Identity,
-}
-
-
-def make_activation(name: str | nn.Module | None) -> nn.Module:
-    """An activation module by name; ``None`` or ``"linear"`` is the identity; a module is returned as is."""
-    if isinstance(name, nn.Module):
-        return name
-    if name is None:
-        return nn.Identity()
-    try:
-        return ACTIVATIONS[name]()
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)} or None") from None
-
-
-def temporal_padding(kernel_size: int, dilation: int = 1) -> int:
-    """Zero padding that keeps T at stride 1: ``(k + (k-1)(d-1) - 1) // 2``."""
-    return (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
-
-
-def _temporal_conv(in_channels, out_channels, kernel_size, stride=1, dilation=1, groups=1, bias=True) -> nn.Conv2d:
-    """A (k, 1) convolution along T, padded so that stride 1 keeps T."""
-    return nn.Conv2d(
-        in_channels,
-        out_channels,
-        kernel_size=(kernel_size, 1),
-        stride=(stride, 1),
-        padding=(temporal_padding(kernel_size, dilation), 0),
-        dilation=(dilation, 1),
-        groups=groups,
-        bias=bias,
-    )
-
-
-def _conv_bn(in_channels, out_channels, kernel_size=1, stride=1, groups=1, bias=True) -> nn.Sequential:
-    """``Sequential(conv (k, 1), BN)``: keys ``0.*`` (conv) and ``1.*`` (BN)."""
-    return nn.Sequential(
-        _temporal_conv(in_channels, out_channels, kernel_size, stride, groups=groups, bias=bias),
-        nn.BatchNorm2d(out_channels),
-    )
 
 
 class TemporalConvBN(nn.Module):
@@ -88,11 +43,11 @@ class TemporalConvBN(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, dilation: int = 1):
         super().__init__()
         self.in_channels = in_channels
-        self.conv = _temporal_conv(in_channels, out_channels, kernel_size, stride, dilation)
+        self.conv = temporal_conv(in_channels, out_channels, kernel_size, stride, dilation)
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, block=type(self).__name__)
+        check_nctv(x, channels=self.in_channels, block=type(self).__name__, weight=self)
         return self.bn(self.conv(x))
 
 
@@ -106,11 +61,11 @@ class MultiScaleTemporalConv(nn.Module):
     * max branch: 1x1 conv -> BN -> act -> max-pool (3, 1) with the stride -> BN;
     * 1x1 branch: 1x1 conv with the stride -> BN.
 
-    ``out = final_act(cat(branches) + residual(x))``; the residual is 0 (``residual=False``), the identity
+    ``out = activation(cat(branches) + residual(x))``; the residual is None (``residual=False``), the identity
     (same width, stride 1) or a strided (k_res, 1) conv + BN. CTR-GCN has no final activation
     (``activation=None``) and initialises convs with kaiming-normal (fan-out) and BN weights with N(1, 0.02)
-    (``init="ctrgcn"``); MS-G3D ends with a ReLU and keeps PyTorch's default init (``init="pytorch"``).
-    ``branch_activation`` is the activation inside the branches.
+    (``init="ctrgcn"``, :func:`stviz.init.ctrgcn_init`); MS-G3D ends with a ReLU and keeps PyTorch's default init
+    (``init="pytorch"``). ``branch_activation`` is the activation inside the branches.
 
     Input (N, C_in, T, V); output (N, C_out, floor((T - 1) / stride) + 1, V).
     Papers: Chen et al., ICCV 2021 (CTR-GCN); Liu et al., CVPR 2020 (MS-G3D).
@@ -133,14 +88,21 @@ class MultiScaleTemporalConv(nn.Module):
         num_branches = len(dilations) + 2
         if out_channels % num_branches:
             raise ValueError(
-                f"out_channels={out_channels} must be divisible by the {num_branches} branches "
+                f"{type(self).__name__}: out_channels={out_channels} must be divisible by the {num_branches} branches "
                 f"(len(dilations) + 2 with dilations={list(dilations)})"
             )
         kernel_sizes = [kernel_size] * len(dilations) if isinstance(kernel_size, int) else list(kernel_size)
         if len(kernel_sizes) != len(dilations):
-            raise ValueError(f"got {len(kernel_sizes)} kernel sizes for {len(dilations)} dilations")
+            raise ValueError(
+                f"{type(self).__name__}: got {len(kernel_sizes)} kernel sizes for {len(dilations)} dilations"
+            )
         if init not in ("ctrgcn", "pytorch"):
-            raise ValueError(f"init must be 'ctrgcn' or 'pytorch', got {init!r}")
+            raise ValueError(f"{type(self).__name__}: init must be 'ctrgcn' or 'pytorch', got {init!r}")
+        for k in kernel_sizes:
+            check_odd_kernel(k, block=type(self).__name__)
+        check_positive_int(stride, "stride", block=type(self).__name__)
+        for d in dilations:
+            check_positive_int(d, "each dilation", block=type(self).__name__)
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
         self.kernel_sizes, self.dilations = tuple(kernel_sizes), tuple(dilations)
         branch = out_channels // num_branches
@@ -162,40 +124,42 @@ class MultiScaleTemporalConv(nn.Module):
         strided_pointwise = nn.Conv2d(in_channels, branch, 1, stride=(stride, 1))
         self.branches.append(nn.Sequential(strided_pointwise, nn.BatchNorm2d(branch)))
 
-        if not residual:
-            self.residual = None
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = TemporalConvBN(in_channels, out_channels, residual_kernel_size, stride)
+        self.residual = make_residual(in_channels, out_channels, stride, residual, residual_kernel_size)
         self.act = make_activation(activation)
         if init == "ctrgcn":
-            self.apply(_ctrgcn_init)
+            self.apply(ctrgcn_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, block=type(self).__name__)
-        out = torch.cat([branch(x) for branch in self.branches], dim=1)  # (N, C_out, T', V)
+        check_nctv(x, channels=self.in_channels, block=type(self).__name__, weight=self)
+        out = torch.cat([_run_branch(branch, x) for branch in self.branches], dim=1)  # (N, C_out, T', V)
         if self.residual is not None:
-            out = out + self.residual(x)
+            out += residual_forward(self.residual, x)  # in place: the concatenation is a fresh tensor
         return self.act(out)
 
 
-def _ctrgcn_init(m: nn.Module) -> None:
-    """CTR-GCN's ``weights_init``: convs kaiming-normal (fan-out) with bias 0; BN weight N(1, 0.02), bias 0."""
-    if isinstance(m, nn.Conv2d):
-        nn.init.kaiming_normal_(m.weight, mode="fan_out")
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
+def _run_branch(branch: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """A branch's layers in order, each convolution and the BatchNorm after it as one convolution in eval mode."""
+    layers = list(branch)
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        if isinstance(layer, TemporalConvBN):
+            x = conv_bn_forward(x, layer.conv, layer.bn)
+        elif isinstance(layer, nn.Conv2d) and i + 1 < len(layers) and isinstance(layers[i + 1], nn.BatchNorm2d):
+            x = conv_bn_forward(x, layer, layers[i + 1])
+            i += 1
+        else:
+            x = layer(x)
+        i += 1
+    return x
 
 
 class MSG3DTemporalConv(MultiScaleTemporalConv):
     """MS-G3D's multi-scale temporal convolution: CTR-GCN's branches, a ReLU after the sum, default init.
 
     MS-G3D: ``MultiScale_TemporalConv``. Defaults k=3 and dilations (1, 2, 3, 4) give 6 branches, so
-    ``out_channels`` must be a multiple of 6 (96 in the model). (N, C_in, T, V) -> (N, C_out, T', V).
+    ``out_channels`` must be a multiple of 6 (96 in the model). ``activation`` is applied after the sum,
+    ``branch_activation`` inside the branches. (N, C_in, T, V) -> (N, C_out, T', V).
     """
 
     def __init__(
@@ -208,6 +172,7 @@ class MSG3DTemporalConv(MultiScaleTemporalConv):
         residual: bool = True,
         residual_kernel_size: int = 1,
         activation: str | None = "relu",
+        branch_activation: str | None = "relu",
     ):
         super().__init__(
             in_channels,
@@ -218,45 +183,43 @@ class MSG3DTemporalConv(MultiScaleTemporalConv):
             residual=residual,
             residual_kernel_size=residual_kernel_size,
             activation=activation,
-            branch_activation=activation,
+            branch_activation=branch_activation,
             init="pytorch",
         )
-
-
-def _efficientgcn_init(m: nn.Module) -> None:
-    """EfficientGCN's ``init_param``: convs kaiming-normal (fan-out, leaky-relu gain) with bias 0; BN 1 / 0."""
-    if isinstance(m, nn.Conv2d):
-        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="leaky_relu")
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
 
 
 class _EfficientTemporalLayer(nn.Module):
     """Shared parts of EfficientGCN's temporal layers: checks, activation, residual path, initialisation.
 
-    Subclasses build their convolutions, then call ``self.apply(_efficientgcn_init)`` (the network's init).
+    Subclasses build their convolutions, then call ``self.apply(efficientgcn_init)`` (the network's init).
     """
 
-    def __init__(self, channels: int, stride: int, residual: bool, bias: bool, act: str | nn.Module):
+    def __init__(
+        self, channels: int, kernel_size: int, stride: int, residual: bool, bias: bool, activation: str | None
+    ):
         super().__init__()
+        block = type(self).__name__
+        check_positive_int(channels, "channels", block=block)
+        check_odd_kernel(kernel_size, block=block)
+        check_positive_int(stride, "stride", block=block)
         self.channels = self.in_channels = channels
         self.stride = stride
-        self.act = make_activation(act)
-        if not residual:
-            self.residual = None  # the original's Zero_Layer
-        elif stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = _conv_bn(channels, channels, 1, stride, bias=bias)
+        self.act = make_activation(activation)
+        self.residual = make_residual(channels, channels, stride, residual, bias=bias)
 
     def _add_residual(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return h if self.residual is None else h + self.residual(x)
+        return add_residual(h, x, self.residual)
 
     def _check(self, x: torch.Tensor) -> None:
-        check_nctv(x, channels=self.channels, block=type(self).__name__)
+        check_nctv(x, channels=self.channels, block=type(self).__name__, weight=self)
+
+
+def _reduced(channels: int, reduct_ratio: int, block: str) -> int:
+    """``channels // reduct_ratio``, the bottleneck width; at least 1."""
+    check_positive_int(reduct_ratio, "reduct_ratio", block=block)
+    if channels // reduct_ratio < 1:
+        raise ValueError(f"{block}: channels // reduct_ratio must be >= 1, got {channels} // {reduct_ratio}")
+    return channels // reduct_ratio
 
 
 class TemporalBasicLayer(_EfficientTemporalLayer):
@@ -272,12 +235,12 @@ class TemporalBasicLayer(_EfficientTemporalLayer):
         stride: int = 1,
         residual: bool = True,
         bias: bool = True,
-        act: str | nn.Module = "swish",
+        activation: str | None = "swish",
     ):
-        super().__init__(channels, stride, residual, bias, act)
-        self.conv = _temporal_conv(channels, channels, kernel_size, stride, bias=bias)
+        super().__init__(channels, kernel_size, stride, residual, bias, activation)
+        self.conv = temporal_conv(channels, channels, kernel_size, stride, bias=bias)
         self.bn = nn.BatchNorm2d(channels)
-        self.apply(_efficientgcn_init)
+        self.apply(efficientgcn_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -298,14 +261,14 @@ class TemporalBottleneckLayer(_EfficientTemporalLayer):
         stride: int = 1,
         residual: bool = True,
         bias: bool = True,
-        act: str | nn.Module = "swish",
+        activation: str | None = "swish",
     ):
-        super().__init__(channels, stride, residual, bias, act)
-        inner = channels // reduct_ratio
-        self.reduct_conv = _conv_bn(channels, inner, bias=bias)
-        self.conv = _conv_bn(inner, inner, kernel_size, stride, bias=bias)
-        self.expand_conv = _conv_bn(inner, channels, bias=bias)
-        self.apply(_efficientgcn_init)
+        super().__init__(channels, kernel_size, stride, residual, bias, activation)
+        inner = _reduced(channels, reduct_ratio, type(self).__name__)
+        self.reduct_conv = conv_bn(channels, inner, bias=bias)
+        self.conv = conv_bn(inner, inner, kernel_size, stride, bias=bias)
+        self.expand_conv = conv_bn(inner, channels, bias=bias)
+        self.apply(efficientgcn_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -330,14 +293,14 @@ class TemporalSepLayer(_EfficientTemporalLayer):
         stride: int = 1,
         residual: bool = True,
         bias: bool = True,
-        act: str | nn.Module = "swish",
+        activation: str | None = "swish",
     ):
-        super().__init__(channels, stride, residual, bias, act)
+        super().__init__(channels, kernel_size, stride, residual, bias, activation)
         inner = channels * expand_ratio if expand_ratio > 0 else channels
-        self.expand_conv = _conv_bn(channels, inner, bias=bias) if expand_ratio > 0 else None
-        self.depth_conv = _conv_bn(inner, inner, kernel_size, stride, groups=inner, bias=bias)
-        self.point_conv = _conv_bn(inner, channels, bias=bias)
-        self.apply(_efficientgcn_init)
+        self.expand_conv = conv_bn(channels, inner, bias=bias) if expand_ratio > 0 else None
+        self.depth_conv = conv_bn(inner, inner, kernel_size, stride, groups=inner, bias=bias)
+        self.point_conv = conv_bn(inner, channels, bias=bias)
+        self.apply(efficientgcn_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -361,15 +324,15 @@ class TemporalSandglassLayer(_EfficientTemporalLayer):
         stride: int = 1,
         residual: bool = True,
         bias: bool = True,
-        act: str | nn.Module = "swish",
+        activation: str | None = "swish",
     ):
-        super().__init__(channels, stride, residual, bias, act)
-        inner = channels // reduct_ratio
-        self.depth_conv1 = _conv_bn(channels, channels, kernel_size, groups=channels, bias=bias)
-        self.point_conv1 = _conv_bn(channels, inner, bias=bias)
-        self.point_conv2 = _conv_bn(inner, channels, bias=bias)
-        self.depth_conv2 = _conv_bn(channels, channels, kernel_size, stride, groups=channels, bias=bias)
-        self.apply(_efficientgcn_init)
+        super().__init__(channels, kernel_size, stride, residual, bias, activation)
+        inner = _reduced(channels, reduct_ratio, type(self).__name__)
+        self.depth_conv1 = conv_bn(channels, channels, kernel_size, groups=channels, bias=bias)
+        self.point_conv1 = conv_bn(channels, inner, bias=bias)
+        self.point_conv2 = conv_bn(inner, channels, bias=bias)
+        self.depth_conv2 = conv_bn(channels, channels, kernel_size, stride, groups=channels, bias=bias)
+        self.apply(efficientgcn_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)

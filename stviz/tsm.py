@@ -8,15 +8,26 @@ rest pass through. No parameters, no multiplications: only memory traffic.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
 from stviz.checks import check_nctv, check_nctvm
 from stviz.graph import SkeletonGraph
-from stviz.models import fold_persons
+from stviz.persons import fold_persons, mean_over_persons
 from stviz.spatial import PartitionGraphConv
 
-__all__ = ["temporal_shift", "source_frames", "TemporalShift", "ResidualShiftBlock", "TSMSkeletonNet"]
+__all__ = [
+    "temporal_shift",
+    "source_frames",
+    "fold_swap_permutation",
+    "TemporalShift",
+    "ResidualShiftBlock",
+    "TSMSkeletonNet",
+]
+
+PLACES = ("blockres", "block")
 
 
 def _check_fold_div(fold_div: int) -> None:
@@ -24,22 +35,51 @@ def _check_fold_div(fold_div: int) -> None:
         raise ValueError(f"fold_div must be an int >= 2 (two folds must fit in C), got {fold_div!r}")
 
 
+@functools.lru_cache(maxsize=64)
+def _source_rows(channels: int, frames: int, fold: int, reverse: bool, device: torch.device):
+    """Which input row (c·T + t) each output row reads, int64 (C·T,), and the output rows that read none."""
+    step = torch.zeros(channels, dtype=torch.long)
+    step[:fold], step[fold : 2 * fold] = (-1, 1) if reverse else (1, -1)  # next frame, previous frame
+    src = torch.arange(frames) + step[:, None]  # (C, T)
+    outside = (src < 0) | (src >= frames)
+    rows = src.clamp(0, frames - 1) + frames * torch.arange(channels)[:, None]
+    return rows.view(-1).to(device), outside.view(-1).nonzero().squeeze(1).to(device)
+
+
+def _shift_rows(x: torch.Tensor, fold: int, reverse: bool) -> torch.Tensor:
+    """The shift as one gather of (T, V) rows, then the vacated border rows zeroed: one pass over memory."""
+    n, c, t, v = x.shape
+    rows, vacated = _source_rows(c, t, fold, reverse, x.device)
+    out = x.reshape(n, c * t, v).index_select(1, rows)
+    return out.index_fill_(1, vacated, 0).view(n, c, t, v)
+
+
+class _Shift(torch.autograd.Function):
+    """TSM's shift; its backward is the reverse shift (each way one copy-like pass over memory)."""
+
+    @staticmethod
+    def forward(x, fold, reverse):
+        return _shift_rows(x, fold, reverse)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.fold, ctx.reverse = inputs
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return _Shift.apply(grad_out, ctx.fold, not ctx.reverse), None, None
+
+
 def temporal_shift(x: torch.Tensor, fold_div: int = 8, reverse: bool = False) -> torch.Tensor:
     """Shift ``C // fold_div`` channels one frame back and as many one frame forward.
 
     x: (N, C, T, V) -> (N, C, T, V). ``reverse=False`` is TSM's direction: the first
-    fold takes ``x[t+1]``, the second ``x[t-1]``; ``reverse=True`` swaps them.
+    fold takes ``x[t+1]``, the second ``x[t-1]``; ``reverse=True`` swaps them. The
+    gradient is the reverse shift of the output's gradient.
     """
     check_nctv(x, block="temporal_shift")
     _check_fold_div(fold_div)
-    n, c, t, v = x.shape
-    fold = c // fold_div
-    next_, prev = (slice(fold, 2 * fold), slice(0, fold)) if reverse else (slice(0, fold), slice(fold, 2 * fold))
-    out = torch.zeros_like(x)
-    out[:, next_, :-1] = x[:, next_, 1:]  # out[t] = x[t+1], zero at the last frame
-    out[:, prev, 1:] = x[:, prev, :-1]  # out[t] = x[t-1], zero at the first frame
-    out[:, 2 * fold :] = x[:, 2 * fold :]
-    return out
+    return _Shift.apply(x, x.shape[1] // fold_div, reverse)
 
 
 def source_frames(channels: int, frames: int, fold_div: int = 8, reverse: bool = False) -> torch.Tensor:
@@ -48,6 +88,20 @@ def source_frames(channels: int, frames: int, fold_div: int = 8, reverse: bool =
     t = torch.arange(frames, dtype=torch.float64).expand(channels, frames)[:, None, :, None]  # (C, 1, T, 1)
     src = temporal_shift(t.permute(1, 0, 2, 3) + 1, fold_div, reverse)[0, :, :, 0]  # frame index + 1, 0 = filled
     return src.round().long() - 1
+
+
+def fold_swap_permutation(channels: int, fold_div: int = 8) -> torch.Tensor:
+    """The channel order that swaps the two shifted folds: int64 (C,).
+
+    With ``p = fold_swap_permutation(C, fold_div)``, ``temporal_shift(x, fold_div, reverse=True)`` equals
+    ``temporal_shift(x[:, p], fold_div)[:, p]``: the reversed direction is TSM's direction between two channel
+    permutations, which the convolutions before and after can absorb into their weights.
+    """
+    _check_fold_div(fold_div)
+    fold = channels // fold_div
+    order = torch.arange(channels)
+    order[:fold], order[fold : 2 * fold] = order[fold : 2 * fold].clone(), order[:fold].clone()
+    return order
 
 
 class TemporalShift(nn.Module):
@@ -70,20 +124,30 @@ class TemporalShift(nn.Module):
 
 
 class ResidualShiftBlock(nn.Module):
-    """TSM's residual placement: ``relu(x + net(shift(x)))``, the shift inside the residual branch.
+    """A residual block with TSM's shift, placed as ``make_temporal_shift``'s ``place`` argument names it.
 
-    x: (N, C, T, V) -> (N, C, T, V). ``net`` must keep the shape (e.g. a spatial graph conv + BN).
+    ``place='blockres'`` (TSM's default, the paper's residual shift): ``relu(x + net(shift(x)))``, the shift
+    inside the residual branch, so the identity shortcut keeps each frame's own features. ``place='block'``
+    (the paper's in-place shift): ``s = shift(x); relu(s + net(s))``, the shift before the whole block, so the
+    shortcut carries shifted features too. x: (N, C, T, V) -> (N, C, T, V); ``net`` must keep the shape.
     ``fold_div=None`` leaves the shift out (``relu(x + net(x))``), for comparisons.
     """
 
-    def __init__(self, net: nn.Module, fold_div: int | None = 8):
+    def __init__(self, net: nn.Module, fold_div: int | None = 8, place: str = "blockres"):
         super().__init__()
+        if place not in PLACES:
+            raise ValueError(f"ResidualShiftBlock: place must be one of {PLACES}, got {place!r}")
         self.shift = TemporalShift(fold_div) if fold_div else nn.Identity()
         self.net = net
+        self.place = place
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_nctv(x, block="ResidualShiftBlock")
-        return torch.relu(x + self.net(self.shift(x)))
+        shifted = self.shift(x)
+        return torch.relu((shifted if self.place == "block" else x) + self.net(shifted))
+
+    def extra_repr(self) -> str:
+        return f"place={self.place!r}"
 
 
 class TSMSkeletonNet(nn.Module):
@@ -121,4 +185,4 @@ class TSMSkeletonNet(nn.Module):
         check_nctvm(x, self.in_channels, self.num_joints, "TSMSkeletonNet")
         n = x.shape[0]
         h = self.layers(self.embed(fold_persons(x, self.data_bn)))  # (N*M, hidden, T/4, V)
-        return self.fc(h.mean((2, 3)).view(n, -1, h.shape[1]).mean(1))
+        return self.fc(mean_over_persons(h.mean((2, 3)), n))  # (N, num_classes)

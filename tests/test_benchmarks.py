@@ -1,6 +1,10 @@
-"""The benchmark scripts' transcriptions of the original forwards compute what the stviz blocks compute.
+"""The benchmark's op-by-op originals compute what the stviz blocks and models compute.
 
-Only correctness is tested here; the timings are the scripts' business (benchmarks/ is never timed in tests).
+``benchmarks/originals.py`` times every configuration of the seven models against the original's forward written
+out op by op on the same weights (``benchmarks/original_forwards.py``). Here, on tiny inputs and without timing,
+each of those transcriptions must give stviz's output in eval mode, and in train mode the same output and the
+same input gradient, so that both sides of every timed pair compute the same thing. The check runs in float64,
+where two orders of summation agree to about 1e-12, so a tight tolerance separates a wrong formula from rounding.
 """
 
 from __future__ import annotations
@@ -11,13 +15,48 @@ from pathlib import Path
 import pytest
 import torch
 
+from stviz import set_seed
+
 ORIGINALS = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "originals.py"))
+CASES = ORIGINALS["all_cases"](n=1, t=8, clips=1)
 
 
-@pytest.mark.parametrize("name", list(ORIGINALS["pairs"](c=16)))
-def test_transcribed_original_equals_block(name):
-    torch.manual_seed(0)
-    block, original = ORIGINALS["pairs"](c=16)[name]
-    x = torch.randn(2, 16, 12, 25)
+def test_every_family_and_model_is_covered():
+    families = {name.split()[0] for name in CASES}
+    assert families == {"stgcn", "ctrgcn", "shiftgcn", "effgcn", "msg3d", "model"}
+    assert sum(name.startswith("model ") for name in CASES) == 7
+
+
+def perturb(module: torch.nn.Module) -> None:
+    """Move every weight and BatchNorm statistic away from its initial value, so that no path is inert (learned
+    offsets start at 1e-6, CTR-GCN's BN weight at 1e-6) and folding BatchNorm into a convolution matters."""
     with torch.no_grad():
-        torch.testing.assert_close(block(x), original(block, x.clone()), atol=1e-5, rtol=1e-5)
+        for p in module.parameters():
+            if p.is_floating_point():
+                p.add_(0.1 * torch.randn_like(p))
+        for m in module.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_transcribed_original_equals_stviz(name):
+    set_seed(0)
+    module, ours, theirs, shape = CASES[name].make()
+    module.double()
+    perturb(module)
+    x = torch.randn(shape, dtype=torch.float64)
+    module.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x.clone()), atol=1e-9, rtol=1e-9)
+    module.train()
+    grads = []
+    for fn in (ours, theirs):
+        xi = x.clone().requires_grad_(True)
+        torch.manual_seed(1)  # the same dropout masks on both sides
+        y = fn(xi)
+        y.backward(torch.ones_like(y))
+        grads.append((y.detach(), xi.grad))
+    torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-9, rtol=1e-9)
+    torch.testing.assert_close(grads[0][1], grads[1][1], atol=1e-9, rtol=1e-9)

@@ -59,7 +59,7 @@ class ToyModel(nn.Module):
 
     def __init__(self, input_branches=None):
         super().__init__()
-        self.in_channels, self.num_joints, self.input_branches = 3, 25, input_branches
+        self.in_channels, self.num_joints, self.input_branches, self.min_frames = 3, 25, input_branches, 1
         self.fc = nn.Linear(3, 2)
 
     def forward(self, x):
@@ -103,3 +103,35 @@ def test_meta_device_counts_like_real_tensors():
     model = ToyModel()
     model.to("meta")
     assert count_model(model).inputs == "(1, 3, 64, 25, 2)"
+
+
+def test_interleaved_times_alternate_and_count_each_call():
+    from stviz.cost import interleaved_times
+
+    calls = []
+    first, second = lambda: calls.append("a"), lambda: calls.append("b")
+    a, b = interleaved_times(first, second, budget_s=0.0, min_pairs=4, max_pairs=4)
+    assert len(a) == len(b) == 4
+    # one warm-up each, then pairs in alternating order: ab, ba, ab, ba
+    assert "".join(calls) == "ab" + "ab" + "ba" + "ab" + "ba"
+
+
+def test_speed_ratio_sees_which_call_does_more_work():
+    import time
+
+    from stviz.cost import speed_ratio
+
+    ratio = speed_ratio(lambda: time.sleep(0.001), lambda: time.sleep(0.004), budget_s=0.05, threads=None)
+    assert ratio < 0.6
+
+
+def test_in_place_accumulating_products_are_counted():
+    """CTR-GCN's unit accumulates its subsets with ``baddbmm_``, which FlopCounterMode alone does not count."""
+
+    class Accumulate(torch.nn.Module):
+        def forward(self, a, b, out):
+            return out.clone().baddbmm_(a, b).sum(0).addmm_(a[0], b[0])
+
+    a, b, out = torch.randn(4, 5, 6), torch.randn(4, 6, 7), torch.randn(4, 5, 7)
+    cost = count(Accumulate(), a, b, out)
+    assert cost.matmul_flops == 2 * 4 * 5 * 6 * 7 + 2 * 5 * 6 * 7

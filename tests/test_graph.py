@@ -33,7 +33,7 @@ def test_ntu_basic_facts(ntu):
     assert ntu.joint_names[20] == "spine"
     assert ntu.diameter == 12
     assert nx.is_tree(ntu.nx_graph)
-    # the hand tip hangs on the thumb, the thumb on the hand (SPEC.md pitfall 15)
+    # the hand tip hangs on the thumb, the thumb on the hand
     assert (21, 22) in ntu.edges and (22, 7) in ntu.edges
 
 
@@ -76,7 +76,7 @@ def test_stgcn_partitions_sum_to_normalised_adjacency(ntu):
 def test_stgcn_spatial_quirk_and_bfs_variant(ntu):
     official_a = ntu.stgcn_partition("spatial", centre_distance="official")
     counts = [int((m != 0).sum()) for m in official_a]
-    assert counts == [25, 40, 8]  # SPEC.md pitfall 2: only 8 'further' entries
+    assert counts == [25, 40, 8]  # the degenerate 'spatial' partition: only 8 'further' entries
     bfs = ntu.stgcn_partition("spatial", centre_distance="bfs")
     # with true distances each bone is either centripetal or centrifugal: 24 + 24
     assert [int((m != 0).sum()) for m in bfs] == [25, 24, 24]

@@ -1,7 +1,7 @@
 """Full models: exact parameter counts, shapes, EfficientGCN scaling, and official checkpoint loading.
 
 Loading is checked two ways: (1) an original-format state_dict, written here from the original key layout
-(SPEC.md §4-5), converts back to exactly the stviz state_dict; (2) a golden block's original weights placed
+converts back to exactly the stviz state_dict; (2) a golden block's original weights placed
 at one sub-block of an original checkpoint land in the right stviz sub-block, which then reproduces the
 original's recorded output.
 """
@@ -28,7 +28,7 @@ TRAINABLE = {
     "efficientgcn-b2": 814_401,
     "efficientgcn-b4": 2_055_585,
 }
-EDGE_PARAMS = 11 * 3 * 25 * 25  # EfficientGCN's edge importance, invisible to thop (SPEC.md pitfall 5)
+EDGE_PARAMS = 11 * 3 * 25 * 25  # EfficientGCN's edge importance, invisible to thop
 
 
 def meta_model(name: str) -> torch.nn.Module:
@@ -98,14 +98,18 @@ def to_original(repo: str, sd: dict) -> dict:
             k = re.sub(r"^layers\.(\d+)", lambda m: f"l{int(m.group(1)) + 1}", k)
             for ours, theirs in (("embed_u", "conv1"), ("embed_v", "conv2"), ("value", "conv3"), ("expand", "conv4")):
                 k = k.replace(f".{ours}.", f".{theirs}.")
-            k = k.replace("gcn1.topology", "gcn1.PA")
+            k = k.replace("gcn1.topology", "gcn1.PA").replace("gcn1.residual.", "gcn1.down.")
+            k = re.sub(r"^(l\d+)\.residual\.0\.", r"\1.residual.conv.", k)
+            k = re.sub(r"^(l\d+)\.residual\.1\.", r"\1.residual.bn.", k)
         elif repo == "shiftgcn":
             k = re.sub(r"^layers\.(\d+)", lambda m: f"l{int(m.group(1)) + 1}", k)
             k = re.sub(r"gcn1\.weight$", "gcn1.Linear_weight", k)
             k = re.sub(r"gcn1\.bias$", "gcn1.Linear_bias", k)
             k = k.replace("gcn1.feature_mask", "gcn1.Feature_Mask")
             k = k.replace("tcn1.bn_in.", "tcn1.bn.").replace("tcn1.pointwise.", "tcn1.temporal_linear.")
-            k = k.replace("tcn1.bn_out.", "tcn1.bn2.")
+            k = k.replace("tcn1.bn_out.", "tcn1.bn2.").replace("gcn1.residual.", "gcn1.down.")
+            k = re.sub(r"^(l\d+)\.residual\.0\.", r"\1.residual.conv.", k)
+            k = re.sub(r"^(l\d+)\.residual\.1\.", r"\1.residual.bn.", k)
         elif repo == "msg3d":
             k = re.sub(r"^stages\.(\d)\.(gcn3d|tcn)\.", lambda m: f"{m.group(2)}{int(m.group(1)) + 1}.", k)
             k = re.sub(r"^stages\.(\d)\.sgcn\.", lambda m: f"sgcn{int(m.group(1)) + 1}.", k)
@@ -114,12 +118,13 @@ def to_original(repo: str, sd: dict) -> dict:
             k = re.sub(r"blocks\.(\d)\.bn\.", r"gcn3d.\1.out_bn.", k)
             k = re.sub(r"(gcn3d\.1\.|sgcn\d\.0\.)conv\.", r"\1mlp.layers.0.", k)
             k = re.sub(r"(gcn3d\.1\.|sgcn\d\.0\.)bn\.", r"\1mlp.layers.1.", k)
+            k = k.replace(".residual.0.", ".residual.conv.").replace(".residual.1.", ".residual.bn.")
             if k.endswith(".offset"):
                 k, value = k.replace(".offset", ".A_res"), value.reshape(-1, value.shape[-1])
         elif repo == "effgcn":
             k = k.replace("branches.", "input_branches.").replace("main_stream.", "main_stream.")
-            k = re.sub(r"block(\d+)_tcn(\d+)", r"block-\1_tcn-\2", k)
-            k = re.sub(r"block(\d+)_(scn|att)", r"block-\1_\2", k)
+            k = re.sub(r"block(\d+)\.tcn(\d+)", r"block-\1_tcn-\2", k)
+            k = re.sub(r"block(\d+)\.(scn|att)", r"block-\1_\2", k)
             k = k.replace("conv.conv.", "conv.gcn.").replace("conv.edge_importance", "conv.edge")
             k = k.replace("attention.squeeze.", "att.fcn.").replace("attention.frame_gate.", "att.conv_t.")
             k = k.replace("attention.joint_gate.", "att.conv_v.")
@@ -166,13 +171,13 @@ GOLDEN_SUBBLOCKS = [
     ("ctrgcn", "ctrgcn_TCN_GCN_unit_64_64.pt", "l2.", lambda m: m.layers[1]),
     ("shiftgcn", "shiftgcn_Shift_gcn_64_64.pt", "l2.gcn1.", lambda m: m.layers[1].gcn1),
     ("shiftgcn", "shiftgcn_Shift_tcn_64_64_s1.pt", "l3.tcn1.", lambda m: m.layers[2].tcn1),
-    ("msg3d", "msg3d_MS_TCN_96_96_default.pt", "tcn1.", lambda m: m.stages[0]["tcn"]),
+    ("msg3d", "msg3d_MS_TCN_96_96_default.pt", "tcn1.", lambda m: m.stages[0].tcn),
     ("efficientgcn-b0", "effgcn_Temporal_Basic_Layer_64_k5_s1.pt", "input_branches.1.stem_tcn.",
      lambda m: m.branches[1].stem_tcn),
     ("efficientgcn-b0", "effgcn_Attention_Layer_stja_64.pt", "main_stream.block-0_att.",
-     lambda m: m.main_stream.block0_att),
+     lambda m: m.main_stream.block0.att),
     ("efficientgcn-b2", "effgcn_Temporal_Sep_Layer_64_k5_e2_s1.pt", "input_branches.0.block-0_tcn-0.",
-     lambda m: m.branches[0].block0_tcn0),
+     lambda m: m.branches[0].block0.tcn0),
 ]  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""MS-G3D blocks against explicit references written from SPEC.md §5.5, in many configurations."""
+"""MS-G3D blocks against explicit references written from the original's description, in many configurations."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def perturb(module: torch.nn.Module) -> torch.nn.Module:
 
 
 def reference_graph_conv(m: MultiScaleGraphConv, x: torch.Tensor) -> torch.Tensor:
-    """The original order (SPEC.md §5.5): stacked (K*V, V) einsum, scale-major permute, conv, BN, act."""
+    """The original order: stacked (K*V, V) einsum, scale-major permute, conv, BN, act."""
     n, c, t, v = x.shape
     k = m.num_scales
     a = (m.scales + (m.offset if m.offset is not None else 0)).reshape(k * v, v)
@@ -51,7 +51,7 @@ def reference_graph_conv(m: MultiScaleGraphConv, x: torch.Tensor) -> torch.Tenso
     y = m.bn(F.conv2d(s, m.conv.weight, m.conv.bias))
     if m.residual is not None:
         y = y + m.residual(x)
-    return m.activation(y)
+    return m.act(y)
 
 
 def reference_unfold(x: torch.Tensor, w: int, s: int, d: int) -> torch.Tensor:
@@ -224,7 +224,7 @@ def test_multi_window_is_the_sum_of_its_blocks():
 
 
 def original_g3d_keys(prefix: str, embed: bool) -> list[str]:
-    """MS_G3D state_dict keys, written from the original layout (SPEC.md §5.5)."""
+    """MS_G3D state_dict keys, written from the original layout."""
     bn = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
     keys = [f"{prefix}gcn3d.1.A_res"] + [f"{prefix}gcn3d.1.mlp.layers.0.{p}" for p in ("weight", "bias")]
     keys += [f"{prefix}gcn3d.1.mlp.layers.1.{p}" for p in bn] + [f"{prefix}out_conv.{p}" for p in ("weight", "bias")]
@@ -238,10 +238,9 @@ def original_g3d_keys(prefix: str, embed: bool) -> list[str]:
 def original_state_dict(keys: list[str], donor: torch.nn.Module, name: str, **kwargs) -> dict:
     """Original-keyed weights taken from ``donor``, through the key map (one original key -> one stviz key)."""
     ours, out = donor.state_dict(), {}
+    keymap = official.key_map("msg3d", name, **kwargs)
     for key in keys:
-        probe = torch.zeros(kwargs["num_scales"] * 25, 25) if key.endswith("A_res") else torch.zeros(1)
-        ((mapped, _),) = official.convert_state_dict("msg3d", name, {key: probe}, **kwargs).items()
-        value = ours[mapped]
+        value = ours[keymap.to_stviz(key)]
         out[key] = value.reshape(-1, value.shape[-1]) if key.endswith("A_res") else value
     return out
 
@@ -279,14 +278,16 @@ def test_graph_conv_keys_with_dropout_and_residual():
     bn = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
     keys = ["A_res", "mlp.layers.1.weight", "mlp.layers.1.bias"] + [f"mlp.layers.2.{p}" for p in bn]
     keys += ["residual.layers.0.weight", "residual.layers.0.bias"] + [f"residual.layers.1.{p}" for p in bn]
-    sd = {k: torch.zeros(1) for k in keys}
+    kwargs = dict(in_channels=8, out_channels=16, A_binary=A, num_scales=3, window_size=3, residual=True, dropout=0.2)
+    keymap, ours = official.key_map("msg3d", "SpatialTemporal_MS_GCN", **kwargs), m.state_dict()
+    sd = {k: torch.zeros(ours[keymap.to_stviz(k)].shape) for k in keys}
     sd["A_res"] = torch.arange(3 * 75 * 75.0).view(225, 75)
-    converted = official.convert_state_dict("msg3d", "SpatialTemporal_MS_GCN", sd, num_scales=3, dropout=0.2)
+    converted = official.convert_state_dict("msg3d", "SpatialTemporal_MS_GCN", sd, **kwargs)
     assert set(converted) == set(m.state_dict())
     torch.testing.assert_close(converted["offset"][1], sd["A_res"][75:150])
-    with pytest.raises(KeyError, match="unexpected"):
-        official.convert_state_dict("msg3d", "SpatialTemporal_MS_GCN", {"mlp.layers.0.weight": 0}, num_scales=3,
-                                    dropout=0.2)  # fmt: skip
+    with pytest.raises(ValueError, match=r"leftover: original 'mlp.layers.0.weight' -> stviz 'mlp.layers.0.weight'"):
+        official.convert_state_dict("msg3d", "SpatialTemporal_MS_GCN", {"mlp.layers.0.weight": torch.zeros(1)},
+                                    strict=False, **kwargs)  # fmt: skip
 
 
 def test_unfold_adapter_matches_reference():
@@ -318,14 +319,14 @@ def test_bad_inputs_are_named():
         WindowGraphConv(4, 4, A, 2, 3)(torch.randn(1, 4, 3, 25))
     with pytest.raises(ValueError, match="G3DBlock: x has C=3"):
         G3DBlock(4, 8, A, 2, 3)(torch.randn(1, 3, 5, 25))
-    with pytest.raises(ValueError, match="num_scales must be >= 1"):
+    with pytest.raises(ValueError, match="num_scales must be an integer >= 1"):
         multiscale_adjacency(A, 0)
     with pytest.raises(ValueError, match="differ in length"):
         MultiWindowG3D(4, 4, A, 2, (3, 5), 1, (1,))
 
 
 def test_flops_match_spec_and_the_fast_order_saves_on_g3d():
-    """SPEC.md §7 MFLOPs per sample at C=64, T=64: 236.95 (MS-GCN), 551.73 (G3D), 1778.48 (multi-window)."""
+    """The originals' reference MFLOPs per sample at C=64, T=64: 236.95 (MS-GCN), 551.73 (G3D), 1778.48 (windows)."""
 
     class Explicit(torch.nn.Module):
         def __init__(self, block):

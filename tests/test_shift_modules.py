@@ -106,9 +106,11 @@ def test_official_shift_tcn_keys_and_grad_mode(stride):
     module = official.build("shiftgcn", "Shift_tcn", **kwargs)
     ours = module.state_dict()
     for key, shape in original_keys.items():
-        (mapped,) = official.convert_state_dict("shiftgcn", "Shift_tcn", {key: torch.zeros(shape)}, **kwargs)
+        (mapped,) = official.convert_state_dict(
+            "shiftgcn", "Shift_tcn", {key: torch.zeros(shape)}, strict=False, **kwargs
+        )
         assert ours[mapped].shape == shape, key
-    with pytest.raises(KeyError, match="unexpected key"):
+    with pytest.raises(ValueError, match="leftover: original 'conv.weight'"):
         official.convert_state_dict("shiftgcn", "Shift_tcn", {"conv.weight": torch.zeros(1)}, **kwargs)
     assert module.shift_in.grad_mode == module.shift_out.grad_mode == "official"
     out = module(torch.randn(4, 32, 12, 25))

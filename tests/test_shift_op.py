@@ -25,7 +25,7 @@ YPOS = [0.3, -1.7, 2.0, -3.0, 4.25, 11.6, -12.4, 0.0]
 
 
 def explicit_shift(x: torch.Tensor, ypos: torch.Tensor, stride: int) -> torch.Tensor:
-    """SPEC.md §5.4 written as loops: linear interpolation at t·stride + ypos (+0.5 if stride != 1)."""
+    """The op's definition written as loops: linear interpolation at t·stride + ypos (+0.5 if stride != 1)."""
     n, c, t, v = x.shape
     out = torch.zeros(n, c, t // stride, v, dtype=x.dtype)
     for ch in range(c):
@@ -146,6 +146,41 @@ def run_opcheck(device):
         g = torch.randn(x.shape[0], x.shape[1], x.shape[2] // stride, x.shape[3], dtype=x.dtype, device=device)
         torch.library.opcheck(torch.ops.stviz.temporal_shift_adjoint, (g, offset.detach(), stride, x.shape[2]))
         torch.library.opcheck(torch.ops.stviz.temporal_shift_offset_grad, (g, x.detach(), offset.detach(), stride))
+        torch.library.opcheck(torch.ops.stviz.temporal_shift_backward, (g, x.detach(), offset.detach(), stride))
+
+
+@pytest.mark.parametrize("stride", STRIDES)
+def test_fused_backward_equals_the_two_gradient_ops(compiled, stride):
+    """temporal_shift_backward (one pass) against the input-gradient and position-gradient ops run alone."""
+    x, ypos = sample(frames=13)
+    offset = ops._offset(x, ypos, stride)
+    g = torch.randn(x.shape[0], x.shape[1], 13 // stride, x.shape[3], dtype=x.dtype)
+    grad_x, grad_offset = torch.ops.stviz.temporal_shift_backward(g, x, offset, stride)
+    assert torch.equal(grad_x, torch.ops.stviz.temporal_shift_adjoint(g, offset, stride, 13))
+    assert torch.equal(grad_offset, torch.ops.stviz.temporal_shift_offset_grad(g, x, offset, stride))
+
+
+def test_kernels_use_every_thread_and_stay_deterministic(compiled):
+    """The build links OpenMP where torch uses it; results do not depend on the number of threads."""
+    assert ("-fopenmp" in ops._CFLAGS) == (torch._C.has_openmp and sys.platform.startswith("linux"))
+    x = torch.randn(8, 16, 40, 25)
+    offset = torch.linspace(-3.7, 4.2, 16)
+    g = torch.randn(8, 16, 20, 25)
+    threads = torch.get_num_threads()
+    results = []
+    for n in (1, 2):
+        torch.set_num_threads(n)
+        try:
+            results.append(
+                (
+                    torch.ops.stviz.temporal_shift(x, offset, 2),
+                    *torch.ops.stviz.temporal_shift_backward(g, x, offset, 2),
+                )
+            )
+        finally:
+            torch.set_num_threads(threads)
+    for one, two in zip(*results, strict=True):
+        assert torch.equal(one, two)
 
 
 def test_opcheck_cpu(compiled):
@@ -236,7 +271,7 @@ def test_bad_inputs_raise_clear_errors(fn):
         fn(x, ypos.long())
     with pytest.raises(ValueError, match="stride must be a positive int"):
         fn(x, ypos, stride=0)
-    with pytest.raises(ValueError, match="no output frame"):
+    with pytest.raises(ValueError, match="T=2 frames; stride 3 needs T >= 3"):
         fn(x[:, :, :2], ypos, stride=3)
     with pytest.raises(ValueError, match="grad_mode must be one of"):
         fn(x, ypos, grad_mode="sign")

@@ -9,14 +9,13 @@ from torch import nn
 from stviz import official, set_seed
 from stviz.baselines import TopologyClassifier
 from stviz.graph import SkeletonGraph
+from stviz.models import ChannelTopologyBlock, STGCNBlock
 from stviz.spatial import (
-    ChannelTopologyBlock,
     ChannelTopologyConv,
     ChannelTopologyUnit,
     EfficientGraphLayer,
     PartitionGraphConv,
     ShiftGraphConv,
-    STGCNBlock,
     cyclic_shift_sources,
     local_shift_sources,
 )
@@ -137,7 +136,7 @@ def test_stgcn_block_equals_reference(c_in, c_out, stride):
 def test_efficient_graph_layer_equals_reference(c_in, c_out, d, act):
     set_seed(0)
     a = official.adjacency("effgcn")
-    m = perturb(EfficientGraphLayer(c_in, c_out, a, max_graph_distance=d, act=act))
+    m = perturb(EfficientGraphLayer(c_in, c_out, a, max_graph_distance=d, activation=act))
     x = torch.randn(2, c_in, 5, V)
     g = loop_partition(x, m.conv.conv, a[: d + 1] * m.conv.edge_importance, d + 1, c_out)
     res = x if c_in == c_out else bn_eval(conv1x1(x, m.residual[0]), m.residual[1])
@@ -160,7 +159,7 @@ def test_efficientgcn_uses_only_the_first_hops_of_the_10_hop_graph():
 def test_ctrgc_equals_loop_and_matmul(c_in, c_out):
     set_seed(0)
     a = official.adjacency("ctrgcn")[1]
-    m = perturb(ChannelTopologyConv(c_in, c_out))
+    m = perturb(ChannelTopologyConv(c_in, c_out, rel_channels=8 if c_in < 8 else None))
     assert m.rel_channels == (8 if c_in == 3 else c_in // 8)
     x = torch.randn(2, c_in, 4, V)
     alpha = torch.tensor([0.7])
@@ -175,10 +174,10 @@ def test_ctrgc_equals_loop_and_matmul(c_in, c_out):
 def test_unit_gcn_equals_loop(c_in, c_out, adaptive):
     set_seed(0)
     a = official.adjacency("ctrgcn")
-    m = perturb(ChannelTopologyUnit(c_in, c_out, a, adaptive=adaptive))
+    m = perturb(ChannelTopologyUnit(c_in, c_out, a, adaptive=adaptive, rel_channels=8 if c_in < 8 else None))
     x = torch.randn(2, c_in, 4, V)
     y = sum(loop_ctrgc(x, conv, pa, m.alpha) for conv, pa in zip(m.convs, m.topology, strict=True))
-    res = x if c_in == c_out else bn_eval(conv1x1(x, m.down[0]), m.down[1])
+    res = x if c_in == c_out else bn_eval(conv1x1(x, m.residual[0]), m.residual[1])
     torch.testing.assert_close(m(x), torch.relu(bn_eval(y, m.bn) + res), **TOL)
     assert m.topologies(x).shape == (2, 3, c_out, V, V)
 
@@ -186,14 +185,14 @@ def test_unit_gcn_equals_loop(c_in, c_out, adaptive):
 @pytest.mark.parametrize("c_in,c_out,stride", [(64, 64, 1), (64, 128, 2), (3, 48, 1)])
 def test_ctrgcn_block_composes_unit_and_multiscale_tcn(c_in, c_out, stride):
     set_seed(0)
-    m = perturb(ChannelTopologyBlock(c_in, c_out, official.adjacency("ctrgcn"), stride=stride))
+    m = perturb(ChannelTopologyBlock(c_in, c_out, official.adjacency("ctrgcn"), stride=stride, rel_channels=8))
     x = torch.randn(2, c_in, 8, V)
     y = m(x)
     assert y.shape == (2, c_out, (8 - 1) // stride + 1, V)
     if c_in == c_out and stride == 1:
         res = x
     else:
-        res = bn_eval(conv1x1(x, m.residual.conv)[:, :, ::stride], m.residual.bn)
+        res = bn_eval(conv1x1(x, m.residual[0])[:, :, ::stride], m.residual[1])
     torch.testing.assert_close(y, torch.relu(m.tcn1(m.gcn1(x)) + res), **TOL)
 
 
@@ -209,7 +208,7 @@ def test_unit_gcn_initial_state():
 
 
 def test_ctrgcn_in_subset_is_not_normalised():
-    """SPEC pitfall 1: with rows as targets, the inward subset sums children into parents undivided."""
+    """Pitfall 1 (docs/pitfalls.md): with rows as targets, the inward subset sums children into parents undivided."""
     a = official.adjacency("ctrgcn")
     x = torch.zeros(1, 1, 1, V)
     x[..., 2] = 1.0  # neck (3), child of spine joint 21 (index 20)
@@ -248,7 +247,7 @@ def test_shift_graph_conv_equals_loop(c_in, c_out, shift):
     scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).view(V, c_out).T[None, :, None]
     shift_ = (bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps)).view(V, c_out).T
     h = h * scale + shift_[None, :, None]
-    res = x if c_in == c_out else bn_eval(conv1x1(x, m.down[0]), m.down[1])
+    res = x if c_in == c_out else bn_eval(conv1x1(x, m.residual[0]), m.residual[1])
     torch.testing.assert_close(m(x), torch.relu(h + res), **TOL)
 
 
@@ -311,7 +310,7 @@ def test_constructor_errors():
     with pytest.raises(ValueError, match="needs a SkeletonGraph"):
         ShiftGraphConv(4, 4, shift="local")
     with pytest.raises(ValueError, match="unknown activation"):
-        EfficientGraphLayer(4, 4, official.adjacency("effgcn"), act="gelu")
+        EfficientGraphLayer(4, 4, official.adjacency("effgcn"), activation="gelu")
 
 
 def test_topology_classifier_shapes_and_errors():
@@ -340,7 +339,7 @@ def test_official_adapters_other_configurations():
     assert unit(x3).shape == (2, 64, 8, V) and unit.convs[0].rel_channels == 8
     layer = official.build("ctrgcn", "TCN_GCN_unit", in_channels=64, out_channels=128, A=a_ctr, stride=2)
     assert layer(torch.randn(2, 64, 8, V)).shape == (2, 128, 4, V)
-    assert {"residual.conv.weight", "residual.bn.weight", "gcn1.down.0.weight"} <= set(layer.state_dict())
+    assert {"residual.0.weight", "residual.1.weight", "gcn1.residual.0.weight"} <= set(layer.state_dict())
     layer = official.build(
         "effgcn", "Spatial_Graph_Layer", in_channel=6, out_channel=64, max_graph_distance=2, bias=True, act="swish",
         A=a_eff,
@@ -351,17 +350,22 @@ def test_official_adapters_other_configurations():
 
 
 def test_official_converters_map_every_key_once_and_check_constants():
-    sd = {"PA": torch.zeros(3, V, V), "convs.2.conv4.weight": torch.zeros(1), "bn.bias": torch.zeros(1)}
-    out = official.convert_state_dict("ctrgcn", "unit_gcn", sd)
+    a_ctr = official.adjacency("ctrgcn")
+    sd = {"PA": torch.zeros(3, V, V), "convs.2.conv4.weight": torch.zeros(64, 8, 1, 1), "bn.bias": torch.zeros(64)}
+    out = official.convert_state_dict("ctrgcn", "unit_gcn", sd, strict=False, in_channels=64, out_channels=64, A=a_ctr)
     assert set(out) == {"topology", "convs.2.expand.weight", "bn.bias"}
     tables = official.shift_indices(64)
-    good = {"shift_in": tables["shift_in"], "Linear_weight": torch.zeros(1)}
-    assert set(official.convert_state_dict("shiftgcn", "Shift_gcn", good, in_channels=64, out_channels=64)) == {
-        "weight"
-    }
+    good = {"shift_in": tables["shift_in"], "Linear_weight": torch.zeros(64, 64)}
+    converted = official.convert_state_dict(
+        "shiftgcn", "Shift_gcn", good, strict=False, in_channels=64, out_channels=64
+    )
+    assert set(converted) == {"weight"}
     bad = {"shift_in": tables["shift_out"]}
-    with pytest.raises(ValueError, match="cyclic table"):
-        official.convert_state_dict("shiftgcn", "Shift_gcn", bad, in_channels=64, out_channels=64)
+    with pytest.raises(ValueError, match="cyclic shift table"):
+        official.convert_state_dict("shiftgcn", "Shift_gcn", bad, strict=False, in_channels=64, out_channels=64)
     a_eff = official.adjacency("effgcn")
     with pytest.raises(ValueError, match="another graph"):
-        official.convert_state_dict("effgcn", "SpatialGraphConv", {"A": 2 * a_eff[:3]}, A=a_eff, max_graph_distance=2)
+        official.convert_state_dict(
+            "effgcn", "SpatialGraphConv", {"A": 2 * a_eff[:3]}, strict=False, in_channel=4, out_channel=4,
+            max_graph_distance=2, bias=True, edge=True, A=a_eff,
+        )  # fmt: skip

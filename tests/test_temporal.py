@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from stviz import official
+from stviz.layers import make_activation
 from stviz.temporal import (
     MSG3DTemporalConv,
     MultiScaleTemporalConv,
@@ -18,7 +19,6 @@ from stviz.temporal import (
     TemporalBottleneckLayer,
     TemporalSandglassLayer,
     TemporalSepLayer,
-    make_activation,
 )
 
 TOL = dict(atol=1e-5, rtol=1e-5)
@@ -95,7 +95,7 @@ def ref_mstcn(x, sd, kernel_sizes, dilations, stride, residual, act, branch_act,
     outs.append(ref_conv_bn(x, sd, f"branches.{m + 1}.0.", f"branches.{m + 1}.1.", stride))
     out = torch.cat(outs, dim=1)
     if residual:
-        out = out + (x if in_eq_out and stride == 1 else ref_conv_bn(x, sd, "residual.conv.", "residual.bn.", stride))
+        out = out + (x if in_eq_out and stride == 1 else ref_conv_bn(x, sd, "residual.0.", "residual.1.", stride))
     return act(out)
 
 
@@ -138,7 +138,11 @@ def test_ctrgcn_mstcn_matches_reference(cin, cout, kernel_size, dilations, strid
 )
 def test_msg3d_mstcn_matches_reference(cin, cout, dilations, stride, residual, activation):
     torch.manual_seed(0)
-    block = perturb(MSG3DTemporalConv(cin, cout, 3, stride, dilations, residual, activation=activation))
+    block = perturb(
+        MSG3DTemporalConv(
+            cin, cout, 3, stride, dilations, residual, activation=activation, branch_activation=activation
+        )
+    )
     x = torch.randn(2, cin, 15, 4)
     act = make_activation(activation)
     want = ref_mstcn(x, block.state_dict(), [3] * len(dilations), dilations, stride, residual, act, act, cin == cout)
@@ -187,11 +191,11 @@ def test_efficientgcn_layers_match_reference(layer, stride, residual, act):
     c, k, t = 16, 5 if stride == 1 else 3, 13
     a = ACTS[act]
     blocks = {
-        "basic": lambda: TemporalBasicLayer(c, k, stride, residual, act=act),
-        "bottleneck": lambda: TemporalBottleneckLayer(c, k, 4, stride, residual, act=act),
-        "sep": lambda: TemporalSepLayer(c, k, 2, stride, residual, act=act),
-        "sep_e0": lambda: TemporalSepLayer(c, k, 0, stride, residual, act=act),
-        "sg": lambda: TemporalSandglassLayer(c, k, 4, stride, residual, act=act),
+        "basic": lambda: TemporalBasicLayer(c, k, stride, residual, activation=act),
+        "bottleneck": lambda: TemporalBottleneckLayer(c, k, 4, stride, residual, activation=act),
+        "sep": lambda: TemporalSepLayer(c, k, 2, stride, residual, activation=act),
+        "sep_e0": lambda: TemporalSepLayer(c, k, 0, stride, residual, activation=act),
+        "sg": lambda: TemporalSandglassLayer(c, k, 4, stride, residual, activation=act),
     }
     block = perturb(blocks[layer]())
     sd = block.state_dict()
@@ -220,7 +224,7 @@ def test_efficientgcn_layers_match_reference(layer, stride, residual, act):
 
 @pytest.mark.parametrize("name", ["Temporal_Sep_Layer", "Temporal_SG_Layer"])
 def test_sep_and_sg_have_no_final_activation(name):
-    """SPEC.md pitfall 6: with swish, a final activation would bound the output below by about -0.28."""
+    """With swish, a final activation would bound the output below by about -0.28."""
     torch.manual_seed(0)
     kwargs = dict(channel=16, temporal_window_size=5, bias=True, act="swish", reduct_ratio=4, expand_ratio=2)
     block = perturb(official.build("effgcn", name, **kwargs))
@@ -243,21 +247,26 @@ def test_official_keys_for_other_configurations(name, kwargs):
     keys = set(official.build("effgcn", name, act="swish", **kwargs).state_dict())
     assert ("residual.0.weight" in keys) == (kwargs.get("stride", 1) != 1)
     assert ("conv.bias" in keys) == (name == "Temporal_Basic_Layer" and kwargs["bias"])
-    roundtrip = official.convert_state_dict("effgcn", name, {k: torch.zeros(1) for k in keys})
+    sd = official.build("effgcn", name, act="swish", **kwargs).state_dict()
+    roundtrip = official.convert_state_dict("effgcn", name, sd, act="swish", **kwargs)
     assert set(roundtrip) == keys
 
 
 def test_official_mstcn_strided_residual_keys():
     kwargs = dict(in_channels=64, out_channels=128, kernel_size=5, stride=2, dilations=[1, 2])
     keys = set(official.build("ctrgcn", "MultiScale_TemporalConv", **kwargs).state_dict())
-    assert {"residual.conv.weight", "residual.bn.running_var", "branches.2.4.weight", "branches.3.0.weight"} <= keys
+    assert {"residual.0.weight", "residual.1.running_var", "branches.2.4.weight", "branches.3.0.weight"} <= keys
 
 
 def test_activation_by_name():
     assert isinstance(make_activation("swish"), torch.nn.SiLU)
     assert isinstance(make_activation(None), torch.nn.Identity)
-    hardswish = torch.nn.Hardswish()
-    assert make_activation(hardswish) is hardswish  # the original passes module instances
+    assert (
+        official.build(
+            "effgcn", "Temporal_Basic_Layer", channel=4, temporal_window_size=3, bias=True, act=torch.nn.Hardswish()
+        ).act.__class__
+        is torch.nn.Hardswish
+    )  # the original passes modules
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
         make_activation("gelu")
 

@@ -1,4 +1,4 @@
-"""Baselines and the trainer: shapes, blindness by construction, determinism, checkpoints, CLI, learning."""
+"""Baselines and the trainer: shapes, blindness, determinism, checkpoints, recipes, streams, CLI, ensembles."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ import torch
 from stviz import set_seed
 from stviz.baselines import BASELINES, SideBlindGCN, TimeBlindGCN, TinyGCN, build_baseline
 from stviz.data import ACTION_CLASSES, make_actions, mirror_left_right, synthetic_dataset, train_test_split
-from stviz.train import evaluate, train
+from stviz.ensemble import combine, stream_weights, top_k_accuracy
+from stviz.train import STREAMS, Recipe, evaluate, get_recipe, predict, train
+from stviz.train.cli import main as cli_main
+from stviz.train.models import FAMILIES, build_family_model
+from stviz.train.recipes import build_optimizer, build_schedule
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +81,7 @@ def test_training_is_deterministic(small_data):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert runs[0].history == runs[1].history
     assert not all(torch.equal(a[k], c[k]) for k in a)
-    assert set(runs[0].history) == {"train_loss", "train_accuracy", "test_loss", "test_accuracy"}
+    assert set(runs[0].history) == {"train_loss", "train_accuracy", "lr", "test_loss", "test_accuracy"}
     assert len(runs[0].history["train_loss"]) == 2 and runs[0].test_accuracy == runs[0].history["test_accuracy"][-1]
 
 
@@ -100,7 +106,7 @@ def test_checkpoint_round_trip(small_data, tmp_path):
     third = train(
         TinyGCN(len(ACTION_CLASSES), hidden=8), train_set, test_set, epochs=1, lr=3e-2, checkpoint=path, progress=False
     )
-    assert not third.from_checkpoint and torch.load(path, weights_only=True)["config"]["lr"] == 3e-2
+    assert not third.from_checkpoint and torch.load(path, weights_only=True)["config"]["recipe"]["lr"] == 3e-2
 
 
 def test_train_rejects_bad_data():
@@ -110,35 +116,19 @@ def test_train_rejects_bad_data():
         train(TinyGCN(3), (torch.randn(4, 3, 8, 25, 1), torch.zeros(4)), epochs=1, progress=False)
 
 
-def test_command_line(tmp_path):
+def test_command_line(tmp_path, capsys):
     out = tmp_path / "out.pt"
-    cmd = [
-        sys.executable,
-        "-m",
-        "stviz.train",
-        "--model",
-        "tiny-gcn",
-        "--epochs",
-        "1",
-        "--samples",
-        "24",
-        "--bodies",
-        "2",
-        "--frames",
-        "8",
-        "--hidden",
-        "4",
-        "--checkpoint",
-        str(out),
-        "--no-progress",
-    ]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    args = ["--model", "tiny-gcn", "--epochs", "1", "--samples", "24", "--bodies", "2", "--frames", "8", "--width", "4"]
+    args += ["--checkpoint", str(out), "--no-progress"]
+    run = subprocess.run([sys.executable, "-m", "stviz.train", *args], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "tiny-gcn: held-out accuracy" in run.stdout and "trained in" in run.stdout and out.exists()
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert "loaded from checkpoint" in again.stdout
-    usage = subprocess.run([sys.executable, "-m", "stviz.train", "--help"], capture_output=True, text=True)
-    assert usage.returncode == 0 and "--checkpoint" in usage.stdout and "time-blind-gcn" in usage.stdout
+    assert "tiny-gcn (joint): held-out accuracy" in run.stdout and "trained in" in run.stdout and out.exists()
+    cli_main(args)  # the same command again, in this process
+    assert "loaded from checkpoint" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    usage = capsys.readouterr().out
+    assert "--checkpoint" in usage and "time-blind-gcn" in usage and "torchrun --standalone" in usage
 
 
 def test_tiny_gcn_learns_time_order_that_the_time_blind_model_cannot():
@@ -168,7 +158,180 @@ def test_tiny_gcn_learns_time_order_that_the_time_blind_model_cannot():
 
 def test_learnability_benchmark_runs():
     cmd = [sys.executable, "benchmarks/learnability.py", "--samples", "24", "--frames", "8", "--epochs", "1"]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     rows = [line.split() for line in run.stdout.splitlines() if line.split()[:1] and line.split()[0] in BASELINES]
     assert [r[0] for r in rows] == list(BASELINES) and all(0 <= float(r[1]) <= 1 for r in rows)
+
+
+# ---------------------------------------------------------------------------- recipes
+
+
+def test_recipes_hold_the_originals_settings():
+    ctr, shift, msg3d, eff, stgcn = (get_recipe(n) for n in ("ctrgcn", "shiftgcn", "msg3d", "efficientgcn-b0", "stgcn"))
+    for recipe in (ctr, shift, msg3d, eff, stgcn):
+        assert recipe.optimizer == "sgd" and recipe.nesterov and recipe.momentum == 0.9
+    assert (ctr.lr, ctr.weight_decay, ctr.milestones, ctr.warmup_epochs, ctr.epochs, ctr.batch_size) == (
+        0.1,
+        4e-4,
+        (35, 55),
+        5,
+        65,
+        64,
+    )
+    assert (shift.milestones, shift.epochs, shift.batch_size) == ((60, 80, 100), 140, 64)
+    assert (msg3d.lr, msg3d.weight_decay, msg3d.milestones, msg3d.epochs, msg3d.batch_size) == (
+        0.05,
+        5e-4,
+        (30, 40),
+        50,
+        32,
+    )
+    assert (eff.schedule, eff.warmup_epochs, eff.epochs, eff.batch_size, eff.weight_decay) == (
+        "cosine",
+        10,
+        70,
+        32,
+        1e-4,
+    )
+    assert (stgcn.milestones, stgcn.epochs) == ((10, 50), 80)
+    assert Recipe.from_dict(ctr.to_dict()) == ctr and Recipe.from_dict(shift.to_dict()) == shift
+
+
+def _learning_rates(recipe: Recipe, steps_per_epoch: int) -> list[float]:
+    optimizer = build_optimizer(torch.nn.Linear(2, 2), recipe)
+    schedule = build_schedule(optimizer, recipe, steps_per_epoch)
+    rates = []
+    for _ in range(recipe.epochs * steps_per_epoch):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return rates
+
+
+def test_schedules_warm_up_step_and_fall_as_a_cosine():
+    ctr = _learning_rates(get_recipe("ctrgcn"), 2)  # 65 epochs, 2 steps each
+    assert ctr[0] == pytest.approx(0.01) and ctr[9] == pytest.approx(0.1)  # linear over 5 epochs = 10 steps
+    assert ctr[2 * 34 + 1] == pytest.approx(0.1) and ctr[2 * 35] == pytest.approx(0.01)
+    assert ctr[2 * 55] == pytest.approx(0.001)
+    eff = _learning_rates(get_recipe("efficientgcn"), 1)
+    assert eff[4] == pytest.approx(0.05) and max(eff) == pytest.approx(0.1)
+    assert eff[10 + 30] == pytest.approx(0.1 * 0.5 * (np.cos(np.pi * 30 / 60) + 1)) and eff[-1] < 1e-3
+    short = get_recipe("ctrgcn").scaled(13)
+    assert short.milestones == (7, 11) and short.warmup_epochs == pytest.approx(1.0)
+    assert max(_learning_rates(short.replace(warmup_epochs=0.3), 2)) == pytest.approx(0.1)  # never above the base
+
+
+def test_shift_gcn_recipe_sets_weight_decay_per_parameter():
+    model = build_family_model("shiftgcn", 12, 8, num_persons=1)
+    optimizer = build_optimizer(model, get_recipe("shiftgcn"))
+    decay_of = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
+    named = dict(model.named_parameters())
+    assert decay_of[id(named["layers.0.gcn1.weight"])] == 1e-3
+    assert decay_of[id(named["layers.0.gcn1.feature_mask"])] == 0.0
+    assert decay_of[id(named["layers.0.gcn1.bias"])] == 1e-4 and decay_of[id(named["fc.weight"])] == 1e-4
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(named)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_family_trains_with_its_recipe(name):
+    x, y = synthetic_dataset(24, num_frames=8, num_bodies=1, seed=0)
+    set_seed(0)
+    model = build_family_model(name, len(ACTION_CLASSES), {"msg3d": 6}.get(name, 8), num_persons=1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = train(model, (x, y), recipe=name, epochs=1, batch_size=12, progress=False)
+    assert np.isfinite(result.history["train_loss"][0]) and result.recipe.nesterov
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert predict(model, x).shape == (24, len(ACTION_CLASSES))
+
+
+# ---------------------------------------------------------------------------- streams and ensembles
+
+
+def test_streams_are_formed_batch_by_batch(small_data):
+    train_set, test_set = small_data
+    x = test_set[0]
+    bone = STREAMS["bone"](x)
+    assert torch.equal(STREAMS["bone-motion"](x)[:, :, :-1], bone[:, :, 1:] - bone[:, :, :-1])
+    set_seed(0)
+    model = TinyGCN(len(ACTION_CLASSES), hidden=8)
+    result = train(model, train_set, test_set, epochs=1, stream="bone", progress=False)
+    torch.testing.assert_close(result.test_scores, model.eval()(bone))
+    with pytest.raises(ValueError, match=r"stream must be one of .*got 'velocity'"):
+        train(model, train_set, epochs=1, stream="velocity", progress=False)
+
+
+def test_ensemble_weights_and_accuracy():
+    assert stream_weights(["joint", "bone"]) == [1.0, 1.0]
+    assert stream_weights(["joint", "bone", "joint-motion", "bone-motion"]) == [0.6, 0.6, 0.4, 0.4]
+    labels = torch.tensor([0, 1, 2, 3])
+    joint = torch.eye(4)[[0, 1, 3, 2]] * 2  # right on the first two
+    bone = torch.eye(4)[[1, 1, 2, 3]] * 3  # right on the last three
+    assert top_k_accuracy(joint, labels) == 0.5 and top_k_accuracy(bone, labels) == 0.75
+    assert top_k_accuracy(combine([joint, bone]), labels) == 0.75
+    assert top_k_accuracy(joint, labels, k=5) == 1.0
+    with pytest.raises(ValueError, match=r"one weight per score tensor \(2\), got 1"):
+        combine([joint, bone], [1.0])
+    with pytest.raises(ValueError, match="streams must be joint, bone, joint-motion or bone-motion, got"):
+        stream_weights(["joint", "velocity"])
+
+
+def test_ensemble_command_line_reads_saved_scores(tmp_path):
+    labels = torch.arange(6) % 3
+    # each stream is right on 4 of 6 clips, confident (1.0) where right and hesitant (0.5) where wrong
+    joint = torch.eye(3)[[0, 1, 2, 0, 2, 1]] * torch.tensor([1, 1, 1, 1, 0.5, 0.5])[:, None]
+    bone = torch.eye(3)[[1, 2, 2, 0, 1, 2]] * torch.tensor([0.5, 0.5, 1, 1, 1, 1])[:, None]
+    streams = {"joint": joint, "bone": bone}
+    paths = []
+    for stream, scores in streams.items():
+        paths.append(tmp_path / f"{stream}.pt")
+        torch.save({"scores": scores, "labels": labels, "stream": stream, "model": "x"}, paths[-1])
+    run = subprocess.run(
+        [sys.executable, "-m", "stviz.ensemble", *map(str, paths)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert run.returncode == 0, run.stderr
+    assert "joint         top-1 0.6667" in run.stdout and "bone          top-1 0.6667" in run.stdout
+    assert "ensemble      top-1 1.0000  top-5 1.0000  (weights 1, 1)" in run.stdout
+
+
+# ---------------------------------------------------------------------------- curves
+
+
+def test_training_curves_come_back_and_are_drawn(small_data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.collections import PathCollection
+
+    from stviz.viz import plot_seed_study, plot_training_curves
+
+    train_set, test_set = small_data
+    set_seed(0)
+    result = train(TinyGCN(len(ACTION_CLASSES), hidden=8), train_set, test_set, epochs=2, progress=False)
+    loss_ax, accuracy_ax = plot_training_curves(result.history)
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "test"]
+    np.testing.assert_allclose(accuracy_ax.get_lines()[1].get_ydata(), result.history["test_accuracy"])
+    study = {"accuracy": {"joint": [0.8, 0.9], "bone": [0.7, 0.85]}, "ensemble_2": [0.9, 0.95], "ensemble_4": [1, 1]}
+    ax = plot_seed_study(study)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["joint", "bone", "2-stream", "4-stream"]
+    dots = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [len(c.get_offsets()) for c in dots] == [2, 2, 2, 2] and "2 seeds" in ax.get_title()
+
+
+def test_command_line_trains_on_an_npz_file_in_ctrgcn_layout(tmp_path):
+    """x_<split> (N, T, 150) zero-padded after the valid frames, one-hot y_<split> (N, num_class)."""
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        x = np.zeros((n, 30, 150), dtype=np.float32)
+        x[:, :20] = rng.normal(size=(n, 20, 150))  # 20 valid frames of 2 persons x 25 joints x 3
+        return x, np.eye(5, dtype=np.float32)[np.arange(n) % 5]
+
+    (x_train, y_train), (x_test, y_test) = split(20), split(10)
+    path = tmp_path / "NTU_tiny.npz"
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    scores = tmp_path / "scores.pt"
+    result = cli_main(["--data", str(path), "--frames", "8", "--epochs", "1", "--no-progress", "--scores", str(scores)])
+    saved = torch.load(scores, weights_only=True)
+    assert saved["scores"].shape == (10, 5) and saved["labels"].tolist() == [0, 1, 2, 3, 4] * 2
+    assert result.model(torch.zeros(1, 3, 8, 25, 2)).shape == (1, 5) and len(result.history["train_loss"]) == 1

@@ -38,11 +38,34 @@ def test_backward_is_the_inverse_shift():
     torch.testing.assert_close(x.grad, temporal_shift(g, 4, reverse=True), atol=0, rtol=0)
 
 
+@pytest.mark.parametrize("c, t, fold_div", [(64, 16, 8), (12, 5, 3), (8, 1, 4)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gradient_equals_autograd_through_the_loop(c, t, fold_div, reverse):
+    """The hand-written backward (the reverse shift) against autograd through the element-wise definition."""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, c, t, 5, generator=gen, dtype=torch.float64)
+    g = torch.randn(2, c, t, 5, generator=gen, dtype=torch.float64)
+    got_x, want_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    temporal_shift(got_x, fold_div, reverse).backward(g)
+    shift_loop(want_x, fold_div, reverse).backward(g)
+    torch.testing.assert_close(got_x.grad, want_x.grad, atol=0, rtol=0)
+
+
+def test_backward_is_differentiable_again():
+    x = torch.randn(2, 8, 5, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda a: temporal_shift(a, 4), (x,))
+
+
+def test_non_contiguous_input():
+    x = torch.randn(2, 5, 16, 9).transpose(2, 3).transpose(1, 2)  # (N, C=9, T=5, V=16), not contiguous
+    torch.testing.assert_close(temporal_shift(x, 4), shift_loop(x.contiguous(), 4), atol=0, rtol=0)
+
+
 @pytest.mark.parametrize("n_segment, fold_div", [(16, 8), (4, 3), (8, 4)])
 def test_native_layout_matches_nctv(n_segment, fold_div):
     n, c, v = 2, 24, 25
     x = torch.randn(n, c, n_segment, v)
-    native = x.permute(0, 2, 1, 3).reshape(n * n_segment, c, v, 1)  # SPEC.md §5.6 skeleton mapping
+    native = x.permute(0, 2, 1, 3).reshape(n * n_segment, c, v, 1)  # frames as TSM's segments, joints as pixels
     shift = official.build("tsm", "shift", n_segment=n_segment, fold_div=fold_div)
     got = shift(native).reshape(n, n_segment, c, v).permute(0, 2, 1, 3)
     torch.testing.assert_close(got, temporal_shift(x, fold_div), atol=0, rtol=0)

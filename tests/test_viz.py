@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,7 +11,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from matplotlib import animation  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 from stviz import figures, official, viz  # noqa: E402
@@ -52,7 +53,7 @@ def test_draw_skeleton_draws_bones_joints_and_names(ntu):
     assert not _colorbars(ax.figure)
 
 
-@pytest.mark.parametrize(("labels", "first"), [("index", "0"), ("index1", "1"), (False, None)])
+@pytest.mark.parametrize(("labels", "first"), [("index", "0"), ("number", "J1"), ("index1", "J1"), (False, None)])
 def test_draw_skeleton_label_modes(ntu, labels, first):
     ax = viz.draw_skeleton(ntu, labels=labels)
     texts = [t.get_text() for t in ax.texts]
@@ -142,20 +143,85 @@ def test_plot_partitions_stgcn_counts(ntu):
         viz.plot_partitions(official.adjacency("stgcn"), ntu, names=["a", "b"])
 
 
+def test_joint_labels_are_1_based_numbers_of_0_based_indices(ntu):
+    assert viz.joint_label(20) == "J21 spine" and viz.joint_label(0, ntu) == "J1 spine base"
+    labels = viz.joint_labels(ntu)
+    assert len(labels) == 25 and labels[23] == "J24 R hand tip"
+    with pytest.raises(ValueError, match=r"0-based joint index in 0..24, got 25"):
+        viz.joint_label(25)
+
+
+def test_plot_subset_heatmaps_share_one_colour_scale():
+    a = official.adjacency("ctrgcn")  # (3, 25, 25): identity, inward, outward
+    fig = viz.plot_subset_heatmaps(a, ["identity", "inward", "outward"], title="CTR-GCN")
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert [ax.get_title() for ax in panels] == ["identity", "inward", "outward"]
+    limits = {ax.images[0].get_clim() for ax in panels}
+    assert limits == {(0.0, float(a.max()))}  # one shared scale
+    assert len(_colorbars(fig)) == 1
+    assert panels[0].get_yticklabels()[20].get_text() == "J21 spine"
+    assert fig.get_size_inches()[0] <= viz.WIDTH
+    with pytest.raises(ValueError, match="2 entries for 3 subsets"):
+        viz.plot_subset_heatmaps(a, ["a", "b"])
+    with pytest.raises(ValueError, match=r"\(K, V, V\), got \(25, 25\)"):
+        viz.plot_subset_heatmaps(a[0], ["a"])
+
+
+def test_draw_streams_shows_motion_bones_and_speed(ntu):
+    x = ntu.rest_pose.T[:, None, :, None].repeat(1, 5, 1, 2).clone()  # (3, 5, 25, 2)
+    x[0, :, 7, 0] += 0.1 * torch.arange(5.0)  # the left hand moves 0.1 m per frame along x
+    fig = viz.draw_streams(x, ntu, frame=1)
+    pose_ax, bone_ax, speed_ax = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    arrows = pose_ax.collections[-1]  # the quiver: one arrow per joint, only the hand's is non-zero
+    assert arrows.U[7] == pytest.approx(0.1) and abs(arrows.U).sum() == pytest.approx(0.1)
+    assert len(bone_ax.lines) == 24 + 1  # 24 bones from the origin, and the origin
+    bone_ends = {tuple(line.get_xydata()[1].round(3)) for line in bone_ax.lines[:-1]}
+    assert (round(0.18, 3), round(0.44 - 0.46, 3)) in bone_ends  # left shoulder - spine, from the origin
+    speed = speed_ax.images[0].get_array()  # (V, T)
+    assert speed.shape == (25, 5) and speed[7, :4].tolist() == pytest.approx([0.1] * 4) and speed[7, 4] == 0
+    assert speed_ax.get_yticklabels()[7].get_text() == "J8 L hand"
+    assert fig.get_size_inches()[0] <= viz.WIDTH and len(_colorbars(fig)) == 1
+    with pytest.raises(ValueError, match=r"frame must be in 0..3 \(the last frame has no motion\), got 4"):
+        viz.draw_streams(x, ntu, frame=4)
+    with pytest.raises(ValueError, match="V=25"):
+        viz.draw_streams(torch.zeros(3, 4, 18, 1), ntu)
+
+
 def test_animate_sequence_frames_and_bodies(ntu):
     x = ntu.rest_pose.T[:, None, :, None].repeat(1, 6, 1, 2).clone()  # (3, 6, 25, 2)
     x[:, :, :, 1] = 0  # second body is padding
     x[0, :, :, 0] += torch.arange(6.0)[:, None]
-    anim = viz.animate_sequence(x, ntu, step=2)
-    assert isinstance(anim, animation.FuncAnimation)
-    frames = list(anim.new_frame_seq())
-    assert frames == [0, 1, 2]
-    artists = anim._func(2)
-    assert len(artists) == 2  # one body drawn: bones + joints
-    assert artists[1].get_xdata()[0] == pytest.approx(4.0)  # frame 4, joint 0 moved by +4 in x
-    assert anim.to_jshtml().count("frames[2] =") == 1
+    anim = viz.animate_sequence(x, ntu, step=2, interval=80)
+    assert isinstance(anim, viz.FrameAnimation) and len(anim.frames) == 3  # frames 0, 2, 4
+    assert all(frame.startswith(b"\x89PNG") for frame in anim.frames)
+    assert len(set(anim.frames)) == 3  # the skeleton moves: every frame differs
     with pytest.raises(ValueError, match="C >= 2 and V=25"):
         viz.animate_sequence(torch.zeros(3, 4, 18), ntu)
+
+
+def test_frame_animation_shows_its_first_frame_without_a_kernel_or_network(ntu):
+    frames = [b"\x89PNG first", b"\x89PNG second"]
+    bundle = viz.FrameAnimation(frames, interval=120)._repr_mimebundle_()
+    assert base64.b64decode(bundle["image/png"]) == frames[0]
+    html = bundle["text/html"]
+    first, second = (base64.b64encode(f).decode() for f in frames)
+    assert f'<img src="data:image/png;base64,{first}"' in html  # visible when scripts are stripped
+    assert second in html and "setInterval" in html and "120" in html  # played by the inline script
+    assert html.count(first) == 1  # the script reuses the <img>'s first frame instead of storing it again
+    assert "http" not in html and "<link" not in html  # nothing fetched from a CDN
+    with pytest.raises(ValueError, match="at least one frame"):
+        viz.FrameAnimation([])
+
+
+def test_use_style_sets_the_shared_resolution():
+    with plt.rc_context():
+        viz.use_style()
+        fig = plt.figure(figsize=(viz.WIDTH, 2))
+        assert fig.dpi == viz.DPI
+        png = viz.png_bytes(fig)
+    width = int.from_bytes(png[16:20], "big")  # PNG header: IHDR width
+    assert width == viz.WIDTH * viz.DPI
+    assert not plt.fignum_exists(fig.number)  # closed, so not shown twice
 
 
 def test_figures_write_every_png_deterministically(tmp_path):
@@ -164,3 +230,29 @@ def test_figures_write_every_png_deterministically(tmp_path):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
     again = figures.write_all(tmp_path / "again", dpi=40)
     assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
+
+
+def test_plot_subset_refinements_shares_one_colour_scale():
+    from matplotlib import colors
+
+    from stviz.viz import plot_subset_refinements
+
+    refinements = torch.zeros(3, 25, 25)
+    refinements[0, 1, 2], refinements[2, 3, 4] = 0.5, -2.0
+    fig = plot_subset_refinements(refinements, top_k=1)
+    assert len(fig.axes) == 4  # three subsets and one colour bar
+    fig = plot_subset_refinements(refinements, top_k=1, norm=colors.Normalize(-4, 4))
+    assert fig.axes[-1].get_ylim() == (-4.0, 4.0)  # the colour bar follows the shared norm
+    with pytest.raises(ValueError, match=r"\(K, V, V\)"):
+        plot_subset_refinements(torch.zeros(25, 25))
+
+
+def test_plot_joint_gates_puts_both_classes_on_one_scale():
+    from stviz.viz import plot_joint_gates
+
+    a, b = torch.linspace(0.2, 0.6, 25), torch.full((25,), 0.4)
+    fig = plot_joint_gates(a, b, ("first", "second"))
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 3
+    assert bars[0].get_ylim() == bars[1].get_ylim() == pytest.approx((0.2, 0.6))
+    assert bars[2].get_ylim() == pytest.approx((-0.2, 0.2))  # the difference, symmetric

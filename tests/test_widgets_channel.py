@@ -17,7 +17,7 @@ from stviz.widgets.channel import channel_picker, cost_explorer  # noqa: E402
 
 def test_cost_explorer_updates_rows_and_table():
     ui = cost_explorer()
-    assert ui.rows["Sep layer (e=2)"]["params"] == 17_984  # SPEC.md §7, C=64, k=5
+    assert ui.rows["Sep layer (e=2)"]["params"] == 17_984  # original Temporal_Sep_Layer, C=64, k=5 (docs/numbers.md)
     ui.channels.value = 96
     ui.expand_ratio.value = 3
     ui.kernel_size.value = 9
@@ -50,30 +50,28 @@ def test_cost_explorer_reduction_changes_bottleneck():
     assert ui.rows["SG layer (r=8)"] == efficient_temporal_cost("SG", 64, 5, 8)
 
 
-@pytest.fixture
-def picker_inputs():
+def test_channel_picker_redraws_the_picked_channel_of_one_unit():
     set_seed(0)
-    c, v, t = 6, 25, 12
-    topologies = torch.randn(c, v, v)
-    sources = (torch.arange(v)[None, :] + torch.arange(c)[:, None]) % v  # cyclic shift: (v + c) % V
-    response = torch.zeros(c, t)
-    response[torch.arange(c), torch.arange(c) + 3] = 1.0
-    return topologies, sources, response
-
-
-def test_channel_picker_redraws_for_the_picked_channel(picker_inputs):
-    topologies, sources, response = picker_inputs
-    ui = channel_picker(topologies, sources, response, top_k=5)
-    assert ui.channel.max == 5 and ui.peak_frame == 3 and ui.reads[0] == 0
+    k, c, v = 3, 6, 25
+    refinements = torch.randn(k, c, v, v)
+    ui = channel_picker(refinements, top_k=5)
+    assert ui.channel.max == c - 1
     first_figure = ui.figure
     ui.channel.value = 4
     assert ui.figure is not first_figure
-    assert ui.peak_frame == 7
-    assert ui.reads == [(v + 4) % 25 for v in range(25)]
-    m = topologies[4].clone()
-    m.fill_diagonal_(0)
-    strongest = m.abs().flatten().topk(5).indices
-    want = {(int(i % 25), int(i // 25)) for i in strongest}  # (source = column, target = row)
-    assert {(s, t) for s, t, _ in ui.top_edges} == want
-    assert len(ui.figure.axes) >= 3
+    assert len(ui.top_edges) == k
+    for subset in range(k):
+        m = refinements[subset, 4].clone()
+        m.fill_diagonal_(0)
+        strongest = m.abs().flatten().topk(5).indices
+        want = {(int(i % 25), int(i // 25)) for i in strongest}  # (source = column, target = row)
+        assert {(s, t) for s, t, _ in ui.top_edges[subset]} == want
+    assert ui.norm.vmax == pytest.approx(float(refinements.abs().max()))  # one scale for every channel
+    assert len(ui.figure.axes) == k + 1  # the K subsets and one colour bar
     assert bytes(ui.image.value[:4]) == b"\x89PNG"
+
+
+@pytest.mark.parametrize("shape", [(6, 25, 25), (3, 6, 25, 24)])
+def test_channel_picker_rejects_wrong_shape(shape):
+    with pytest.raises(ValueError, match=r"\(K, C, V, V\).*got"):
+        channel_picker(torch.zeros(shape))

@@ -56,7 +56,10 @@ def test_neighbourhood_explorer_follows_joint_and_hops(ntu):
     assert ui.groups["official"] != ui.groups["bfs"]
     assert bytes(ui.image.value).startswith(b"\x89PNG")
     panels = [ax for ax in ui.figure.axes if ax.get_label() != "<colorbar>"]
-    assert len(panels) == 3 and panels[0].get_title() == "6 joints within 2 hops of 13"
+    assert len(panels) == 3 and panels[0].get_title() == "6 joints within 2 hops\nof J13 L hip"
+    assert panels[1].get_title().startswith("ST-GCN groups into J13 L hip (official)")
+    assert [t.get_text() for t in panels[0].texts][:2] == ["J1", "J2"]  # 1-based numbers on the joints
+    assert dict(ui.joint.options)["J21 spine"] == 20  # the label is 1-based, the value a 0-based index
 
 
 @pytest.mark.parametrize("hops", [0, 3, 12])
@@ -84,3 +87,5 @@ def test_sample_explorer_redraws_for_action_and_seed():
     np.testing.assert_array_equal(ui.sample, make_action(ACTION_CLASSES.index("kick right leg"), rng=3))
     assert not np.array_equal(before, ui.sample)
     assert ui.figure.axes[0].get_title() == "kick right leg (seed 3)"
+    number, name = ui.figure.axes[1].get_title().removesuffix(": moves the most").split(" ", 1)
+    assert number == f"J{ui.moving_joint + 1}" and name.startswith("R ")  # 1-based number, short name

@@ -56,3 +56,13 @@ def test_shift_arrows_follow_the_cyclic_rule_and_the_local_rule():
     ui.kind.value = "local (paper)"
     ui.channel.value = 63
     assert ui.moved == ui.bone_arrows == 25  # local: every moving joint reads a neighbour
+
+
+def test_explorer_panels_share_one_colour_scale_with_a_nonzero_alpha(explorer):
+    ui, unit, a = explorer
+    ui.alpha.value = 0.5
+    assert float(ui.refinement.abs().sum()) > 0
+    colour_bars = [ax for ax in ui.figure.axes if ax.get_label() == "<colorbar>"]
+    assert len(colour_bars) == 1  # one scale for the three panels
+    bound = max(float(m.abs().max()) for m in (ui.shared, ui.refinement, ui.matrix))
+    assert colour_bars[0].get_ylim() == pytest.approx((-bound, bound))

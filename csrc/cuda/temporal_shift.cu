@@ -2,7 +2,8 @@
 //
 // One thread per output element for the forward, one per input element for the adjoint (a gather, so no
 // atomics), and one block per (n, c) plane for the offset gradient, whose partial sums are then added over n
-// in a fixed order: every result is deterministic.
+// in a fixed order: every result is deterministic. The caller (stviz/ops.py) has checked that the offsets are
+// finite; a tap whose weight is 0 is skipped, as on the CPU.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
@@ -10,6 +11,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
+
+#include <tuple>
 
 namespace stviz {
 
@@ -182,12 +185,21 @@ at::Tensor temporal_shift_offset_grad_cuda(const at::Tensor& grad_in, const at::
   return grad_offset;
 }
 
+// Both gradients: on the GPU the two kernels above run back to back (each is one pass over grad_out).
+std::tuple<at::Tensor, at::Tensor> temporal_shift_backward_cuda(const at::Tensor& grad_in, const at::Tensor& x_in,
+                                                                const at::Tensor& offset_in, int64_t stride) {
+  check_offset_grad_args(grad_in, x_in, offset_in, stride);
+  return {temporal_shift_adjoint_cuda(grad_in, offset_in, stride, x_in.size(2)),
+          temporal_shift_offset_grad_cuda(grad_in, x_in, offset_in, stride)};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(stviz, CUDA, m) {
   m.impl("temporal_shift", &temporal_shift_cuda);
   m.impl("temporal_shift_adjoint", &temporal_shift_adjoint_cuda);
   m.impl("temporal_shift_offset_grad", &temporal_shift_offset_grad_cuda);
+  m.impl("temporal_shift_backward", &temporal_shift_backward_cuda);
 }
 
 }  // namespace stviz

@@ -1,4 +1,4 @@
-"""The bone and motion input streams of multi-stream skeleton models (CTR-GCN's feeder, SPEC.md §3, §5).
+"""The bone and motion input streams of multi-stream skeleton models, as CTR-GCN's feeder computes them.
 
 Both work on one sample (C, T, V, M) or a batch (N, C, T, V, M), as torch tensors or numpy arrays, and return the
 same type and shape. CTR-GCN's feeder applies the bone transform first, then motion, so the bone-motion stream is

@@ -1,17 +1,19 @@
 """Compatibility with the original implementations and their checkpoints.
 
-Three functions (OFFICIAL_API.md)::
+Three functions::
 
     A  = official.adjacency(repo)                    # the repo's NTU adjacency
     m  = official.build(repo, name, **kwargs)        # stviz module == original class `name`
-    sd = official.convert_state_dict(repo, name, original_sd, **kwargs)
+    sd = official.convert_state_dict(repo, name, torch.load(path, weights_only=True), **kwargs)
     m.load_state_dict(sd, strict=True)
 
 ``repo`` is one of ``stgcn``, ``ctrgcn``, ``effgcn``, ``shiftgcn``, ``msg3d``,
 ``tsm``. The adapters live in one submodule per topic (``spatial``,
 ``temporal``, ``shift``, ``channel``, ``multiscale``, ``tsm``, ``models``), each
-registering itself with :func:`register`; this package is the one place that
-knows the original class names, signatures and quirks.
+registering itself with :func:`register` and its :class:`~stviz.official.keys.KeyMap`;
+this package is the one place that knows the original class names, signatures and quirks.
+:func:`convert_state_dict` is strict: it unwraps ``state_dict`` / ``model`` containers and
+``module.`` prefixes, and reports every missing, leftover or shape-mismatched key.
 """
 
 from __future__ import annotations
@@ -24,8 +26,19 @@ import torch
 from torch import nn
 
 from stviz.graph import SkeletonGraph
+from stviz.official.keys import IDENTITY, KeyMap, convert
+from stviz.spatial import cyclic_shift_indices
 
-__all__ = ["REPOS", "adjacency", "build", "convert_state_dict", "available", "register", "shift_indices"]
+__all__ = [
+    "REPOS",
+    "adjacency",
+    "build",
+    "convert_state_dict",
+    "key_map",
+    "available",
+    "register",
+    "shift_indices",
+]
 
 REPOS = ("stgcn", "ctrgcn", "effgcn", "shiftgcn", "msg3d", "tsm")
 _TOPICS = ("spatial", "temporal", "shift", "channel", "multiscale", "tsm", "models")
@@ -36,21 +49,26 @@ class Adapter:
     """How to build one original class as an stviz module and map its keys."""
 
     build: Callable[..., nn.Module]
-    # (original_state_dict, **kwargs) -> stviz state_dict. None: keys are identical.
-    convert: Callable[..., dict] | None = None
+    # (**original_kwargs) -> KeyMap from the original's keys to the built module's keys.
+    keys: Callable[..., KeyMap]
 
 
 _REGISTRY: dict[tuple[str, str], Adapter] = {}
 _LOADED = False
 
 
-def register(repo: str, name: str, convert: Callable[..., dict] | None = None):
-    """Decorator: register ``fn(**original_kwargs) -> nn.Module`` as ``(repo, name)``."""
+def register(repo: str, name: str, keys: KeyMap | Callable[..., KeyMap] = IDENTITY):
+    """Decorator: register ``fn(**original_kwargs) -> nn.Module`` as ``(repo, name)``.
+
+    ``keys`` maps the original's state_dict keys onto the module's: a :class:`KeyMap`, or a function of the
+    constructor's keyword arguments returning one (the default: identical keys).
+    """
     if repo not in REPOS:
         raise ValueError(f"unknown repo {repo!r}; expected one of {REPOS}")
+    factory = keys if callable(keys) and not isinstance(keys, KeyMap) else (lambda **_: keys)
 
     def deco(fn):
-        _REGISTRY[(repo, name)] = Adapter(fn, convert)
+        _REGISTRY[(repo, name)] = Adapter(fn, factory)
         return fn
 
     return deco
@@ -90,12 +108,21 @@ def build(repo: str, name: str, **kwargs) -> nn.Module:
     return _adapter(repo, name).build(**kwargs)
 
 
-def convert_state_dict(repo: str, name: str, state_dict: dict, **kwargs) -> dict:
-    """Map an original ``state_dict`` (original key names) onto :func:`build`'s module."""
+def key_map(repo: str, name: str, **kwargs) -> KeyMap:
+    """How the original ``name``'s keys map onto :func:`build`'s module, for these constructor arguments."""
+    return _adapter(repo, name).keys(**kwargs)
+
+
+def convert_state_dict(repo: str, name: str, state_dict, strict: bool = True, **kwargs) -> dict:
+    """Map an original checkpoint (original key names) onto ``build(repo, name, **kwargs)``'s keys.
+
+    Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` containers and ``module.`` prefixes, then raises
+    ``ValueError`` naming every leftover, shape-mismatched and (when ``strict``) missing key, each with its
+    original and its stviz name. ``strict=False`` converts a partial dict.
+    """
     adapter = _adapter(repo, name)
-    if adapter.convert is None:
-        return dict(state_dict)
-    return adapter.convert(state_dict, **kwargs)
+    module = adapter.build(**kwargs)
+    return convert(state_dict, module, adapter.keys(**kwargs), f"{repo} {name}", strict)
 
 
 def adjacency(repo: str) -> torch.Tensor:
@@ -119,14 +146,6 @@ def adjacency(repo: str) -> torch.Tensor:
 
 
 def shift_indices(channels: int, num_joints: int = 25) -> dict[str, torch.Tensor]:
-    """Shift-GCN's spatial shift index tables (``shift_in``, ``shift_out``), int64 (V*C,).
-
-    ``shift_in[v*C + c]`` points at joint ``(v + c) % V`` of channel c and
-    ``shift_out[v*C + c]`` at joint ``(v - c) % V``: a cyclic shift along the
-    joint index (SPEC.md pitfall 10).
-    """
-    v = torch.arange(num_joints)[:, None]
-    c = torch.arange(channels)[None, :]
-    shift_in = ((v + c) % num_joints) * channels + c
-    shift_out = ((v - c) % num_joints) * channels + c
-    return {"shift_in": shift_in.reshape(-1), "shift_out": shift_out.reshape(-1)}
+    """Shift-GCN's spatial shift index tables (``shift_in``, ``shift_out``), int64 (V*C,): the cyclic shift
+    along the joint index, :func:`stviz.spatial.cyclic_shift_indices`."""
+    return cyclic_shift_indices(channels, num_joints)

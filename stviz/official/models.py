@@ -1,90 +1,76 @@
 """Adapters for the full models: stgcn / ctrgcn / shiftgcn / msg3d ``Model`` and effgcn ``EfficientGCN``.
 
-Each converter splits an original checkpoint by sub-block prefix and hands every piece to that block's own
-adapter (:func:`stviz.official.convert_state_dict`), so the key tables live in one place per block. Keys
-that only the model holds (``data_bn``, the head, ST-GCN's ``edge_importance`` and ``A``) are mapped here.
+Each model's :class:`~stviz.official.keys.KeyMap` nests its blocks' own maps by index, so the key tables live
+in one place per block; keys that only the model holds (``data_bn``, the head, ST-GCN's ``edge_importance`` and
+``A``) are mapped here. The originals' quirks set here: Shift-GCN ignores ``in_channels``, CTR-GCN's first layer
+has 8 relation channels, MS-G3D's first G3D path widens in its graph convolution only on 3 input channels.
 """
 
 from __future__ import annotations
 
-import re
-
 import torch
 from torch import nn
 
-from stviz.models import (
-    _EFFICIENTGCN_BASE,
-    _TEN_LAYERS,
-    CTRGCN,
-    MSG3D,
-    STGCN,
-    EfficientGCN,
-    ShiftGCN,
-    efficientgcn_block_args,
+from stviz.models import CTRGCN, MSG3D, STGCN, EfficientGCN, ShiftGCN, efficientgcn_block_args
+from stviz.models.base import TEN_LAYERS
+from stviz.models.efficientgcn import EFFICIENTGCN_BASE, efficientgcn_stream
+from stviz.official import adjacency, register
+from stviz.official.channel import attention_keys
+from stviz.official.keys import IDENTITY, KeyMap, nested, prefixes
+from stviz.official.multiscale import graph_conv_keys, multi_window_keys
+from stviz.official.spatial import (
+    RESIDUAL_UNIT,
+    TCN_GCN_UNIT_KEYS,
+    _effgcn_graph_keys,
+    activation_name,
+    ctrgcn_rel_channels,
+    shift_unit_keys,
 )
-from stviz.official import adjacency, convert_state_dict, register
 
-_WIDTHS = tuple(width for width, _ in _TEN_LAYERS)
-
-
-def _unwrap(sd: dict) -> dict:
-    """Drop the ``module.`` prefix that checkpoints saved from ``nn.DataParallel`` carry (CTR-GCN, MS-G3D, ...)."""
-    return {k.removeprefix("module."): v for k, v in sd.items()}
+_WIDTHS = tuple(width for width, _ in TEN_LAYERS)
 
 
-def _split(sd: dict, pattern: str) -> tuple[dict[tuple, dict], dict]:
-    """Group keys matching ``pattern`` (groups = sub-block id, last group = the rest of the key)."""
-    groups: dict[tuple, dict] = {}
-    rest = {}
-    for key, value in sd.items():
-        match = re.fullmatch(pattern, key)
-        if match:
-            *ident, tail = match.groups()
-            groups.setdefault(tuple(ident), {})[tail] = value
-        else:
-            rest[key] = value
-    return groups, rest
+def _graph_check(repo: str, key: str):
+    def check(value: torch.Tensor) -> None:
+        want = adjacency(repo)
+        if value.shape != want.shape or not torch.allclose(value.float(), want, atol=1e-6):
+            raise ValueError(f"{repo} Model: {key} differs from the NTU graph stviz builds: another graph was used")
+
+    return check
 
 
-def _prefixed(prefix: str, sd: dict) -> dict:
-    return {f"{prefix}{k}": v for k, v in sd.items()}
-
-
-def _head(rest: dict, names: dict[str, str], model: str) -> dict:
-    """Map the model-level keys left over (``data_bn.*``, the head) by prefix; anything else is an error."""
-    out = {}
-    for key, value in rest.items():
-        prefix = next((p for p in names if key.startswith(p)), None)
-        if prefix is None:
-            raise KeyError(f"{model}: no stviz key for original key {key!r}")
-        out[names[prefix] + key[len(prefix) :]] = value
-    return out
-
-
-def _check_graph(a: torch.Tensor, want: torch.Tensor, key: str) -> None:
-    if a.shape != want.shape or not torch.allclose(a.float(), want.float(), atol=1e-6):
-        raise ValueError(f"{key} differs from the NTU graph stviz builds: the checkpoint used another graph")
+def _layers(inner: KeyMap | None = None, inner_by_index=None, rest: KeyMap = IDENTITY) -> KeyMap:
+    """``l{i}.`` (1-based, CTR-GCN and Shift-GCN) <-> ``layers.{i-1}.``."""
+    return nested(
+        r"l(?P<i>\d+)\.",
+        r"layers\.(?P<i>\d+)\.",
+        (lambda g: inner) if inner is not None else (lambda g: inner_by_index(int(g["i"]))),
+        lambda g: f"layers.{int(g['i']) - 1}.",
+        lambda g: f"l{int(g['i']) + 1}.",
+        rest,
+    )
 
 
 # ---------------------------------------------------------------------------- ST-GCN
 
+STGCN_KEYS = nested(
+    r"edge_importance\.(?P<i>\d+)$",
+    r"layers\.(?P<i>\d+)\.gcn\.edge_importance$",
+    lambda g: IDENTITY,
+    lambda g: f"layers.{g['i']}.gcn.edge_importance",
+    lambda g: f"edge_importance.{g['i']}",
+    rest=nested(
+        r"st_gcn_networks\.(?P<i>\d+)\.",
+        r"layers\.(?P<i>\d+)\.",
+        lambda g: IDENTITY,
+        lambda g: f"layers.{g['i']}.",
+        lambda g: f"st_gcn_networks.{g['i']}.",
+        rest=prefixes({"fcn.": "classifier."}, dropped={"A": _graph_check("stgcn", "A")}),
+    ),
+)
 
-def _convert_stgcn(sd: dict, **kwargs) -> dict:
-    sd = _unwrap(sd)
-    if "A" in sd:  # a registered buffer of the original Model; stviz recomputes it
-        _check_graph(sd.pop("A"), adjacency("stgcn"), "A")
-    out = {}
-    layers, rest = _split(sd, r"st_gcn_networks\.(\d+)\.(.+)")
-    for (i,), block in layers.items():
-        out.update(_prefixed(f"layers.{i}.", convert_state_dict("stgcn", "st_gcn", block)))
-    importance, rest = _split(rest, r"edge_importance\.(\d+)()")
-    for (i,), value in importance.items():
-        out[f"layers.{i}.gcn.edge_importance"] = value[""]
-    out.update(_head(rest, {"data_bn.": "data_bn.", "fcn.": "classifier."}, "stgcn Model"))
-    return out
 
-
-@register("stgcn", "Model", convert=_convert_stgcn)
+@register("stgcn", "Model", keys=STGCN_KEYS)
 def _stgcn(in_channels=3, num_class=60, graph_args=None, edge_importance_weighting=True, dropout=0.5, **_):
     graph_args = graph_args or {"layout": "ntu-rgb+d", "strategy": "spatial"}
     if graph_args.get("layout") != "ntu-rgb+d" or graph_args.get("strategy") != "spatial":
@@ -102,73 +88,56 @@ def _check_ntu(graph, num_point, model: str, graph_class: str = "graph.ntu_rgb_d
         )
 
 
-def _convert_ctrgcn(sd: dict, **kwargs) -> dict:
-    layers, rest = _split(_unwrap(sd), r"l(\d+)\.(.+)")
-    out = {}
-    for (i,), block in layers.items():
-        out.update(_prefixed(f"layers.{int(i) - 1}.", convert_state_dict("ctrgcn", "TCN_GCN_unit", block)))
-    out.update(_head(rest, {"data_bn.": "data_bn.", "fc.": "fc."}, "ctrgcn Model"))
-    return out
-
-
-@register("ctrgcn", "Model", convert=_convert_ctrgcn)
+@register("ctrgcn", "Model", keys=_layers(TCN_GCN_UNIT_KEYS))
 def _ctrgcn(num_class=60, num_point=25, num_person=2, graph=None, graph_args=None, in_channels=3, drop_out=0,
             adaptive=True):  # fmt: skip
     _check_ntu(graph, num_point, "ctrgcn Model")
-    return CTRGCN(num_class, in_channels, num_person, adjacency("ctrgcn"), drop_out, adaptive)
+    return CTRGCN(
+        num_class, in_channels, num_person, adjacency("ctrgcn"), drop_out, adaptive, ctrgcn_rel_channels(in_channels)
+    )
 
 
-def _convert_shiftgcn(sd: dict, **kwargs) -> dict:
-    parts, rest = _split(_unwrap(sd), r"l(\d+)\.(gcn1|tcn1|residual)\.(.+)")
-    out = {}
-    for (i, part), block in parts.items():
-        i = int(i) - 1
-        c_in, c_out = (3, 64) if i == 0 else (_WIDTHS[i - 1], _WIDTHS[i])
-        if part == "gcn1":
-            block = convert_state_dict("shiftgcn", "Shift_gcn", block, in_channels=c_in, out_channels=c_out)
-        elif part == "tcn1":
-            block = convert_state_dict("shiftgcn", "Shift_tcn", block, in_channels=c_out, out_channels=c_out)
-        out.update(_prefixed(f"layers.{i}.{part}.", block))
-    out.update(_head(rest, {"data_bn.": "data_bn.", "fc.": "fc."}, "shiftgcn Model"))
-    return out
+def _shift_layer_keys(i: int) -> KeyMap:
+    c_in, c_out = (3, _WIDTHS[0]) if i == 1 else (_WIDTHS[i - 2], _WIDTHS[i - 1])
+    return shift_unit_keys(c_in, c_out)
 
 
-@register("shiftgcn", "Model", convert=_convert_shiftgcn)
+@register("shiftgcn", "Model", keys=_layers(inner_by_index=_shift_layer_keys))
 def _shiftgcn(num_class=60, num_point=25, num_person=2, graph=None, graph_args=None, in_channels=3):
     _check_ntu(graph, num_point, "shiftgcn Model")
-    # The original hard-codes l1 = TCN_GCN_unit(3, 64): in_channels is ignored (SPEC.md pitfall 10).
+    # The original hard-codes l1 = TCN_GCN_unit(3, 64): in_channels is ignored.
     return ShiftGCN(num_class, 3, num_person, num_point, grad_mode="official")
 
 
 # ---------------------------------------------------------------------------- MS-G3D
 
 
-def _convert_msg3d(sd: dict, num_gcn_scales: int = 13, num_g3d_scales: int = 6, **kwargs) -> dict:
-    out = {}
-    g3d, rest = _split(_unwrap(sd), r"gcn3d(\d)\.(.+)")
-    for (s,), block in g3d.items():
-        block = convert_state_dict("msg3d", "MultiWindow_MS_G3D", block, num_scales=num_g3d_scales)
-        out.update(_prefixed(f"stages.{int(s) - 1}.gcn3d.", block))
-    sgcn, rest = _split(rest, r"sgcn(\d)\.(\d)\.(.+)")
-    for (s, j), block in sgcn.items():
-        if j == "0":
-            block = convert_state_dict("msg3d", "MultiScale_GraphConv", block, num_scales=num_gcn_scales)
-        else:
-            block = convert_state_dict("msg3d", "MultiScale_TemporalConv", block)
-        out.update(_prefixed(f"stages.{int(s) - 1}.sgcn.{j}.", block))
-    tcn, rest = _split(rest, r"tcn(\d)\.(.+)")
-    for (s,), block in tcn.items():
-        out.update(
-            _prefixed(f"stages.{int(s) - 1}.tcn.", convert_state_dict("msg3d", "MultiScale_TemporalConv", block))
-        )
-    out.update(_head(rest, {"data_bn.": "data_bn.", "fc.": "fc."}, "msg3d Model"))
-    return out
+def _msg3d_keys(num_gcn_scales: int = 13, num_g3d_scales: int = 6, **_) -> KeyMap:
+    residual = prefixes(RESIDUAL_UNIT)
+    g3d, gcn = multi_window_keys(num_g3d_scales), graph_conv_keys(num_gcn_scales)
+    stage = lambda s: int(s) - 1  # noqa: E731
+    return nested(
+        r"gcn3d(?P<s>\d)\.", r"stages\.(?P<s>\d)\.gcn3d\.", lambda g: g3d,
+        lambda g: f"stages.{stage(g['s'])}.gcn3d.", lambda g: f"gcn3d{int(g['s']) + 1}.",
+        rest=nested(
+            r"sgcn(?P<s>\d)\.(?P<j>\d)\.", r"stages\.(?P<s>\d)\.sgcn\.(?P<j>\d)\.",
+            lambda g: gcn if g["j"] == "0" else residual,
+            lambda g: f"stages.{stage(g['s'])}.sgcn.{g['j']}.", lambda g: f"sgcn{int(g['s']) + 1}.{g['j']}.",
+            rest=nested(
+                r"tcn(?P<s>\d)\.", r"stages\.(?P<s>\d)\.tcn\.", lambda g: residual,
+                lambda g: f"stages.{stage(g['s'])}.tcn.", lambda g: f"tcn{int(g['s']) + 1}.",
+            ),
+        ),
+    )  # fmt: skip
 
 
-@register("msg3d", "Model", convert=_convert_msg3d)
+@register("msg3d", "Model", keys=_msg3d_keys)
 def _msg3d(num_class=60, num_point=25, num_person=2, num_gcn_scales=13, num_g3d_scales=6, graph=None, in_channels=3):
     _check_ntu(graph, num_point, "msg3d Model", graph_class="graph.ntu_rgb_d.AdjMatrixGraph")
-    return MSG3D(num_class, in_channels, num_person, num_gcn_scales, num_g3d_scales, adjacency("msg3d"))
+    return MSG3D(
+        num_class, in_channels, num_person, num_gcn_scales, num_g3d_scales, adjacency("msg3d"),
+        widen_first_g3d=in_channels == 3,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- EfficientGCN
@@ -179,42 +148,42 @@ class _EfficientGCNOriginalOutput(EfficientGCN):
 
     def forward(self, x: torch.Tensor):
         feature = self.features(x)
-        return self._logits(feature), feature
-
-
-_EFFGCN_TEMPORAL = {"Basic": "Temporal_Basic_Layer", "Sep": "Temporal_Sep_Layer",
-                    "Bottleneck": "Temporal_Bottleneck_Layer", "SG": "Temporal_SG_Layer"}  # fmt: skip
+        return self.logits(feature), feature
 
 
 def _effgcn_options(model_type="EfficientGCN-B0", block_args=None, scale_args=(1.2, 1.35), fusion_stage=2, **_):
     level = int(model_type[-1])
-    return efficientgcn_block_args(level, block_args or _EFFICIENTGCN_BASE, tuple(scale_args)), fusion_stage
+    return efficientgcn_block_args(level, block_args or EFFICIENTGCN_BASE, tuple(scale_args)), fusion_stage
 
 
-def _convert_effgcn(sd: dict, **kwargs) -> dict:
-    args, fusion_stage = _effgcn_options(**kwargs)
-    act, reduct_ratio, bias = kwargs.get("act_type", "swish"), kwargs.get("reduct_ratio", 4), kwargs.get("bias", True)
-    temporal = _EFFGCN_TEMPORAL[kwargs.get("layer_type", "Sep")]
-    parts, rest = _split(_unwrap(sd), r"(input_branches\.\d+|main_stream)\.([a-z_]+|block-\d+_[a-z]+(?:-\d+)?)\.(.+)")
-    out = {}
-    for (stream, name), block in parts.items():
-        stream = stream.replace("input_branches", "branches")
-        if name.endswith("_scn"):
-            block = convert_state_dict("effgcn", "Spatial_Graph_Layer", block)
-        elif name == "stem_tcn":
-            block = convert_state_dict("effgcn", "Temporal_Basic_Layer", block)
-        elif name.endswith("_att"):
-            i = int(name.split("-")[1].split("_")[0]) + (0 if stream.startswith("branches") else fusion_stage)
-            block = convert_state_dict("effgcn", "Attention_Layer", block, out_channel=args[i][0], act=act,
-                                       reduct_ratio=reduct_ratio, bias=bias)  # fmt: skip
-        elif "_tcn-" in name:
-            block = convert_state_dict("effgcn", temporal, block)
-        out.update(_prefixed(f"{stream}.{name.replace('-', '')}.", block))
-    out.update(_head(rest, {"classifier.fc.": "fc."}, "effgcn EfficientGCN"))
-    return out
+def _effgcn_stream_keys(max_graph_distance: int = 2, att_type: str = "stja") -> KeyMap:
+    """EfficientGCN_Blocks keys: ``init_bn``, ``stem_scn``, ``stem_tcn``, ``block-{i}_scn``, ``block-{i}_tcn-{j}``,
+    ``block-{i}_att`` -> ``init_bn``, ``stem_scn``, ``stem_tcn``, ``block{i}.scn``, ``block{i}.tcn{j}``,
+    ``block{i}.att``."""
+    graph = _effgcn_graph_keys(A=adjacency("effgcn"), max_graph_distance=max_graph_distance, prefix="conv.")
+    parts = {"scn": graph, "att": attention_keys(att_type), "stem_scn": graph}
+    return nested(
+        r"(?P<part>init_bn|stem_scn|stem_tcn)\.|block-(?P<i>\d+)_(?P<block_part>scn|att|tcn-(?P<j>\d+))\.",
+        r"(?P<part>init_bn|stem_scn|stem_tcn)\.|block(?P<i>\d+)\.(?P<block_part>scn|att|tcn(?P<j>\d+))\.",
+        lambda g: parts.get(g["part"] or g["block_part"], IDENTITY),
+        lambda g: f"{g['part']}." if g["part"] else f"block{g['i']}.{g['block_part'].replace('-', '')}.",
+        lambda g: f"{g['part']}." if g["part"] else f"block-{g['i']}_{g['block_part'].replace('tcn', 'tcn-')}.",
+    )
 
 
-@register("effgcn", "EfficientGCN", convert=_convert_effgcn)
+def _effgcn_keys(kernel_size=(5, 2), att_type="stja", **_) -> KeyMap:
+    stream = _effgcn_stream_keys(kernel_size[1], att_type)
+    return nested(
+        r"input_branches\.(?P<b>\d+)\.|main_stream\.",
+        r"branches\.(?P<b>\d+)\.|main_stream\.",
+        lambda g: stream,
+        lambda g: "main_stream." if g["b"] is None else f"branches.{g['b']}.",
+        lambda g: "main_stream." if g["b"] is None else f"input_branches.{g['b']}.",
+        rest=prefixes({"classifier.fc.": "fc."}),
+    )
+
+
+@register("effgcn", "EfficientGCN", keys=_effgcn_keys)
 def _efficientgcn(
     model_type="EfficientGCN-B0", data_shape=(3, 6, 288, 25, 2), num_class=60, act_type="swish", block_args=None,
     scale_args=(1.2, 1.35), fusion_stage=2, stem_channel=64, kernel_size=(5, 2), layer_type="Sep", att_type="stja",
@@ -229,5 +198,45 @@ def _efficientgcn(
         num_classes=num_class, input_branches=num_input, in_channels=num_channel, block_args=args,
         fusion_stage=fusion_stage, stem_channels=stem_channel, A=adjacency("effgcn"), temporal_kernel=temporal_kernel,
         max_graph_distance=max_graph_distance, layer_type=layer_type, expand_ratio=expand_ratio,
-        reduct_ratio=reduct_ratio, act=act_type, bias=bias, edge_importance=edge, dropout=drop_prob,
+        reduct_ratio=reduct_ratio, activation=activation_name(act_type), bias=bias, edge_importance=edge,
+        dropout=drop_prob,
     )  # fmt: skip
+
+
+def _effgcn_blocks_keys(kernel_size=(5, 2), att_type="stja", **_) -> KeyMap:
+    return _effgcn_stream_keys(kernel_size[1], att_type)
+
+
+@register("effgcn", "EfficientGCN_Blocks", keys=_effgcn_blocks_keys)
+def _efficientgcn_blocks(
+    init_channel, block_args, layer_type="Sep", kernel_size=(5, 2), input_channel=0, act="swish", A=None, bias=True,
+    edge=True, expand_ratio=2, reduct_ratio=4, att_type="stja", **_,
+) -> nn.Module:  # fmt: skip
+    if att_type != "stja":
+        raise NotImplementedError(f"stviz's EfficientGCN blocks use att_type='stja' (the default), got {att_type!r}")
+    A = adjacency("effgcn") if A is None else torch.as_tensor(A)
+    return efficientgcn_stream(
+        input_channel if input_channel > 0 else init_channel, [tuple(b) for b in block_args],
+        init_channel if input_channel > 0 else None, A=A, temporal_kernel=kernel_size[0],
+        max_graph_distance=kernel_size[1], layer_type=layer_type, expand_ratio=expand_ratio,
+        reduct_ratio=reduct_ratio, activation=activation_name(act), bias=bias, edge_importance=edge,
+    )  # fmt: skip
+
+
+class _EfficientGCNClassifier(nn.Module):
+    """EfficientGCN: ``EfficientGCN_Classifier``. GAP over (T, V, M), dropout, 1x1x1 conv: (N, C, T, V, M) -> (N, K)."""
+
+    def __init__(self, channels: int, num_classes: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Conv3d(channels, num_classes, 1)
+
+    def forward(self, feature: torch.Tensor) -> torch.Tensor:
+        if feature.dim() != 5:
+            raise ValueError(f"EfficientGCN_Classifier: x must have shape (N, C, T, V, M), got {tuple(feature.shape)}")
+        return self.fc(self.dropout(feature.mean((2, 3, 4), keepdim=True))).flatten(1)
+
+
+@register("effgcn", "EfficientGCN_Classifier", keys=prefixes({"fc.": "fc."}))
+def _efficientgcn_classifier(curr_channel: int, num_class: int, drop_prob: float = 0.25, **_) -> nn.Module:
+    return _EfficientGCNClassifier(curr_channel, num_class, drop_prob)

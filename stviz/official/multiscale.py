@@ -3,74 +3,69 @@
 Original key layout: a one-layer ``MLP`` stores its conv at ``layers.0`` and its
 BatchNorm at ``layers.1`` (one later when a Dropout comes first); ``A_res`` is a
 stacked (K*V, V) matrix. ``A_powers`` / ``A_scales`` are not in the original
-state_dict (SPEC.md pitfall 9), and stviz keeps its scales out of state_dict too.
+state_dict, and stviz keeps its scales out of state_dict too. The originals' quirks set here: dropout only
+above 0.001, and a G3D block on 3 input channels widens in its graph convolution.
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from stviz.multiscale import G3DBlock, MultiScaleGraphConv, MultiWindowG3D, TemporalWindows, WindowGraphConv
+from stviz.multiscale import (
+    G3DBlock,
+    MultiScaleGraphConv,
+    MultiWindowG3D,
+    PointwiseConvBN,
+    TemporalWindows,
+    WindowGraphConv,
+)
 from stviz.official import register
-
-_MLP_PARTS = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
-
-
-def _mlp_key(rest: str, dropout: float, prefix: str) -> str:
-    """``layers.{i}.<param>`` of a one-layer MLP -> ``{prefix}conv.<param>`` or ``{prefix}bn.<param>``."""
-    first = 1 if dropout > 0.001 else 0
-    layer, _, param = rest.partition(".")[2].partition(".")
-    if not rest.startswith("layers.") or param not in _MLP_PARTS or int(layer) not in (first, first + 1):
-        raise KeyError(f"unexpected MS-G3D MLP key {rest!r}")
-    return f"{prefix}{'conv' if int(layer) == first else 'bn'}.{param}"
+from stviz.official.keys import KeyMap, nested, prefixes
 
 
-def _convert_graph_conv(sd: dict, num_scales: int, dropout: float = 0.0, prefix: str = "", **_) -> dict:
-    """MultiScale_GraphConv / SpatialTemporal_MS_GCN keys -> MultiScaleGraphConv / WindowGraphConv keys."""
-    out = {}
-    for key, value in sd.items():
-        if key == "A_res":
-            out[f"{prefix}offset"] = value.reshape(num_scales, -1, value.shape[-1])
-        elif key.startswith("mlp."):
-            out[_mlp_key(key[4:], dropout, prefix)] = value
-        elif key.startswith("residual."):
-            out[_mlp_key(key[9:], 0.0, f"{prefix}residual.")] = value
-        else:
-            raise KeyError(f"unexpected MS-G3D graph conv key {key!r}")
-    return out
+def dropout_rate(dropout: float) -> float:
+    """MS-G3D applies dropout only above 0.001 (its MLP adds the Dropout layer then)."""
+    return dropout if dropout > 0.001 else 0.0
 
 
-def _convert_ms_g3d(sd: dict, num_scales: int, prefix: str = "", **_) -> dict:
-    """MS_G3D keys -> G3DBlock keys."""
-    out, graph_conv = {}, {}
-    for key, value in sd.items():
-        head, _, rest = key.partition(".")
-        if key.startswith("gcn3d.1."):
-            graph_conv[key[len("gcn3d.1.") :]] = value
-        elif head == "in1x1":
-            out[_mlp_key(rest, 0.0, f"{prefix}embed.")] = value
-        elif head == "out_conv":
-            out[f"{prefix}collapse.{rest}"] = value
-        elif head == "out_bn":
-            out[f"{prefix}bn.{rest}"] = value
-        else:
-            raise KeyError(f"unexpected MS-G3D MS_G3D key {key!r}")
-    out.update(_convert_graph_conv(graph_conv, num_scales, prefix=f"{prefix}graph_conv."))
-    return out
+def graph_conv_keys(num_scales: int, dropout: float = 0.0, **_) -> KeyMap:
+    """MultiScale_GraphConv / SpatialTemporal_MS_GCN keys -> MultiScaleGraphConv / WindowGraphConv keys.
+
+    ``A_res`` (K*V, V) becomes ``offset`` (K, V, V); the MLP's conv and BN sit at ``layers.0`` / ``layers.1``,
+    one later when a Dropout comes first; the residual MLP's become ``residual.0`` / ``residual.1``.
+    """
+    first = 1 if dropout_rate(dropout) else 0
+    table = {
+        "A_res": "offset",
+        f"mlp.layers.{first}.": "conv.",
+        f"mlp.layers.{first + 1}.": "bn.",
+        "residual.layers.0.": "residual.0.",
+        "residual.layers.1.": "residual.1.",
+    }
+
+    def convert_value(key: str, value: torch.Tensor) -> torch.Tensor:
+        return value.reshape(num_scales, -1, value.shape[-1]) if key == "A_res" else value
+
+    return prefixes(table, convert_value=convert_value)
 
 
-def _convert_multi_window(sd: dict, num_scales: int, **_) -> dict:
-    """MultiWindow_MS_G3D keys (``gcn3d.{j}.<MS_G3D key>``) -> MultiWindowG3D keys."""
-    per_block: dict[str, dict] = {}
-    for key, value in sd.items():
-        head, index, rest = key.split(".", 2)
-        if head != "gcn3d" or not index.isdigit():
-            raise KeyError(f"unexpected MS-G3D MultiWindow_MS_G3D key {key!r}")
-        per_block.setdefault(index, {})[rest] = value
-    out = {}
-    for index, block_sd in per_block.items():
-        out.update(_convert_ms_g3d(block_sd, num_scales, prefix=f"blocks.{index}."))
-    return out
+def ms_g3d_keys(num_scales: int, **_) -> KeyMap:
+    """MS_G3D keys -> G3DBlock keys (``gcn3d.1`` is the window graph conv after the unfold)."""
+    rest = prefixes(
+        {"in1x1.layers.0.": "embed.conv.", "in1x1.layers.1.": "embed.bn.", "out_conv.": "collapse.", "out_bn.": "bn."}
+    )
+    inner = graph_conv_keys(num_scales)
+    return nested(r"gcn3d\.1\.", r"graph_conv\.", lambda g: inner, lambda g: "graph_conv.", lambda g: "gcn3d.1.", rest)
+
+
+def multi_window_keys(num_scales: int, **_) -> KeyMap:
+    """MultiWindow_MS_G3D keys (``gcn3d.{j}.<MS_G3D key>``) -> MultiWindowG3D keys (``blocks.{j}.``)."""
+    inner = ms_g3d_keys(num_scales)
+    return nested(
+        r"gcn3d\.(?P<j>\d+)\.", r"blocks\.(?P<j>\d+)\.", lambda g: inner, lambda g: f"blocks.{g['j']}.",
+        lambda g: f"gcn3d.{g['j']}.",
+    )  # fmt: skip
 
 
 def _require(condition: bool, message: str) -> None:
@@ -78,7 +73,7 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
-@register("msg3d", "MultiScale_GraphConv", convert=_convert_graph_conv)
+@register("msg3d", "MultiScale_GraphConv", keys=graph_conv_keys)
 def _multiscale_graph_conv(
     num_scales: int,
     in_channels: int,
@@ -97,8 +92,8 @@ def _multiscale_graph_conv(
         num_scales,
         disentangled=disentangled_agg,
         learnable_offset=use_mask,
-        dropout=dropout,
-        activation=activation == "relu",
+        dropout=dropout_rate(dropout),
+        activation="relu" if activation == "relu" else None,
     )
 
 
@@ -107,7 +102,7 @@ def _unfold_temporal_windows(window_size: int, window_stride: int, window_dilati
     return TemporalWindows(window_size, window_stride, window_dilation)
 
 
-@register("msg3d", "SpatialTemporal_MS_GCN", convert=_convert_graph_conv)
+@register("msg3d", "SpatialTemporal_MS_GCN", keys=graph_conv_keys)
 def _spatial_temporal_ms_gcn(
     in_channels: int,
     out_channels: int,
@@ -129,12 +124,12 @@ def _spatial_temporal_ms_gcn(
         window_size,
         disentangled=disentangled_agg,
         learnable_offset=use_Ares,
-        dropout=dropout,
+        dropout=dropout_rate(dropout),
         residual=residual,
     )
 
 
-@register("msg3d", "MS_G3D", convert=_convert_ms_g3d)
+@register("msg3d", "MS_G3D", keys=ms_g3d_keys)
 def _ms_g3d(
     in_channels: int,
     out_channels: int,
@@ -156,10 +151,11 @@ def _ms_g3d(
         window_stride,
         window_dilation,
         embed_factor,
+        graph_channels=out_channels if embed_factor == 1 and in_channels == 3 else None,  # the original's rule
     )
 
 
-@register("msg3d", "MultiWindow_MS_G3D", convert=_convert_multi_window)
+@register("msg3d", "MultiWindow_MS_G3D", keys=multi_window_keys)
 def _multiwindow_ms_g3d(
     in_channels: int,
     out_channels: int,
@@ -177,4 +173,31 @@ def _multiwindow_ms_g3d(
         tuple(window_sizes),
         window_stride,
         tuple(window_dilations),
+        graph_channels=out_channels if in_channels == 3 else None,  # MS_G3D widens in its graph conv on C=3
     )
+
+
+def mlp_keys(out_channels, dropout: float = 0.0, **_) -> KeyMap:
+    """MLP keys: layer i's conv and BN at ``layers.{s*i + d}`` and ``layers.{s*i + d + 1}`` (s modules per layer:
+    [Dropout], conv, BN, activation; d = 1 with the Dropout) -> ``{i}.conv`` / ``{i}.bn`` (``{i}.1.*`` after a
+    Dropout)."""
+    drop = 1 if dropout_rate(dropout) else 0
+    step = 3 + drop
+    table = {}
+    for i in range(len(out_channels)):
+        ours = f"{i}.1." if drop else f"{i}."
+        table[f"layers.{step * i + drop}."] = f"{ours}conv."
+        table[f"layers.{step * i + drop + 1}."] = f"{ours}bn."
+    return prefixes(table)
+
+
+@register("msg3d", "MLP", keys=mlp_keys)
+def _mlp(in_channels: int, out_channels, activation: str = "relu", dropout: float = 0.0) -> nn.Module:
+    """A stack of :class:`~stviz.multiscale.PointwiseConvBN` (1x1 conv, BN, activation), each after a Dropout
+    when ``dropout > 0.001``. (N, C_in, T, V) -> (N, out_channels[-1], T, V)."""
+    layers, last = [], in_channels
+    for width in out_channels:
+        layer = PointwiseConvBN(last, width, activation=None if activation == "linear" else activation)
+        layers.append(nn.Sequential(nn.Dropout(dropout), layer) if dropout_rate(dropout) else layer)
+        last = width
+    return nn.Sequential(*layers)

@@ -37,7 +37,7 @@ class NativeTemporalShift(nn.Module):
 
 @register("tsm", "shift")
 def _shift(n_segment: int, fold_div: int = 3, inplace: bool = False) -> nn.Module:
-    # The staticmethod's own default is fold_div=3; the module's default n_div is 8 (SPEC.md pitfall 12).
+    # The staticmethod's own default is fold_div=3; the module's default n_div is 8.
     if inplace:
         raise NotImplementedError("TSM's in-place shift is disabled upstream (since 2019-11-07); use inplace=False")
     return NativeTemporalShift(n_segment, fold_div)

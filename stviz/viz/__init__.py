@@ -1,38 +1,61 @@
 """Drawing: skeletons, adjacency heatmaps, matrices on the skeleton, partitions, animations, topic plots.
 
 Every function takes an optional ``ax`` (or ``axes``) and returns what it drew; nothing is shown at import
-and no global style is changed. :mod:`stviz.viz.core` holds what every notebook uses; one module per topic holds
-that notebook's plots. Everything is importable from here: ``from stviz.viz import draw_skeleton``.
+and no global style is changed (only :func:`use_style` sets the shared resolution, when called).
+:mod:`stviz.viz.core` holds what every notebook uses, :mod:`stviz.viz.sequence` the filmstrip and animation,
+:mod:`stviz.viz.style` the one resolution and width; one module per topic holds that notebook's plots.
+Everything is importable from here: ``from stviz.viz import draw_skeleton``.
 """
 
 from stviz.viz.channel import (
-    plot_attention_gates,
+    plot_joint_gates,
     plot_shift_patterns,
+    plot_subset_refinements,
 )
 from stviz.viz.core import (
     Convention,
     adjacency_heatmap,
-    animate_sequence,
-    draw_filmstrip,
     draw_matrix_on_skeleton,
     draw_skeleton,
+    joint_label,
+    joint_labels,
     matrix_edges,
     plot_partitions,
+    plot_subset_heatmaps,
     short_joint_names,
 )
 from stviz.viz.multiscale import (
     draw_scale_rows,
     draw_window_graph,
+    heatmaps_shared_scale,
+    plot_contraction_costs,
+    plot_power_magnitudes,
+)
+from stviz.viz.preprocessing import plot_fixed_length, plot_pipelines, plot_preprocessing_steps
+from stviz.viz.sequence import (
+    FrameAnimation,
+    animate_sequence,
+    draw_bone_vectors,
+    draw_filmstrip,
+    draw_motion_arrows,
+    draw_streams,
 )
 from stviz.viz.spatial import (
     plot_shift_table,
     plot_topology_grid,
     shift_matrix,
 )
+from stviz.viz.style import (
+    DPI,
+    WIDTH,
+    png_bytes,
+    use_style,
+)
 from stviz.viz.temporal import (
     plot_interpolation_weights,
     plot_receptive_field,
 )
+from stviz.viz.training import plot_seed_study, plot_training_curves
 from stviz.viz.tsm import (
     plot_shift_sources,
 )
@@ -40,21 +63,41 @@ from stviz.viz.tsm import (
 __all__ = [
     "Convention",
     "short_joint_names",
+    "joint_label",
+    "joint_labels",
     "matrix_edges",
     "draw_skeleton",
     "adjacency_heatmap",
     "draw_matrix_on_skeleton",
     "plot_partitions",
+    "plot_subset_heatmaps",
     "draw_filmstrip",
+    "draw_streams",
+    "draw_bone_vectors",
+    "draw_motion_arrows",
     "animate_sequence",
+    "FrameAnimation",
+    "DPI",
+    "WIDTH",
+    "use_style",
+    "png_bytes",
     "plot_topology_grid",
     "shift_matrix",
     "plot_shift_table",
     "plot_receptive_field",
     "plot_interpolation_weights",
     "plot_shift_patterns",
-    "plot_attention_gates",
+    "plot_joint_gates",
+    "plot_subset_refinements",
     "draw_scale_rows",
     "draw_window_graph",
+    "heatmaps_shared_scale",
+    "plot_contraction_costs",
+    "plot_power_magnitudes",
     "plot_shift_sources",
+    "plot_training_curves",
+    "plot_seed_study",
+    "plot_pipelines",
+    "plot_preprocessing_steps",
+    "plot_fixed_length",
 ]

@@ -1,22 +1,27 @@
-"""Plots of notebook 03 (channel): per-channel shift patterns and attention gates."""
+"""Plots of notebook 03 (channel): per-subset refinements, per-channel shift patterns and attention gates."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from stviz.graph import SkeletonGraph
 from stviz.viz.core import (
     _numpy,
+    _pose_xy,
     _value_norm,
+    draw_matrix_on_skeleton,
     draw_skeleton,
-    short_joint_names,
+    joint_labels,
 )
+from stviz.viz.style import WIDTH
 
-__all__ = ["plot_shift_patterns", "plot_attention_gates"]
+__all__ = ["plot_shift_patterns", "plot_joint_gates", "plot_subset_refinements"]
 
 
 def plot_shift_patterns(
@@ -29,12 +34,12 @@ def plot_shift_patterns(
     """
     src, resp = _numpy(spatial_sources), _numpy(temporal_response)
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+        fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 4.2), layout="constrained")
     fig = axes[0].figure
     v = src.shape[1]
     image = axes[0].imshow(src, cmap="twilight", aspect="auto", interpolation="nearest", vmin=0, vmax=v - 1)
     fig.colorbar(image, ax=axes[0], label="source joint index (0-based)")
-    axes[0].set_xticks(range(v), short_joint_names() if v == 25 else range(v), rotation=90, fontsize=6)
+    axes[0].set_xticks(range(v), joint_labels() if v == 25 else range(v), rotation=90, fontsize=6)
     axes[0].set(xlabel="output joint", ylabel="channel", title="spatial shift: joint each channel reads")
     norm, cmap = _value_norm(resp, None)
     image = axes[1].imshow(resp, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
@@ -45,23 +50,73 @@ def plot_shift_patterns(
     return fig
 
 
-def plot_attention_gates(frame_gate, joint_gate, graph: SkeletonGraph | None = None, axes: Sequence[Axes] | None = None,
-                         title: str | None = None) -> Figure:  # fmt: skip
-    """EfficientGCN attention for one sample: a channel x frame heatmap and one value per joint on the skeleton.
+def _values_on_skeleton(values, graph: SkeletonGraph, ax: Axes, norm: colors.Normalize, cmap: str, label: str,
+                        title: str) -> None:  # fmt: skip
+    """One value per joint as the colour of its dot, on a given colour scale, with a colour bar."""
+    draw_skeleton(graph, ax=ax, labels=False, title=title)
+    pos = _pose_xy(graph, None)
+    xy = np.array([pos[v] for v in range(graph.num_nodes)])
+    dots = ax.scatter(xy[:, 0], xy[:, 1], c=values, cmap=cmap, norm=norm, s=70, edgecolors="k", linewidths=0.5,
+                      zorder=5)  # fmt: skip
+    ax.figure.colorbar(dots, ax=ax, label=label, shrink=0.8)
+    _clean_skeleton_axes(ax)
 
-    ``frame_gate``: (C, T); ``joint_gate``: (V,) (e.g. the joint gate averaged over channels), drawn as its
-    deviation from its mean over joints so that small differences show. Returns the figure.
+
+def _clean_skeleton_axes(ax: Axes) -> None:
+    """Hide the metre ticks of a skeleton panel and mark the subject's sides (seen from the front)."""
+    ax.set(xticks=[], yticks=[], xlabel="", ylabel="")
+    ax.text(0.02, 0.02, "R", transform=ax.transAxes, fontsize=8, color="0.4")
+    ax.text(0.98, 0.02, "L", transform=ax.transAxes, fontsize=8, color="0.4", ha="right")
+
+
+def plot_joint_gates(gate_a, gate_b, names: tuple[str, str], graph: SkeletonGraph | None = None,
+                     axes: Sequence[Axes] | None = None, title: str | None = None) -> Figure:  # fmt: skip
+    """Mean joint gates of two classes on one colour scale, and their difference on a diverging one.
+
+    ``gate_a``, ``gate_b``: (V,), e.g. a joint gate averaged over channels and over the clips of a class.
+    Returns the figure (three skeleton panels).
     """
-    gate_t, gate_v = _numpy(frame_gate), _numpy(joint_gate)
+    graph = graph or SkeletonGraph()
+    a, b = _numpy(gate_a), _numpy(gate_b)
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained", width_ratios=(1.4, 1))
+        fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.8), layout="constrained")
     fig = axes[0].figure
-    image = axes[0].imshow(gate_t, cmap="viridis", aspect="auto", interpolation="nearest")
-    fig.colorbar(image, ax=axes[0], label="frame gate")
-    axes[0].set(xlabel="frame", ylabel="channel", title="gate over time, per channel")
-    deviation = {j: float(g) for j, g in enumerate(gate_v - gate_v.mean())}
-    draw_skeleton(graph, ax=axes[1], labels=False, highlight=deviation, node_size=90, title="gate over joints",
-                  cbar_label=f"joint gate - {gate_v.mean():.3f} (its mean)")  # fmt: skip
+    shared = colors.Normalize(float(min(a.min(), b.min())), float(max(a.max(), b.max())))
+    for ax, values, name in zip(axes[:2], (a, b), names, strict=True):
+        _values_on_skeleton(values, graph, ax, shared, "viridis", "mean joint gate", f"'{name}'")
+    diff = a - b
+    bound = float(np.abs(diff).max()) or 1.0
+    _values_on_skeleton(diff, graph, axes[2], colors.Normalize(-bound, bound), "RdBu_r", "difference of gates",
+                        f"'{names[0]}' - '{names[1]}'")  # fmt: skip
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_subset_refinements(refinements, graph: SkeletonGraph | None = None, axes: Sequence[Axes] | None = None,
+                            norm: colors.Normalize | None = None, top_k: int = 10,
+                            subset_names: Sequence[str] = ("identity", "inward", "outward"),
+                            title: str | None = None) -> Figure:  # fmt: skip
+    """One channel's refinement ``alpha * T_k,c`` for each subset k, on the skeleton, on one colour scale.
+
+    ``refinements``: (K, V, V), rows are targets (CTR-GCN). Each subset has its own value projection in the model,
+    so the K matrices are drawn apart, never summed. ``norm`` defaults to a symmetric scale over all K matrices.
+    Returns the figure.
+    """
+    r = _numpy(refinements)
+    if r.ndim != 3 or r.shape[1] != r.shape[2]:
+        raise ValueError(f"refinements must have shape (K, V, V), got {tuple(r.shape)}")
+    if axes is None:
+        fig, axes = plt.subplots(1, len(r), figsize=(WIDTH, 3.8), layout="constrained")
+    fig = axes[0].figure
+    if norm is None:
+        bound = float(np.abs(r).max()) or 1.0
+        norm = colors.Normalize(-bound, bound)
+    for k, (ax, matrix) in enumerate(zip(axes, r, strict=True)):
+        name = subset_names[k] if k < len(subset_names) else f"subset {k}"
+        draw_matrix_on_skeleton(matrix, graph, "row_target", ax=ax, top_k=top_k, norm=norm, cmap="RdBu_r",
+                                colorbar=k == len(r) - 1, title=f"{name}: {top_k} strongest")  # fmt: skip
+        _clean_skeleton_axes(ax)
     if title:
         fig.suptitle(title)
     return fig

@@ -1,15 +1,14 @@
-"""Drawing: skeletons, adjacency heatmaps, matrices on the skeleton, partitions, animations.
+"""Drawing: skeletons, adjacency heatmaps, matrices on the skeleton, partitions.
 
-Every function takes an optional ``ax`` (or ``axes``) and returns the axes,
-figure or animation it drew; nothing is shown at import and no global style is
-changed. Matrix conventions (SPEC.md pitfall 1):
+Every function takes an optional ``ax`` (or ``axes``) and returns the axes or figure it drew; nothing is shown at
+import and no global style is changed. Two conventions read a (V, V) matrix:
 
-* ``"row_target"``: ``out[u] = sum_v M[u, v] x[v]``; rows are targets (CTR-GCN).
-* ``"column_target"``: ``out[w] = sum_v x[v] M[v, w]``; columns are targets
-  (ST-GCN, EfficientGCN).
+* ``"row_target"``: ``out[u] = sum_v M[u, v] x[v]``; rows are targets (CTR-GCN, MS-G3D).
+* ``"column_target"``: ``out[w] = sum_v x[v] M[v, w]``; columns are targets (ST-GCN, EfficientGCN).
 
-This module holds the drawings every notebook uses; the topic plots live beside it (``spatial``, ``temporal``,
-``channel``, ``multiscale``, ``tsm``) and are re-exported by :mod:`stviz.viz`.
+This module holds the drawings every notebook uses; sequences (filmstrip, animation) live in ``sequence``, the
+topic plots beside it (``spatial``, ``temporal``, ``channel``, ``multiscale``, ``tsm``), the shared resolution in
+``style``; :mod:`stviz.viz` re-exports them all.
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import torch
-from matplotlib import animation, colors
+from matplotlib import colors
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from stviz.graph import SkeletonGraph
@@ -31,13 +29,14 @@ from stviz.graph import SkeletonGraph
 __all__ = [
     "Convention",
     "short_joint_names",
+    "joint_label",
+    "joint_labels",
     "matrix_edges",
     "draw_skeleton",
     "adjacency_heatmap",
     "draw_matrix_on_skeleton",
     "plot_partitions",
-    "draw_filmstrip",
-    "animate_sequence",
+    "plot_subset_heatmaps",
 ]
 
 Convention = Literal["row_target", "column_target"]
@@ -74,6 +73,20 @@ def short_joint_names(graph: SkeletonGraph | None = None) -> list[str]:
     return names
 
 
+def joint_label(index: int, graph: SkeletonGraph | None = None) -> str:
+    """Reader-facing name of the joint at 0-based ``index``: its 1-based NTU number and short name, ``'J21 spine'``."""
+    graph = _graph(graph)
+    if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < graph.num_nodes:
+        raise ValueError(f"index must be a 0-based joint index in 0..{graph.num_nodes - 1}, got {index!r}")
+    return f"J{int(index) + 1} {short_joint_names(graph)[index]}"
+
+
+def joint_labels(graph: SkeletonGraph | None = None) -> list[str]:
+    """:func:`joint_label` of every joint, in index order: ``['J1 spine base', ..., 'J25 R thumb']`` on NTU."""
+    graph = _graph(graph)
+    return [joint_label(v, graph) for v in range(graph.num_nodes)]
+
+
 def _pose_xy(graph: SkeletonGraph, pose) -> dict[int, tuple[float, float]]:
     """Joint -> (x, y) for networkx; ``pose`` (V, 2|3) or ``None`` for the rest pose (front view)."""
     xy = _numpy(graph.rest_pose if pose is None else pose)
@@ -89,9 +102,9 @@ def _labels(graph: SkeletonGraph, labels) -> dict[int, str]:
         return dict(enumerate(short_joint_names(graph)))
     if labels == "index":
         return {v: str(v) for v in range(graph.num_nodes)}
-    if labels == "index1":
-        return {v: str(v + 1) for v in range(graph.num_nodes)}
-    raise ValueError(f"labels must be True, False, 'name', 'index' or 'index1', got {labels!r}")
+    if labels in ("number", "index1"):
+        return {v: f"J{v + 1}" for v in range(graph.num_nodes)}
+    raise ValueError(f"labels must be True, False, 'name', 'number' ('index1'), or 'index', got {labels!r}")
 
 
 def _annotate(ax: Axes, pos: dict[int, tuple[float, float]], labels: dict[int, str]) -> None:
@@ -139,7 +152,8 @@ def draw_skeleton(
     """Draw the skeleton: bones as lines, joints as dots, optional names or indices.
 
     ``pose``: (V, 2) or (V, 3), x-y used; default the rest pose seen from the front.
-    ``labels``: ``True``/``'name'`` (short names), ``'index'`` (0-based), ``'index1'`` (1-based), ``False``.
+    ``labels``: ``True``/``'name'`` (short names), ``'number'`` or ``'index1'`` (1-based NTU numbers ``J1``..``J25``),
+    ``'index'`` (0-based indices, for code-facing figures), ``False``.
     ``highlight``: joints to mark in red, or ``{joint: colour}``, or ``{joint: value}`` (colour bar).
     ``edge_weights``: one weight per bone (aligned with ``graph.edges``) or ``{(i, j): w}``; colour bar.
     """
@@ -198,10 +212,13 @@ def adjacency_heatmap(
     cbar_label: str = "weight",
     annotate: bool = False,
     convention: Convention = "row_target",
+    norm: colors.Normalize | None = None,
+    colorbar: bool = True,
 ) -> Axes:
     """Heatmap of a (V, V) matrix with joint names on both axes and a colour bar.
 
     ``joint_names`` default: the short NTU names when V=25, else 0-based indices.
+    ``norm`` fixes a shared colour scale (e.g. across subsets); ``colorbar=False`` leaves the bar to the caller.
     ``convention`` only labels the axes: which one holds the targets, which the sources.
     ``annotate`` writes each non-zero value (2 decimals) in its cell.
     """
@@ -215,9 +232,13 @@ def adjacency_heatmap(
         raise ValueError(f"joint_names has {len(joint_names)} names for a {v}x{v} matrix")
     rows, cols = _axis_roles(convention)
     ax = _new_ax(ax, (7, 6))
-    norm, cmap = _value_norm(a, cmap)
+    if norm is None:
+        norm, cmap = _value_norm(a, cmap)
+    else:
+        cmap = cmap or ("RdBu_r" if norm.vmin < 0 else "viridis")
     image = ax.imshow(a, cmap=cmap, norm=norm, interpolation="nearest")
-    ax.figure.colorbar(image, ax=ax, label=cbar_label, fraction=0.046, pad=0.04)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=cbar_label, fraction=0.046, pad=0.04)
     ax.set_xticks(range(v), joint_names, rotation=90, fontsize=7 if v > 12 else 9)
     ax.set_yticks(range(v), joint_names, fontsize=7 if v > 12 else 9)
     ax.set_xlabel(f"{cols} joint (column)")
@@ -354,102 +375,37 @@ def plot_partitions(
     return fig
 
 
-def _sequence_xy(x, graph: SkeletonGraph) -> np.ndarray:
-    """(C, T, V) or (C, T, V, M) -> x-y channels (2, T, V, M), with a clear error for other shapes."""
-    seq = _numpy(x)
-    if seq.ndim == 3:
-        seq = seq[..., None]
-    if seq.ndim != 4 or seq.shape[0] < 2 or seq.shape[2] != graph.num_nodes:
-        expected = f"(C, T, V) or (C, T, V, M) with C >= 2 and V={graph.num_nodes}"
-        raise ValueError(f"x must have shape {expected}, got {tuple(_numpy(x).shape)}")
-    return seq[:2]
-
-
-def _present_bodies(seq: np.ndarray) -> list[int]:
-    """Bodies that are not all-zero padding in a (2, T, V, M) sequence."""
-    return [m for m in range(seq.shape[3]) if np.abs(seq[..., m]).sum() > 0]
-
-
-def draw_filmstrip(
-    x,
-    graph: SkeletonGraph | None = None,
-    num_frames: int = 6,
-    ax: Axes | None = None,
+def plot_subset_heatmaps(
+    A,
+    names: Sequence[str],
+    convention: Convention = "row_target",
     title: str | None = None,
-    spacing: float | None = None,
-) -> Axes:
-    """Draw ``num_frames`` evenly spaced frames of a (C, T, V) or (C, T, V, M) sequence side by side (x-y).
+    cbar_label: str = "weight",
+    figsize: tuple[float, float] = (10, 3.7),
+) -> Figure:
+    """Each subset of a (K, V, V) adjacency as its own heatmap, side by side on one shared colour scale.
 
-    Frame ``i`` is shifted right by ``i * spacing`` (default: the body's width plus a margin) and
-    labelled with its frame index.
+    One colour bar serves every panel. With V=25 the rows carry the 1-based joint labels (``'J21 spine'``) on the
+    first panel, the columns the joint numbers (``J1``..``J25``).
     """
-    graph = _graph(graph)
-    seq = _sequence_xy(x, graph)
-    bodies = _present_bodies(seq)
-    frames = np.linspace(0, seq.shape[1] - 1, num_frames).round().astype(int)
-    used = seq[..., bodies]
-    if spacing is None:
-        spacing = float(used[0].max() - used[0].min()) + 0.3
-    ax = _new_ax(ax, (1.6 * num_frames, 3.5))
-    palette = plt.get_cmap("tab10")
-    edges = np.array(graph.edges)
-    for i, frame in enumerate(frames):
-        for m in bodies:
-            xy = seq[:, frame, :, m].T + np.array([i * spacing, 0.0])  # (V, 2)
-            ax.add_collection(LineCollection(xy[edges], colors=[palette(m)], linewidths=2))
-            ax.plot(xy[:, 0], xy[:, 1], "o", color=palette(m), ms=2)
-        ax.text(i * spacing + used[0].mean(), used[1].max() + 0.1, f"t={frame}", ha="center", fontsize=8)
-    ax.autoscale_view()
-    ax.set_ylim(top=used[1].max() + 0.3)
-    _finish(ax, title)
-    ax.set_xlabel(f"x (m), frames shifted by {spacing:.2f} m")
-    return ax
-
-
-def animate_sequence(
-    x,
-    graph: SkeletonGraph | None = None,
-    interval: int = 100,
-    ax: Axes | None = None,
-    title: str | None = None,
-    step: int = 1,
-) -> animation.FuncAnimation:
-    """Animate a (C, T, V) or (C, T, V, M) sequence (x-y channels) as a moving skeleton per body.
-
-    ``step`` keeps every step-th frame (fewer frames, smaller notebooks). Show with
-    ``IPython.display.HTML(anim.to_jshtml())``. A figure created here is closed so
-    it is not also shown as a still image.
-    """
-    graph = _graph(graph)
-    seq = _sequence_xy(x, graph)[:, ::step]  # (2, T', V, M)
-    num_frames = seq.shape[1]
-    bodies = _present_bodies(seq)
-    created = ax is None
-    ax = _new_ax(ax, (4, 4.5))
-    fig = ax.figure
-    palette = plt.get_cmap("tab10")
-    collections = []
-    for m in bodies:
-        lines = LineCollection([], colors=[palette(m)], linewidths=3)
-        ax.add_collection(lines)
-        collections.append(lines)
-    points = [ax.plot([], [], "o", color=palette(m), ms=3)[0] for m in bodies]
-    used = seq[..., bodies]
-    pad = 0.1
-    ax.set_xlim(used[0].min() - pad, used[0].max() + pad)
-    ax.set_ylim(used[1].min() - pad, used[1].max() + pad)
-    _finish(ax, None)
-    edges = np.array(graph.edges)
-
-    def update(frame: int):
-        for lines, dots, m in zip(collections, points, bodies, strict=True):
-            xy = seq[:, frame, :, m].T  # (V, 2)
-            lines.set_segments(xy[edges])
-            dots.set_data(xy[:, 0], xy[:, 1])
-        ax.set_title(f"{title + ': ' if title else ''}frame {frame * step}")
-        return [*collections, *points]
-
-    anim = animation.FuncAnimation(fig, update, frames=num_frames, interval=interval, blit=False)
-    if created:
-        plt.close(fig)
-    return anim
+    a = _numpy(A)
+    if a.ndim != 3 or a.shape[1] != a.shape[2]:
+        raise ValueError(f"A must have shape (K, V, V), got {tuple(a.shape)}")
+    k, v = a.shape[:2]
+    if len(names) != k:
+        raise ValueError(f"names has {len(names)} entries for {k} subsets")
+    fig, axes = plt.subplots(1, k, figsize=figsize, layout="constrained", squeeze=False)
+    norm, cmap = _value_norm(a, None)
+    labels = joint_labels() if v == 25 else [str(i) for i in range(v)]
+    for i, ax in enumerate(axes[0]):
+        adjacency_heatmap(a[i], labels, ax=ax, title=names[i], cmap=cmap, convention=convention, norm=norm,
+                          colorbar=False)  # fmt: skip
+        ax.set_xticks(range(v), [label.split(" ")[0] for label in labels], rotation=90)
+        ax.tick_params(labelsize=6.5)
+        if i > 0:
+            ax.set_ylabel("")
+            ax.tick_params(labelleft=False)
+    fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=list(axes[0]), label=cbar_label, shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return fig

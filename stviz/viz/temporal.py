@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib import colors
 from matplotlib.axes import Axes
@@ -14,12 +16,25 @@ from stviz.viz.core import (
 __all__ = ["plot_receptive_field", "plot_interpolation_weights"]
 
 
-def plot_receptive_field(frames, ax: Axes | None = None, title: str | None = None, value_label: str | None = None):
+def plot_receptive_field(
+    frames,
+    ax: Axes | None = None,
+    title: str | None = None,
+    value_label: str | None = None,
+    scale: str = "linear",
+    log_min: float | None = None,
+    vmax: float | None = None,
+):
     """Heatmap of a temporal receptive field: ``frames[t, s]`` says how much input frame s reaches output frame t.
 
     ``frames`` is (T_out, T_in), boolean (:mod:`stviz.receptive_field` masks) or non-negative weights (a Jacobian,
-    interpolation weights). Boolean masks get a two-colour bar, weights a continuous one.
+    interpolation weights). Boolean masks get a two-colour bar, weights a continuous one: ``scale="linear"`` from 0,
+    or ``scale="log"`` from the smallest non-zero weight (or ``log_min``, e.g. one lower end shared by several
+    panels) to the largest, with zeros left white, so that weak but non-zero links (the outer taps of stacked
+    convolutions) stay visible. ``vmax`` sets the top of a linear scale (e.g. one scale for panels side by side).
     """
+    if scale not in ("linear", "log"):
+        raise ValueError(f"plot_receptive_field: scale must be 'linear' or 'log', got {scale!r}")
     values = _numpy(frames)
     t_out, t_in = values.shape
     ax = _new_ax(ax, (max(4.0, 0.18 * t_in + 2), max(2.5, 0.18 * t_out + 1.2)))
@@ -29,8 +44,20 @@ def plot_receptive_field(frames, ax: Axes | None = None, title: str | None = Non
         image = ax.imshow(values, cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest")
         bar = ax.figure.colorbar(image, ax=ax, ticks=[0.25, 0.75])
         bar.ax.set_yticklabels(["not reached", "reached"])
+    elif scale == "log":
+        if (values < 0).any() or not (values > 0).any():
+            raise ValueError("plot_receptive_field: scale='log' needs non-negative weights with at least one above 0")
+        positive = values[values > 0]
+        cmap = plt.get_cmap("viridis").with_extremes(bad="white")
+        lowest = float(positive.min()) if log_min is None else log_min
+        if not 0 < lowest <= float(positive.max()):
+            raise ValueError(f"plot_receptive_field: log_min must be in (0, {float(positive.max())}], got {log_min}")
+        norm = colors.LogNorm(vmin=lowest, vmax=float(positive.max()))
+        masked = np.ma.masked_less_equal(values, 0)
+        image = ax.imshow(masked, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
+        ax.figure.colorbar(image, ax=ax, label=f"{value_label or 'weight'} (log; white: 0)")
     else:
-        image = ax.imshow(values, cmap="viridis", vmin=0, aspect="auto", interpolation="nearest")
+        image = ax.imshow(values, cmap="viridis", vmin=0, vmax=vmax, aspect="auto", interpolation="nearest")
         ax.figure.colorbar(image, ax=ax, label=value_label or "weight")
     ax.set_xlabel("input frame s")
     ax.set_ylabel("output frame t")

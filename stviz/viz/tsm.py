@@ -1,17 +1,22 @@
-"""Plots of notebook 05 (TSM): where each output channel and frame reads from."""
+"""Plots of notebook 05 (TSM): where each output channel and frame reads from, how each placement spreads a
+frame's inputs over time, the training study's accuracies and the shift's cost against a copy."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from stviz.viz.core import (
     _new_ax,
     _numpy,
 )
 
-__all__ = ["plot_shift_sources"]
+__all__ = ["plot_shift_sources", "plot_frame_influence", "plot_class_accuracy", "plot_cost_ratios"]
 
 
 def plot_shift_sources(sources, ax: Axes | None = None, title: str | None = None) -> Axes:
@@ -34,4 +39,90 @@ def plot_shift_sources(sources, ax: Axes | None = None, title: str | None = None
     ax.set_xlabel("output frame t (cell text: input frame read)")
     ax.set_ylabel("channel")
     ax.set_title(title or "Where each output (channel, frame) reads from")
+    return ax
+
+
+def plot_frame_influence(shares: Mapping[str, object], floor: float = 1e-6) -> Figure:
+    """One heatmap per placement of :func:`stviz.tsm_placement.frame_influence` rows, on one log colour scale.
+
+    ``shares[label]`` is (depth, T) float: row d-1 is the share of the middle output frame that comes from each
+    input frame after d blocks. Columns are drawn as the offset k = input frame - output frame; shares below
+    ``floor`` are drawn at the floor and exact zeros (frames out of reach) in grey.
+    """
+    if not shares:
+        raise ValueError("plot_frame_influence expects at least one placement, got none")
+    arrays = {label: _numpy(v) for label, v in shares.items()}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f"plot_frame_influence expects (depth, T) arrays of one shape, got {sorted(shapes)}")
+    depth, t = next(iter(shapes))
+    offsets = np.arange(t) - t // 2
+    fig, axes = plt.subplots(1, len(arrays), figsize=(4.6 * len(arrays) + 1, 0.4 * depth + 1.8), layout="constrained")
+    axes = np.atleast_1d(axes)
+    norm = colors.LogNorm(vmin=floor, vmax=1.0)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    for ax, (label, share) in zip(axes, arrays.items(), strict=True):
+        shown = np.ma.masked_equal(np.maximum(share, floor * (share > 0)), 0.0)  # grey: out of reach
+        image = ax.imshow(shown, norm=norm, cmap=cmap, aspect="auto", interpolation="nearest")
+        ax.set_xticks(range(t), [str(k) for k in offsets])
+        ax.set_yticks(range(depth), [str(d + 1) for d in range(depth)])
+        ax.set_xlabel("input frame - output frame")
+        ax.set_ylabel("blocks stacked")
+        ax.set_title(label)
+    fig.colorbar(image, ax=list(axes), label="share of the output frame's sensitivity")
+    fig.suptitle("Where one output frame reads from, through a stack that mixes channels (grey: out of reach)")
+    return fig
+
+
+def plot_class_accuracy(study: Mapping, ax: Axes | None = None) -> Axes:
+    """Per-class test accuracy of each model of :func:`stviz.tsm_study.load_tsm_study`, with 95% Wilson intervals.
+
+    Classes of time-reversed pairs are shaded.
+    """
+    from stviz.tsm_study import accuracy, wilson_interval
+
+    classes, confusion = study["classes"], study["confusion"]
+    ax = _new_ax(ax, (9, 3.6))
+    width = 0.8 / len(confusion)
+    reversed_classes = [k for pair in study["time_reversed_pairs"] for k in pair]
+    for i, k in enumerate(reversed_classes):
+        ax.axvspan(k - 0.5, k + 0.5, color="0.9", zorder=0, label="time-reversed pairs" if i == 0 else None)
+    for i, (label, matrix) in enumerate(confusion.items()):
+        rates, low, high = [], [], []
+        for k in range(len(classes)):
+            correct, total = accuracy(matrix, [k])
+            lo, hi = wilson_interval(correct, total)
+            rates.append(correct / total)
+            low.append(correct / total - lo)
+            high.append(hi - correct / total)
+        xs = np.arange(len(classes)) + (i - (len(confusion) - 1) / 2) * width
+        ax.bar(xs, rates, width, yerr=[low, high], capsize=2, label=label)
+    ax.axhline(0.5, color="0.4", lw=0.8, ls="--")
+    ax.set_xticks(range(len(classes)), classes, rotation=35, ha="right")
+    ax.set_xlim(-0.5, len(classes) - 0.5)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("test accuracy (95% interval)")
+    ax.set_title(f"Per-class accuracy on {study['test_samples']} fresh clips (shaded: time-reversed pairs)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    return ax
+
+
+def plot_cost_ratios(ratios: Mapping[str, Mapping[str, float]], ax: Axes | None = None) -> Axes:
+    """Grouped horizontal bars: ``ratios[op][pass]`` is time(op's pass) / time(a copy of the same tensor).
+
+    A dashed line marks 1, the cost of the copy.
+    """
+    ops = list(ratios)
+    passes = sorted({p for r in ratios.values() for p in r}, key=lambda p: (p != "forward", p))
+    ax = _new_ax(ax, (7, 0.5 * len(ops) * len(passes) + 1))
+    height = 0.8 / len(passes)
+    for i, name in enumerate(passes):
+        ys = [j + (i - (len(passes) - 1) / 2) * height for j, op in enumerate(ops) if name in ratios[op]]
+        ax.barh(ys, [ratios[op][name] for op in ops if name in ratios[op]], height, label=name)
+    ax.axvline(1.0, color="0.3", ls="--", lw=0.8)
+    ax.set_yticks(range(len(ops)), ops)
+    ax.invert_yaxis()
+    ax.set_xlabel("time / time of a copy of the same tensor, measured interleaved")
+    ax.set_title("Zero FLOPs is not zero time")
+    ax.legend(fontsize=7)
     return ax

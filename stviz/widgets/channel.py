@@ -1,7 +1,7 @@
-"""Widgets for notebook 03: a live parameter/MAC table for temporal layers, and a channel picker.
+"""Widgets for notebook 03: a live parameter/MAC table for temporal layers, and a CTR-GCN channel picker.
 
-Each explorer is an ``ipywidgets.VBox`` whose controls and state are attributes, so a test or the
-next notebook cell can set ``.value`` and assert what changed.
+Each explorer is a :class:`stviz.widgets.PictureBox` (controls above, the figure below as a PNG) whose controls
+and state are attributes, so a test or the next notebook cell can set ``.value`` and assert what changed.
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from stviz import viz
 from stviz.channel import efficient_temporal_cost, temporal_conv_cost
+from stviz.checks import check_positive_int
 from stviz.graph import SkeletonGraph
-from stviz.widgets import show_figure
+from stviz.widgets import WIDE_LABELS, PictureBox, picture, show_figure
+from stviz.widgets.choice import Choice
 
 __all__ = ["CostExplorer", "cost_explorer", "ChannelPicker", "channel_picker"]
 
@@ -23,24 +26,32 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-class CostExplorer(widgets.VBox):
-    """Sliders for width, kernel, expand ratio, reduction ratio and groups; a table of params and MACs per sample.
+class CostExplorer(PictureBox):
+    """Sliders for width, kernel, expand ratio, reduction ratio and groups; params and MACs per sample, as a table
+    and as bars.
 
-    State after each update: ``rows`` (``{layer: {"params": int, "macs": int}}``) and ``table`` (the HTML widget).
+    State after each update: ``rows`` (``{layer: {"params": int, "macs": int}}``), ``table`` (the HTML widget) and
+    ``figure`` (MACs of each layer relative to the dense convolution).
     Counts are for one sample of ``frames`` x ``joints`` at stride 1 (:mod:`stviz.channel` closed forms).
     """
 
     def __init__(self, frames: int = 64, joints: int = 25):
+        check_positive_int(frames, "frames", block="cost_explorer")
+        check_positive_int(joints, "joints", block="cost_explorer")
         self.frames, self.joints = frames, joints
-        self.channels = widgets.IntSlider(value=64, min=16, max=256, step=16, description="channels C")
-        self.kernel_size = widgets.IntSlider(value=5, min=3, max=9, step=2, description="kernel k")
-        self.expand_ratio = widgets.IntSlider(value=2, min=0, max=6, description="expand e")
-        self.reduct_ratio = widgets.Dropdown(options=[1, 2, 4, 8, 16], value=4, description="reduce r")
-        self.groups = widgets.Dropdown(options=_divisors(64), value=1, description="groups g")
+        self.channels = widgets.IntSlider(value=64, min=16, max=256, step=16, description="channels C",
+                                          style=WIDE_LABELS)  # fmt: skip
+        self.kernel_size = widgets.IntSlider(value=5, min=3, max=9, step=2, description="kernel k", style=WIDE_LABELS)
+        self.expand_ratio = widgets.IntSlider(value=2, min=0, max=6, description="expand e", style=WIDE_LABELS)
+        self.reduct_ratio = Choice(options=[1, 2, 4, 8, 16], value=4, description="reduce r")
+        self.groups = Choice(options=_divisors(64), value=1, description="groups g")
         self.table = widgets.HTML()
+        self.image = picture()
         self.rows: dict[str, dict[str, int]] = {}
+        self.figure: Figure | None = None
         controls = [self.channels, self.kernel_size, self.expand_ratio, self.reduct_ratio, self.groups]
-        super().__init__([widgets.HBox(controls[:3]), widgets.HBox(controls[3:]), self.table])
+        body = widgets.HBox([self.table, self.image])
+        super().__init__([widgets.HBox(controls[:3]), widgets.HBox(controls[3:]), body])
         self.channels.observe(self._on_channels, names="value")
         for control in controls[1:]:
             control.observe(self._update, names="value")
@@ -75,6 +86,15 @@ class CostExplorer(widgets.VBox):
             f"<table><tr><th>layer (C={c}, T={t}, V={v})</th><th>params</th><th>MMACs</th>"
             f"<th>MACs / dense conv</th></tr>{''.join(lines)}</table>"
         )
+        fig, ax = plt.subplots(figsize=(4.6, 3.4), layout="constrained")
+        names = list(self.rows)
+        ax.barh(names, [row["macs"] / dense["macs"] for row in self.rows.values()], color="tab:blue")
+        ax.axvline(1.0, color="0.3", lw=1, ls="--")
+        ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set(xlabel="MACs / dense (k,1) conv", title=f"C={c}, k={k}: MACs")
+        self.figure = fig
+        show_figure(self.image, fig)
 
 
 def cost_explorer(frames: int = 64, joints: int = 25) -> CostExplorer:
@@ -82,29 +102,32 @@ def cost_explorer(frames: int = 64, joints: int = 25) -> CostExplorer:
     return CostExplorer(frames, joints)
 
 
-class ChannelPicker(widgets.VBox):
-    """A channel slider; the figure shows that channel's topology, its spatial shift and its temporal shift.
+class ChannelPicker(PictureBox):
+    """A channel slider over one CTR-GCN unit; the figure shows that channel's refinement in each subset.
 
-    ``topologies``: (C, V, V), rows are targets (CTR-GCN); ``spatial_sources``: (C, V) int, the joint that
-    (channel, joint) reads in Shift-GCN's spatial shift; ``temporal_response``: (C, T), the temporal shift's
-    response to a unit impulse. The slider covers the first min(C) channels when the three C differ.
-    State after each update: ``top_edges`` (the topology's strongest
-    ``(source, target, weight)``), ``reads`` (source joint per joint), ``peak_frame`` and ``figure``.
+    ``refinements``: (K, C, V, V), ``alpha * T_k,c`` of one :class:`~stviz.spatial.ChannelTopologyUnit` for one input
+    (rows are targets): every matrix comes from the same unit, so the slider moves along one module's channels.
+    The colour scale is shared by all channels and subsets. State after each update: ``top_edges`` (per subset,
+    the strongest ``(source, target, weight)``) and ``figure``.
     """
 
-    def __init__(self, topologies, spatial_sources, temporal_response, graph: SkeletonGraph | None = None,
-                 top_k: int = 10):  # fmt: skip
+    def __init__(self, refinements, graph: SkeletonGraph | None = None, top_k: int = 8,
+                 subset_names: tuple[str, ...] = ("identity", "inward", "outward")):  # fmt: skip
         self.graph = SkeletonGraph() if graph is None else graph
-        self.topologies = torch.as_tensor(topologies).detach()
-        self.spatial_sources = torch.as_tensor(spatial_sources)
-        self.temporal_response = torch.as_tensor(temporal_response).detach()
-        num_channels = min(len(self.topologies), len(self.spatial_sources), len(self.temporal_response))
-        self.top_k = top_k
-        self.channel = widgets.IntSlider(value=0, min=0, max=num_channels - 1, description="channel")
-        self.image = widgets.Image(format="png")
-        self.top_edges: list[tuple[int, int, float]] = []
-        self.reads: list[int] = []
-        self.peak_frame = -1
+        self.refinements = torch.as_tensor(refinements).detach().float()
+        v = self.graph.num_nodes
+        if self.refinements.dim() != 4 or tuple(self.refinements.shape[2:]) != (v, v):
+            raise ValueError(
+                f"channel_picker: refinements must have shape (K, C, V, V) with V = {v}, "
+                f"got {tuple(self.refinements.shape)}"
+            )
+        check_positive_int(top_k, "top_k", block="channel_picker")
+        self.top_k, self.subset_names = top_k, subset_names
+        bound = float(self.refinements.abs().max()) or 1.0
+        self.norm = Normalize(-bound, bound)
+        self.channel = widgets.IntSlider(value=0, min=0, max=self.refinements.shape[1] - 1, description="channel")
+        self.image = picture()
+        self.top_edges: list[list[tuple[int, int, float]]] = []
         self.figure: Figure | None = None
         super().__init__([self.channel, self.image])
         self.channel.observe(self._update, names="value")
@@ -112,27 +135,15 @@ class ChannelPicker(widgets.VBox):
 
     def _update(self, change=None) -> None:
         c = self.channel.value
-        topology = self.topologies[c]
-        self.top_edges = viz.matrix_edges(topology, "row_target", top_k=self.top_k)
-        self.reads = self.spatial_sources[c].tolist()
-        response = self.temporal_response[c]
-        self.peak_frame = int(response.argmax())
-        fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), layout="constrained", width_ratios=(1, 1, 1.2))
-        viz.draw_matrix_on_skeleton(topology, self.graph, "row_target", ax=axes[0], top_k=self.top_k,
-                                    title=f"channel {c}: {self.top_k} strongest topology entries")  # fmt: skip
-        reads = viz.shift_matrix(self.spatial_sources[c])  # (V, V): row u reads column sources[u]
-        viz.draw_matrix_on_skeleton(reads, self.graph, "row_target", ax=axes[1], colorbar=False,
-                                    title=f"channel {c}: spatial shift (source -> reader)")  # fmt: skip
-        axes[2].plot(response.numpy(), marker="o", ms=3)
-        axes[2].axvline(self.peak_frame, color="tab:red", ls="--", label=f"peak at frame {self.peak_frame}")
-        axes[2].set(xlabel="output frame", ylabel="response to a unit impulse",
-                    title=f"channel {c}: temporal shift impulse response")  # fmt: skip
-        axes[2].legend(loc="upper right", fontsize=8)
-        self.figure = fig
-        show_figure(self.image, fig, dpi=72)
+        matrices = self.refinements[:, c]  # (K, V, V)
+        self.top_edges = [viz.matrix_edges(m, "row_target", top_k=self.top_k) for m in matrices]
+        title = f"channel {c}: α·T_k,c per subset (one colour scale)"
+        self.figure = viz.plot_subset_refinements(
+            matrices, self.graph, norm=self.norm, top_k=self.top_k, subset_names=self.subset_names, title=title
+        )
+        show_figure(self.image, self.figure)
 
 
-def channel_picker(topologies, spatial_sources, temporal_response, graph: SkeletonGraph | None = None,
-                   top_k: int = 10) -> ChannelPicker:  # fmt: skip
-    """Build the channel picker over per-channel topologies and Shift-GCN shift patterns."""
-    return ChannelPicker(topologies, spatial_sources, temporal_response, graph, top_k)
+def channel_picker(refinements, graph: SkeletonGraph | None = None, top_k: int = 8) -> ChannelPicker:
+    """Build the channel picker over one CTR-GCN unit's per-subset refinements (K, C, V, V)."""
+    return ChannelPicker(refinements, graph, top_k)

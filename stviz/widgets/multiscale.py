@@ -1,22 +1,23 @@
 """04 · Multi-scale: a joint picker and k slider for k-hop scales, a window-size slider for the G3D graph.
 
-Figures are rendered to PNG into an ``ipywidgets.Image`` (no ``Output`` widget), so redraws send no display
-messages and behave the same in JupyterLab, nbconvert and nbval.
+Each explorer is a :class:`stviz.widgets.PictureBox`: controls above, the figure below as a PNG.
 """
 
 from __future__ import annotations
 
 import ipywidgets as widgets
 
+from stviz.checks import check_choice, check_in_range
 from stviz.graph import SkeletonGraph
 from stviz.multiscale import multiscale_adjacency, window_adjacency
 from stviz.viz import draw_scale_rows, draw_window_graph
-from stviz.widgets import show_figure
+from stviz.widgets import PictureBox, picture, show_figure
+from stviz.widgets.choice import Choice
 
 __all__ = ["HopExplorer", "WindowGraphExplorer", "hop_explorer", "window_graph_explorer"]
 
 
-class HopExplorer(widgets.VBox):
+class HopExplorer(PictureBox):
     """Controls ``joint`` (dropdown) and ``k`` (slider); draws what the joint takes at scale k.
 
     After each change: ``power_row`` and ``disentangled_row`` (V,) are row ``joint`` of
@@ -26,14 +27,16 @@ class HopExplorer(widgets.VBox):
     def __init__(self, graph: SkeletonGraph | None = None, joint: int = 5, k: int = 3):
         self.graph = graph or SkeletonGraph()
         diameter = self.graph.diameter
+        check_choice(joint, range(self.graph.num_nodes), "joint", "hop_explorer")
+        check_in_range(k, 0, diameter, "k (hops)", "hop_explorer")
         self.powers = multiscale_adjacency(self.graph.binary_adjacency(), diameter + 1, disentangled=False)
         self.disentangled = multiscale_adjacency(self.graph.binary_adjacency(), diameter + 1)
         self.hops = self.graph.hop_distance()
         options = [(f"{v}: {name}", v) for v, name in enumerate(self.graph.joint_names)]
-        self.joint = widgets.Dropdown(options=options, value=joint, description="joint")
+        self.joint = Choice(options=options, value=joint, description="joint")
         self.k = widgets.IntSlider(value=k, min=0, max=diameter, description="k")
         self.summary = widgets.Label()
-        self.image = widgets.Image(format="png")
+        self.image = picture()
         super().__init__([widgets.HBox([self.joint, self.k]), self.summary, self.image])
         self.joint.observe(self.redraw, names="value")
         self.k.observe(self.redraw, names="value")
@@ -57,16 +60,18 @@ class HopExplorer(widgets.VBox):
         show_figure(self.image, draw_scale_rows(rows, v, self.graph, title=title))
 
 
-class WindowGraphExplorer(widgets.VBox):
+class WindowGraphExplorer(PictureBox):
     """Controls ``window_size`` (slider) and ``joint``; ``window_graph`` is ``tile(A+I, (w, w))``, redrawn."""
 
     def __init__(self, graph: SkeletonGraph | None = None, window_size: int = 3, joint: int = 5):
         self.graph = graph or SkeletonGraph()
+        check_in_range(window_size, 1, 6, "window_size", "window_graph_explorer")
+        check_choice(joint, range(self.graph.num_nodes), "joint", "window_graph_explorer")
         self.window_size = widgets.IntSlider(value=window_size, min=1, max=6, description="window w")
         options = [(f"{v}: {name}", v) for v, name in enumerate(self.graph.joint_names)]
-        self.joint = widgets.Dropdown(options=options, value=joint, description="joint")
+        self.joint = Choice(options=options, value=joint, description="joint")
         self.summary = widgets.Label()
-        self.image = widgets.Image(format="png")
+        self.image = picture()
         super().__init__([widgets.HBox([self.window_size, self.joint]), self.summary, self.image])
         self.window_size.observe(self.redraw, names="value")
         self.joint.observe(self.redraw, names="value")

@@ -5,18 +5,22 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+from matplotlib import colors
 
+from stviz.checks import check_nctv, check_positive_int
 from stviz.graph import SkeletonGraph
 from stviz.spatial import ChannelTopologyUnit, ShiftGraphConv
 from stviz.viz import draw_matrix_on_skeleton, shift_matrix
-from stviz.widgets import show_figure
+from stviz.viz.style import WIDTH
+from stviz.widgets import PictureBox, picture, show_figure
+from stviz.widgets.choice import Choice, ToggleChoice
 
 __all__ = ["TopologyExplorer", "topology_explorer", "ShiftArrows", "shift_arrows"]
 
 SUBSET_NAMES = ("identity", "inward", "outward")
 
 
-class TopologyExplorer(widgets.VBox):
+class TopologyExplorer(PictureBox):
     """Pick a sample, subset, channel and alpha; draw shared, refinement and total topology on the skeleton.
 
     ``unit`` is a :class:`ChannelTopologyUnit`; ``x`` (N, C_in, T, V) its inputs. After each redraw,
@@ -25,21 +29,21 @@ class TopologyExplorer(widgets.VBox):
     """
 
     def __init__(self, unit: ChannelTopologyUnit, x: torch.Tensor, sample_names=None, top_k: int = 12):
+        check_nctv(x, channels=unit.in_channels, num_joints=unit.num_joints, block="topology_explorer", weight=unit.bn)
+        check_positive_int(top_k, "top_k", block="topology_explorer")
         self.unit, self.x, self.top_k = unit, x, top_k
         num_subsets, out_channels = len(unit.convs), unit.convs[0].out_channels
         names = list(sample_names) if sample_names is not None else [f"sample {i}" for i in range(len(x))]
         subset_names = SUBSET_NAMES if num_subsets == 3 else [f"subset {k}" for k in range(num_subsets)]
-        self.sample = widgets.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description="sample")
-        self.subset = widgets.Dropdown(
-            options=[(n, k) for k, n in enumerate(subset_names)], value=1, description="subset"
-        )
+        self.sample = Choice(options=[(n, i) for i, n in enumerate(names)], value=0, description="sample")
+        self.subset = Choice(options=[(n, k) for k, n in enumerate(subset_names)], value=1, description="subset")
         self.channel = widgets.IntSlider(value=0, min=0, max=out_channels - 1, description="channel")
         alpha = float(unit.alpha.detach())
         self.alpha = widgets.FloatSlider(value=alpha, min=-2.0, max=2.0, step=0.05, description="alpha")
         self.summary = widgets.Label()
-        self.image = widgets.Image(format="png")
-        controls = widgets.HBox([self.sample, self.subset, self.channel, self.alpha])
-        super().__init__([controls, self.summary, self.image])
+        self.image = picture()
+        controls = [widgets.HBox([self.sample, self.subset]), widgets.HBox([self.channel, self.alpha])]
+        super().__init__([*controls, self.summary, self.image])
         for control in (self.sample, self.subset, self.channel, self.alpha):
             control.observe(self.redraw, names="value")
         self.redraw()
@@ -59,10 +63,15 @@ class TopologyExplorer(widgets.VBox):
             f"|shared| = {self.shared.abs().sum():.2f}, |alpha * refinement| = {self.refinement.abs().sum():.2f} "
             f"(sums of absolute values over the {len(self.shared)} x {len(self.shared)} matrix)"
         )
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4.8), layout="constrained")
+        fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 4.4), layout="constrained")
         parts = (("shared PA[k]", self.shared), ("alpha * refinement", self.refinement), ("total", self.matrix))
+        bound = max(float(m.abs().max()) for _, m in parts) or 1.0
+        norm = colors.Normalize(-bound, bound)  # one scale: the three panels' sizes compare
         for ax, (name, m) in zip(axes, parts, strict=True):
-            draw_matrix_on_skeleton(m, convention="row_target", ax=ax, top_k=self.top_k, title=name)
+            draw_matrix_on_skeleton(
+                m, convention="row_target", ax=ax, top_k=self.top_k, title=name, norm=norm, colorbar=False
+            )
+        fig.colorbar(plt.cm.ScalarMappable(norm, "RdBu_r"), ax=axes, label="weight (joints: self-weight)", shrink=0.8)
         fig.suptitle(
             f"{self.sample.label}, {self.subset.label}, channel {self.channel.value}, alpha={self.alpha.value:.2f}"
         )
@@ -75,7 +84,7 @@ def topology_explorer(unit: ChannelTopologyUnit, x: torch.Tensor, sample_names=N
     return TopologyExplorer(unit, x, sample_names)
 
 
-class ShiftArrows(widgets.VBox):
+class ShiftArrows(PictureBox):
     """Channel slider and shift kind (released cyclic / paper's local) drawing Shift-GCN's shift-in arrows.
 
     ``sources`` is the (V,) joint each joint reads in the chosen channel; ``moved`` counts joints that
@@ -83,15 +92,17 @@ class ShiftArrows(widgets.VBox):
     """
 
     def __init__(self, channels: int = 64, graph: SkeletonGraph | None = None):
+        check_positive_int(channels, "channels", minimum=2, block="shift_arrows")
         self.graph = graph or SkeletonGraph("ntu-rgb+d")
         self.blocks = {
             "cyclic (released)": ShiftGraphConv(channels, channels, self.graph.num_nodes),
             "local (paper)": ShiftGraphConv(channels, channels, self.graph.num_nodes, shift="local", graph=self.graph),
         }
         self.channel = widgets.IntSlider(value=1, min=0, max=channels - 1, description="channel")
-        self.kind = widgets.ToggleButtons(options=list(self.blocks), description="shift")
+        self.kind = ToggleChoice(options=list(self.blocks), description="shift",
+                                          style={"button_width": "auto"})  # fmt: skip
         self.summary = widgets.Label()
-        self.image = widgets.Image(format="png")
+        self.image = picture()
         super().__init__([widgets.HBox([self.channel, self.kind]), self.summary, self.image])
         self.channel.observe(self.redraw, names="value")
         self.kind.observe(self.redraw, names="value")
@@ -108,12 +119,13 @@ class ShiftArrows(widgets.VBox):
             f"channel {self.channel.value}: {self.moved} of {self.graph.num_nodes} joints read another joint, "
             f"{self.bone_arrows} of them along a bone"
         )
-        ax = draw_matrix_on_skeleton(
-            shift_matrix(self.sources), self.graph, "row_target", labels="index",
-            title=f"{self.kind.value} shift-in, channel {self.channel.value}: arrow = source -> reader",
+        fig, ax = plt.subplots(figsize=(5.6, 5.4), layout="constrained")
+        draw_matrix_on_skeleton(
+            shift_matrix(self.sources), self.graph, "row_target", ax=ax, labels="index",
+            title=f"{self.kind.value} shift-in, channel {self.channel.value}\narrow: source joint -> reading joint",
         )  # fmt: skip
-        self.figure = ax.figure
-        show_figure(self.image, ax.figure)
+        self.figure = fig
+        show_figure(self.image, fig)
 
 
 def shift_arrows(channels: int = 64) -> ShiftArrows:

@@ -1,9 +1,7 @@
 """Widgets for notebook 02: receptive fields of stacked temporal convolutions, and shift interpolation weights.
 
-Each explorer is an ``ipywidgets.VBox`` (controls above, the figure below as a PNG ``ipywidgets.Image``) whose
-controls and state are attributes, so a test or the next notebook cell can set ``.value`` and assert what changed.
-The figure is rendered to PNG bytes rather than displayed into an ``Output`` widget, so redraws send no display
-messages: the same code works in JupyterLab, under nbconvert and under nbval.
+Each explorer is a :class:`stviz.widgets.PictureBox` (controls above, the figure below as a PNG) whose controls
+and state are attributes, so a test or the next notebook cell can set ``.value`` and assert what changed.
 """
 
 from __future__ import annotations
@@ -14,13 +12,14 @@ import torch
 from matplotlib.figure import Figure
 
 from stviz import viz
+from stviz.checks import check_positive_int
 from stviz.receptive_field import conv_frames, frame_span, shift_weights, stack_frames
-from stviz.widgets import show_figure
+from stviz.widgets import PictureBox, picture, show_figure
 
 __all__ = ["ReceptiveFieldExplorer", "receptive_field_explorer", "ShiftInterpolationExplorer", "shift_explorer"]
 
 
-class ReceptiveFieldExplorer(widgets.VBox):
+class ReceptiveFieldExplorer(PictureBox):
     """Kernel size, dilation, stride and depth sliders for a stack of identical (k, 1) temporal convolutions.
 
     State after each update: ``mask`` (T_out, T_in) bool, which input frames reach each output frame;
@@ -28,12 +27,13 @@ class ReceptiveFieldExplorer(widgets.VBox):
     """
 
     def __init__(self, num_frames: int = 48):
+        check_positive_int(num_frames, "num_frames", block="receptive_field_explorer")
         self.num_frames = num_frames
         self.kernel_size = widgets.IntSlider(value=3, min=1, max=9, step=2, description="kernel k")
         self.dilation = widgets.IntSlider(value=1, min=1, max=4, description="dilation d")
         self.stride = widgets.IntSlider(value=1, min=1, max=3, description="stride s")
         self.layers = widgets.IntSlider(value=1, min=1, max=4, description="layers")
-        self.image = widgets.Image(format="png")
+        self.image = picture()
         self.mask: torch.Tensor | None = None
         self.size = 0
         self.figure: Figure | None = None
@@ -52,11 +52,11 @@ class ReceptiveFieldExplorer(widgets.VBox):
         self.mask = stack_frames(*layers)
         first, last = frame_span(self.mask)[self.mask.shape[0] // 2].tolist()
         self.size = last - first + 1
-        fig, ax = plt.subplots(figsize=(7.5, 3.6), layout="constrained")
+        fig, ax = plt.subplots(figsize=(8.0, 3.6), layout="constrained")
         title = f"{self.layers.value} x conv(k={k}, d={d}, s={s}): middle output frame sees {self.size} frames"
         viz.plot_receptive_field(self.mask, ax=ax, title=title)
         self.figure = fig
-        show_figure(self.image, fig, dpi=90)
+        show_figure(self.image, fig)
 
 
 def receptive_field_explorer(num_frames: int = 48) -> ReceptiveFieldExplorer:
@@ -64,7 +64,7 @@ def receptive_field_explorer(num_frames: int = 48) -> ReceptiveFieldExplorer:
     return ReceptiveFieldExplorer(num_frames)
 
 
-class ShiftInterpolationExplorer(widgets.VBox):
+class ShiftInterpolationExplorer(PictureBox):
     """A ypos slider (and stride) for one channel of Shift-GCN's temporal shift; the figure shows its weights.
 
     State after each update: ``weights`` (T_out, T_in) float64 interpolation weights (row t: how output frame t
@@ -72,10 +72,11 @@ class ShiftInterpolationExplorer(widgets.VBox):
     """
 
     def __init__(self, num_frames: int = 16):
+        check_positive_int(num_frames, "num_frames", minimum=2, block="shift_explorer")
         self.num_frames = num_frames
         self.ypos = widgets.FloatSlider(value=0.0, min=-4.0, max=4.0, step=0.05, description="ypos")
         self.stride = widgets.IntSlider(value=1, min=1, max=2, description="stride")
-        self.image = widgets.Image(format="png")
+        self.image = picture()
         self.weights: torch.Tensor | None = None
         self.figure: Figure | None = None
         super().__init__([widgets.HBox([self.ypos, self.stride]), self.image])
@@ -85,10 +86,10 @@ class ShiftInterpolationExplorer(widgets.VBox):
 
     def _update(self, change=None) -> None:
         self.weights = shift_weights(self.num_frames, self.ypos.value, self.stride.value)[0]
-        fig, ax = plt.subplots(figsize=(7.0, 3.4), layout="constrained")
+        fig, ax = plt.subplots(figsize=(8.0, 3.4), layout="constrained")
         viz.plot_interpolation_weights(self.weights, self.ypos.value, self.stride.value, ax=ax)
         self.figure = fig
-        show_figure(self.image, fig, dpi=90)
+        show_figure(self.image, fig)
 
 
 def shift_explorer(num_frames: int = 16) -> ShiftInterpolationExplorer:

@@ -1,0 +1,142 @@
+"""Small building pieces shared by the blocks: activations by name, (k, 1) convolutions, conv + BN, residuals.
+
+Conventions (CONTRIBUTING.md): an activation argument is a name from :data:`ACTIVATIONS` or ``None`` (the
+identity); a residual lives under the attribute ``residual`` and is ``None`` (no residual), ``nn.Identity()`` or a
+projection ``Sequential(conv (k, 1) with the temporal stride, BatchNorm)`` built by :func:`make_residual`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "ACTIVATIONS",
+    "make_activation",
+    "temporal_padding",
+    "temporal_conv",
+    "conv_bn",
+    "make_residual",
+    "add_residual",
+    "fold_batchnorm",
+    "conv_bn_forward",
+    "residual_forward",
+]
+
+# Names used by EfficientGCN (swish, hswish, relu, relu6) and MS-G3D (relu, leakyrelu, tanh, linear). In place, as
+# in the originals: every block applies its activation to a fresh tensor (a BatchNorm output or a sum), and skipping
+# the extra output tensor saves a full pass over memory (EfficientGCN's Sep layer: about 15% of its CPU time).
+ACTIVATIONS = {
+    "swish": lambda: nn.SiLU(inplace=True),
+    "hswish": lambda: nn.Hardswish(inplace=True),
+    "relu": lambda: nn.ReLU(inplace=True),
+    "relu6": lambda: nn.ReLU6(inplace=True),
+    "leakyrelu": lambda: nn.LeakyReLU(0.2, inplace=True),
+    "tanh": nn.Tanh,
+    "linear": nn.Identity,
+}
+
+
+def make_activation(name: str | None) -> nn.Module:
+    """An activation module by name (a key of :data:`ACTIVATIONS`); ``None`` or ``"linear"`` is the identity."""
+    if name is None:
+        return nn.Identity()
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)} or None")
+    return ACTIVATIONS[name]()
+
+
+def temporal_padding(kernel_size: int, dilation: int = 1) -> int:
+    """Zero padding that keeps T at stride 1: ``(k + (k-1)(d-1) - 1) // 2``."""
+    return (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
+
+
+def temporal_conv(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    dilation: int = 1,
+    groups: int = 1,
+    bias: bool = True,
+) -> nn.Conv2d:
+    """A (k, 1) convolution along T, padded so that stride 1 keeps T: (N, C_in, T, V) -> (N, C_out, T', V)."""
+    return nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size=(kernel_size, 1),
+        stride=(stride, 1),
+        padding=(temporal_padding(kernel_size, dilation), 0),
+        dilation=(dilation, 1),
+        groups=groups,
+        bias=bias,
+    )
+
+
+def conv_bn(
+    in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1, groups: int = 1, bias: bool = True
+) -> nn.Sequential:
+    """``Sequential(conv (k, 1), BatchNorm)``, state_dict keys ``0.*`` (conv) and ``1.*`` (BN)."""
+    return nn.Sequential(
+        temporal_conv(in_channels, out_channels, kernel_size, stride, groups=groups, bias=bias),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+def make_residual(
+    in_channels: int,
+    out_channels: int,
+    stride: int = 1,
+    enabled: bool = True,
+    kernel_size: int = 1,
+    bias: bool = True,
+) -> nn.Module | None:
+    """The residual branch of a block: ``None`` when disabled, the identity when shapes already agree
+    (``in_channels == out_channels`` and stride 1), else a projection :func:`conv_bn` with the temporal stride."""
+    if not enabled:
+        return None
+    if in_channels == out_channels and stride == 1:
+        return nn.Identity()
+    return conv_bn(in_channels, out_channels, kernel_size, stride, bias=bias)
+
+
+def add_residual(y: torch.Tensor, x: torch.Tensor, residual: nn.Module | None) -> torch.Tensor:
+    """``y + residual(x)``, or ``y`` when there is no residual."""
+    return y if residual is None else y + residual(x)
+
+
+def fold_batchnorm(
+    weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.modules.batchnorm._BatchNorm
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """A linear map's ``weight`` (C_out, ...) and ``bias`` with the BatchNorm that follows it folded in.
+
+    ``bn(W x + b) = (scale * W) x + (scale * (b - mean) + beta)`` with ``scale = gamma / sqrt(var + eps)``.
+    Returns ``None`` when ``bn`` normalises with the batch's own statistics (train mode, or no running
+    statistics): there is nothing fixed to fold then.
+    """
+    if bn.training or bn.running_mean is None:
+        return None
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight
+    shift = -bn.running_mean * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias
+    folded_bias = shift if bias is None else bias * scale + shift
+    return weight * scale.view(-1, *([1] * (weight.dim() - 1))), folded_bias
+
+
+def conv_bn_forward(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> torch.Tensor:
+    """``bn(conv(x))``; in eval mode one convolution with the BatchNorm folded in (:func:`fold_batchnorm`)."""
+    folded = fold_batchnorm(conv.weight, conv.bias, bn)
+    if folded is None:
+        return bn(conv(x))
+    return F.conv2d(x, *folded, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
+def residual_forward(residual: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``residual(x)`` for a :func:`make_residual` branch (not None), a projection's BatchNorm folded in eval mode."""
+    if isinstance(residual, nn.Sequential):
+        return conv_bn_forward(x, *residual)
+    return residual(x)

@@ -1,0 +1,138 @@
+"""Shift-GCN's learnable temporal shift in plain PyTorch: the fallback of :mod:`stviz.ops`.
+
+Every output row of the shift (one frame of one channel, V values) is a weighted sum of at most two input
+rows, and so is every row of its input gradient. Each is therefore one ``F.embedding_bag`` call: a gather of
+whole rows that adds them with per-row weights, in one pass over memory. A row outside the clip, or one whose
+weight is 0, is left out of its bag, so it is never read (an empty bag gives 0), exactly as in the compiled
+kernels. The backward gathers, in the same call, the rows of grad_out whose dot product with x gives the
+position gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+
+def _taps(offset: torch.Tensor, frames: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """First tap of output frame 0 per channel, int64 (C,), and the weight ``frac`` of the second tap, (C,)."""
+    offset = offset.detach().cpu().numpy()
+    floor = np.floor(offset)
+    span = (frames // stride) * stride
+    start = np.clip(floor, -(span + 2), frames + 1).astype(np.int64)  # beyond that, every tap is outside
+    return start, offset - floor
+
+
+def _join(arrays: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate`` without the copy of a single array (these arrays are megabytes)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+class _Gather:
+    """One ``F.embedding_bag`` call that builds P tensors (N, C, R, V) from one source (N, C, rows_in, V).
+
+    rows: (C, R, 2): the two source rows (within their plane) of each of the R output rows per channel; one
+    ``keep`` mask (C, R, 2) per output tells which of them count there. Each output row is the weighted sum of
+    its kept source rows. The pattern of one sample is repeated over the batch with NumPy, on one thread: these
+    arrays are small next to the data, and a torch op this size would wake the thread pool, which costs more
+    than the work on a busy machine. The indices are int32 (half the bytes of int64) while every index fits.
+    """
+
+    def __init__(self, rows: np.ndarray, keeps: list[np.ndarray], shape: tuple, device: torch.device):
+        n, c, rows_in, _ = shape
+        index_type = np.int32 if max(n * c * rows_in, 2 * n * rows.size) < 2**31 else np.int64
+        sample = np.arange(n, dtype=index_type)[:, None]
+        flat_rows = rows + rows_in * np.arange(c)[:, None, None]
+        indices, offsets, done = [], [], 0
+        for keep in keeps:
+            pattern = flat_rows[keep].astype(index_type)  # one sample, bag by bag
+            counts = keep.sum(-1).ravel()  # entries per bag: 0, 1 or 2
+            starts = (np.cumsum(counts) - counts).astype(index_type)
+            indices.append((pattern + sample * (c * rows_in)).ravel())
+            offsets.append((starts + sample * len(pattern)).ravel() + done)
+            done += n * len(pattern)
+        self.indices = torch.from_numpy(_join(indices)).to(device)
+        self.offsets = torch.from_numpy(_join(offsets)).to(device)
+        self.keeps, self.rows_out = keeps, rows.shape[1]
+
+    def __call__(self, src: torch.Tensor, weights: list[np.ndarray]) -> torch.Tensor:
+        """(N, C, rows_in, V) -> (P, N, C, R, V), with one array of tap weights (C, R, 2) per output."""
+        n, c, _, v = src.shape
+        weight_type = np.float64 if src.dtype == torch.float64 else np.float32
+        parts = zip(weights, self.keeps, strict=True)
+        per_sample = _join([np.tile(w[keep].astype(weight_type), n) for w, keep in parts])
+        per_sample = torch.from_numpy(per_sample).to(src.device, src.dtype)
+        rows = src.detach().reshape(-1, v)  # detached: embedding_bag does extra bookkeeping for a weight needing grad
+        out = F.embedding_bag(self.indices, rows, self.offsets, mode="sum", per_sample_weights=per_sample)
+        return out.view(len(self.keeps), n, c, self.rows_out, v)
+
+
+def _blend(frac: np.ndarray) -> np.ndarray:
+    """Weights (C, 1, 2) of the two taps: ``1 - frac`` and ``frac``."""
+    return np.stack([1 - frac, frac], -1)[:, None, :]
+
+
+_SIGNS = np.array([-1.0, 1.0])  # d/d frac of the blend: the second tap minus the first
+
+
+def shift_forward(x: torch.Tensor, offset: torch.Tensor, stride: int) -> torch.Tensor:
+    """(N, C, T, V) -> (N, C, T // stride, V): frame t of channel c is x interpolated at ``t·stride + offset[c]``."""
+    frames = x.shape[2]
+    start, frac = _taps(offset, frames, stride)
+    rows = start[:, None, None] + (stride * np.arange(frames // stride))[:, None] + np.arange(2)  # (C, T', 2)
+    weights = np.broadcast_to(_blend(frac), rows.shape)
+    keep = (rows >= 0) & (rows < frames) & (weights != 0)
+    return _Gather(rows, [keep], x.shape, x.device)(x, [weights])[0]
+
+
+def shift_backward(
+    grad_out: torch.Tensor, x: torch.Tensor, offset: torch.Tensor, stride: int, need_x: bool, need_offset: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The input gradient (N, C, T, V) and the offset gradient (C,) from grad_out (N, C, T // stride, V).
+
+    Input frame i received weight ``1 - frac`` from output frame ``(i - start) / stride`` and ``frac`` from
+    ``(i - start - 1) / stride``, where the division is exact and lands in the output: the input gradient
+    gathers those rows of grad_out. The offset gradient is the sum over n, t, v of
+    ``grad_out[t] · (x[hi] - x[lo])``; read from the input's side that is ``<x, E>`` with
+    ``E[i] = grad_out[(i - start - 1) / stride] - grad_out[(i - start) / stride]``, which the same call gathers.
+    """
+    n, c, frames, v = x.shape
+    start, frac = _taps(offset, frames, stride)
+    delta = np.arange(frames)[:, None] - start[:, None, None] - np.arange(2)  # (C, T, 2)
+    valid = (delta >= 0) & (delta % stride == 0) & (delta < grad_out.shape[2] * stride)
+    blend = np.broadcast_to(_blend(frac), delta.shape)
+    signs = np.broadcast_to(_SIGNS, delta.shape)
+    parts = ([(valid & (blend != 0), blend)] if need_x else []) + ([(valid, signs)] if need_offset else [])
+    gather = _Gather(delta // stride, [keep for keep, _ in parts], grad_out.shape, grad_out.device)
+    gathered = gather(grad_out, [weights for _, weights in parts])  # (P, N, C, T, V)
+    grad_x = gathered[0] if need_x else None
+    grad_offset = None
+    if need_offset:
+        # one dot product per (n, c) plane; matmul with a transposed row view runs at memory speed
+        e = gathered[-1].reshape(n * c, 1, -1)
+        grad_offset = (x.detach().reshape(n * c, 1, -1) @ e.transpose(1, 2)).view(n, c).sum(0)
+    return grad_x, grad_offset
+
+
+class GatherShift(torch.autograd.Function):
+    """The shift with its exact gradients in x and offset: ``GatherShift.apply(x, offset, stride)``."""
+
+    @staticmethod
+    def forward(x, offset, stride):
+        return shift_forward(x, offset, stride)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, offset, stride = inputs
+        ctx.stride = stride
+        ctx.save_for_backward(x, offset)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        x, offset = ctx.saved_tensors
+        need_x, need_offset = ctx.needs_input_grad[:2]
+        grad_x, grad_offset = shift_backward(grad_out.contiguous(), x, offset, ctx.stride, need_x, need_offset)
+        return grad_x, None if grad_offset is None else grad_offset.to(offset.dtype), None

@@ -1,0 +1,113 @@
+"""Partitioned graph convolution (ST-GCN, EfficientGCN): K fixed matrices, columns are targets.
+
+``y = sum_k (W_k x) (A_k * E_k)``: one 1x1 conv gives K*C_out channels (K-major), then
+``einsum('nkctv,kvw->nctw')`` sums over partitions and source joints v, so column w of ``A_k`` lists what
+joint w receives. Yan et al., AAAI 2018 (ST-GCN); Song et al., TPAMI 2022 (EfficientGCN).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stviz.checks import check_adjacency, check_nctv
+from stviz.init import efficientgcn_init
+from stviz.layers import add_residual, make_activation, make_residual
+
+__all__ = ["PartitionGraphConv", "EfficientGraphLayer"]
+
+
+class PartitionGraphConv(nn.Module):
+    """Partitioned graph convolution ``y = sum_k (W_k x) (A_k * E_k)``.
+
+    ST-GCN: ``ConvTemporalGraphical``; EfficientGCN: ``SpatialGraphConv``. ``E`` is the learnable edge
+    importance (ones at init) when ``edge_importance`` is true.
+
+    A: (K, V, V) fixed partition, or None when the caller passes A to forward (then ``num_subsets`` gives K).
+    x: (N, C_in, T, V) -> (N, C_out, T, V).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        A: torch.Tensor | None = None,
+        num_subsets: int | None = None,
+        edge_importance: bool = False,
+        bias: bool = True,
+    ):
+        super().__init__()
+        if A is None and num_subsets is None:
+            raise ValueError("PartitionGraphConv needs A (K, V, V) or num_subsets when A comes with each call")
+        if A is not None:
+            check_adjacency(A, "A", block="PartitionGraphConv", stacked=True)
+            if num_subsets is not None and num_subsets != A.shape[0]:
+                raise ValueError(f"PartitionGraphConv: num_subsets={num_subsets} but A has {A.shape[0]} partitions")
+            num_subsets = A.shape[0]
+            self.register_buffer("A", A.detach().clone().float(), persistent=False)
+        else:
+            self.A = None
+        self.in_channels, self.out_channels, self.num_subsets = in_channels, out_channels, num_subsets
+        self.conv = nn.Conv2d(in_channels, out_channels * num_subsets, 1, bias=bias)
+        if edge_importance:
+            if A is None:
+                raise ValueError("PartitionGraphConv: edge_importance needs A at construction (its shape is A's)")
+            self.edge_importance = nn.Parameter(torch.ones_like(self.A))
+        else:
+            self.edge_importance = None
+
+    def graph(self, A: torch.Tensor | None = None) -> torch.Tensor:
+        """The matrices actually applied, ``A * E``: (K, V, V)."""
+        A = self.A if A is None else A
+        if A is None:
+            raise ValueError("PartitionGraphConv was built without A: pass A (K, V, V) to forward")
+        return A if self.edge_importance is None else A * self.edge_importance
+
+    def forward(self, x: torch.Tensor, A: torch.Tensor | None = None) -> torch.Tensor:
+        a = self.graph(A)
+        if a.dim() != 3 or a.shape[0] != self.num_subsets:
+            raise ValueError(f"PartitionGraphConv: A must have shape ({self.num_subsets}, V, V), got {tuple(a.shape)}")
+        check_nctv(x, channels=self.in_channels, num_joints=a.shape[-1], block=type(self).__name__, weight=self.conv)
+        n, c, t, v = x.shape
+        x = self.conv(x).view(n, self.num_subsets, self.out_channels, t, v)  # (N, K, C, T, V)
+        return torch.einsum("nkctv,kvw->nctw", x, a)  # (N, C, T, V)
+
+
+class EfficientGraphLayer(nn.Module):
+    """EfficientGCN spatial layer ``activation(bn(gcn(x)) + residual(x))``.
+
+    EfficientGCN: ``Spatial_Graph_Layer``. gcn = :class:`PartitionGraphConv` on ``A[:max_graph_distance+1]`` of
+    the 10-hop partition with edge importance; residual = None, identity (C_in = C_out) or 1x1 conv + BN.
+    Initialised with :func:`stviz.init.efficientgcn_init`. x: (N, C_in, T, V) -> (N, C_out, T, V).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        A: torch.Tensor,
+        max_graph_distance: int = 2,
+        edge_importance: bool = True,
+        bias: bool = True,
+        residual: bool = True,
+        activation: str | None = "swish",
+    ):
+        super().__init__()
+        check_adjacency(A, "A", block="EfficientGraphLayer", stacked=True)
+        if not isinstance(max_graph_distance, int) or not 0 <= max_graph_distance < A.shape[0]:
+            raise ValueError(
+                f"EfficientGraphLayer: max_graph_distance must be an int in 0..{A.shape[0] - 1} (A has "
+                f"{A.shape[0]} hop partitions), got {max_graph_distance!r}"
+            )
+        self.in_channels = in_channels
+        self.conv = PartitionGraphConv(
+            in_channels, out_channels, A[: max_graph_distance + 1], None, edge_importance, bias
+        )
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.residual = make_residual(in_channels, out_channels, 1, residual, bias=bias)
+        self.act = make_activation(activation)
+        self.apply(efficientgcn_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_nctv(x, channels=self.in_channels, block=type(self).__name__, weight=self.bn)
+        return self.act(add_residual(self.bn(self.conv(x)), x, self.residual))

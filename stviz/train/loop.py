@@ -1,0 +1,286 @@
+"""The training loop: seeded, one process or one DistributedDataParallel job, checkpoints reused when they match.
+
+>>> from stviz.data import synthetic_dataset, train_test_split
+>>> train_set, test_set = train_test_split(*synthetic_dataset(480, num_frames=32, num_bodies=1))
+>>> result = train(TinyGCN(12), train_set, test_set, epochs=10)                   # doctest: +SKIP
+>>> result = train(model, train_set, test_set, recipe=get_recipe("ctrgcn").scaled(12))  # doctest: +SKIP
+
+Batches come from a ``DistributedSampler`` in every case (one replica in a single process), so a run on W
+processes with local batch B / W sees, step by step, the same global batches as one process with batch B (when W
+divides the number of training samples; otherwise the sampler repeats a few samples to even out the ranks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from tqdm.auto import tqdm
+
+from stviz import set_seed
+from stviz.train.distributed import gather_rows, is_main_process, rank, synchronised_batchnorm, world_size
+from stviz.train.recipes import Recipe, build_optimizer, build_schedule, get_recipe
+from stviz.train.streams import STREAMS, stream_transform
+
+__all__ = ["TrainResult", "train", "evaluate", "predict", "load_checkpoint"]
+
+Data = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    ``history`` has one entry per epoch for each of ``train_loss``, ``train_accuracy``, ``lr`` and, with test
+    data, ``test_loss`` and ``test_accuracy``. ``test_scores`` are the final logits on the test data (N, K).
+    """
+
+    model: nn.Module
+    history: dict[str, list[float]] = field(default_factory=dict)
+    test_accuracy: float | None = None
+    seconds: float = 0.0
+    from_checkpoint: bool = False
+    recipe: Recipe | None = None
+    test_scores: torch.Tensor | None = None
+
+
+def _check_data(data: Data, name: str) -> Data:
+    if not (isinstance(data, tuple | list) and len(data) == 2):
+        raise TypeError(f"{name} must be a pair (X, y) of tensors, got {type(data).__name__}")
+    x, y = data
+    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
+        raise TypeError(f"{name}: expected X and y to be tensors, got {type(x).__name__} and {type(y).__name__}")
+    if x.dim() != 5 or y.dim() != 1 or len(x) != len(y):
+        raise ValueError(f"{name}: expected X (N, C, T, V, M) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
+    if len(x) == 0:
+        raise ValueError(f"{name}: expected at least one sample, got X of shape {tuple(x.shape)}")
+    if y.dtype != torch.int64:
+        raise ValueError(f"{name}: y must be int64 class indices, got {y.dtype}")
+    return x, y
+
+
+def _check_positive_int(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 128, stream: str = "joint") -> torch.Tensor:
+    """Logits (N, K) of ``model`` in eval mode on x (N, C, T, V, M), on the CPU.
+
+    In a process group each rank computes the samples ``rank::world`` and every rank gets all rows.
+    """
+    _check_positive_int(batch_size, "batch_size")
+    if len(x) < world_size():
+        raise ValueError(f"predict needs at least one sample per process ({world_size()}), got {len(x)}")
+    transform, device = stream_transform(stream), _device_of(model)
+    was_training = model.training
+    model.eval()
+    mine = x[rank() :: world_size()]
+    rows = [model(transform(chunk.to(device))).float() for chunk in mine.split(batch_size)]
+    model.train(was_training)
+    return gather_rows(torch.cat(rows), len(x)).cpu()
+
+
+def evaluate(model: nn.Module, data: Data, batch_size: int = 128, stream: str = "joint") -> dict[str, float]:
+    """Mean cross-entropy ``loss`` and ``accuracy`` (fraction correct) of ``model`` in eval mode on (X, y)."""
+    x, y = _check_data(data, "data")
+    logits = predict(model, x, batch_size, stream)
+    loss = nn.functional.cross_entropy(logits, y).item()
+    return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean().item()}
+
+
+def _fingerprint(data: Data | None) -> str | None:
+    """A hash of the data, so a checkpoint is only reused for the data it was trained on."""
+    if data is None:
+        return None
+    digest = hashlib.sha1()
+    for tensor in data:
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _architecture(model: nn.Module) -> str:
+    """A hash of the state dict's names and shapes: a checkpoint is only reused for the same architecture."""
+    layout = [(name, tuple(value.shape)) for name, value in model.state_dict().items()]
+    return hashlib.sha1(repr(layout).encode()).hexdigest()
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """A checkpoint written by :func:`train`, checked: a dict whose ``state_dict`` maps names to tensors."""
+    path = Path(path)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a file that is not a checkpoint
+        raise ValueError(
+            f"checkpoint {path}: expected a file written by torch.save holding a dict with a 'state_dict', "
+            f"but it could not be read ({type(error).__name__}: {str(error).splitlines()[0]})"
+        ) from error
+    state = saved.get("state_dict") if isinstance(saved, dict) else None
+    if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
+        got = type(saved).__name__ if state is None else f"a 'state_dict' of type {type(state).__name__}"
+        if isinstance(saved, dict) and state is None:
+            got = f"a dict with keys {sorted(map(str, saved))[:5]}"
+        raise TypeError(f"checkpoint {path}: expected a dict with a 'state_dict' mapping names to tensors, got {got}")
+    return saved
+
+
+def train(
+    model: nn.Module,
+    train_data: Data,
+    test_data: Data | None = None,
+    *,
+    recipe: str | Recipe = "adamw-onecycle",
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    weight_decay: float | None = None,
+    seed: int = 0,
+    stream: str = "joint",
+    checkpoint: str | Path | None = None,
+    progress: bool = True,
+    num_threads: int | None = 1,
+    amp: bool = False,
+) -> TrainResult:
+    """Train ``model`` with a :class:`~stviz.train.recipes.Recipe` and cross-entropy, where its parameters live.
+
+    ``train_data``/``test_data``: (X (N, C, T, V, M) joint stream, y (N,) int64); ``stream`` (``joint``,
+    ``bone``, ``joint-motion``, ``bone-motion``) is formed from X batch by batch. ``epochs``, ``batch_size``,
+    ``lr`` and ``weight_decay`` override the recipe's (the batch size is the global batch). Seeded: the same
+    arguments give the same weights. Under ``torchrun`` it runs as one DistributedDataParallel job; rank 0 alone
+    draws the progress bar and writes the checkpoint. When ``checkpoint`` names an existing file whose config
+    (model, recipe, stream, seed, data hash) matches, its weights and history are loaded instead of training;
+    otherwise the result is saved there. ``num_threads`` sets torch's CPU threads while training (None: leave as
+    is); one thread is the default, since on a shared 2-core CPU two spinning threads ran far slower.
+    ``amp``: autocast to float16 with gradient scaling (CUDA only).
+    """
+    x, y = _check_data(train_data, "train_data")
+    if test_data is not None:
+        _check_data(test_data, "test_data")
+    for value, name in ((epochs, "epochs"), (batch_size, "batch_size")):
+        if value is not None:
+            _check_positive_int(value, name)
+    if stream not in STREAMS:
+        raise ValueError(f"stream must be one of {list(STREAMS)}, got {stream!r}")
+    recipe = get_recipe(recipe)
+    recipe = (recipe.scaled(epochs) if epochs is not None else recipe).replace(
+        batch_size=batch_size, lr=lr, weight_decay=weight_decay
+    )
+    device = _device_of(model)
+    if amp and device.type != "cuda":
+        raise ValueError(f"amp=True needs the model on a CUDA device, got {device.type}")
+    if recipe.batch_size % world_size():
+        raise ValueError(
+            f"the global batch size must be divisible by the world size {world_size()}, got {recipe.batch_size}"
+        )
+    config = {
+        "model": type(model).__name__,
+        "model_config": getattr(model, "config", None),
+        "architecture": _architecture(model),
+        "recipe": recipe.to_dict(),
+        "stream": stream,
+        "seed": seed,
+        "train_data": _fingerprint(train_data),
+        "test_data": _fingerprint(test_data),
+    }
+    if checkpoint is not None and Path(checkpoint).exists():
+        saved = load_checkpoint(checkpoint)
+        if saved.get("config") == config:
+            model.load_state_dict(saved["state_dict"])
+            model.eval()
+            scores = saved.get("test_scores")
+            return TrainResult(model, saved["history"], saved["test_accuracy"], saved["seconds"], True, recipe, scores)
+
+    previous_threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    try:
+        result = _fit(model, (x, y), test_data, recipe, seed, stream, progress, amp)
+    finally:
+        torch.set_num_threads(previous_threads)
+    if checkpoint is not None and is_main_process():
+        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "state_dict": model.state_dict(),
+                "config": config,
+                "history": result.history,
+                "test_accuracy": result.test_accuracy,
+                "test_scores": result.test_scores,
+                "seconds": result.seconds,
+            },
+            checkpoint,
+        )
+    return result
+
+
+def _fit(model, train_data, test_data, recipe, seed, stream, progress, amp) -> TrainResult:
+    """The training loop of :func:`train`."""
+    set_seed(seed)
+    device, world = _device_of(model), world_size()
+    dataset = TensorDataset(*train_data)
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank(), shuffle=True, seed=seed)
+    loader = DataLoader(dataset, batch_size=recipe.batch_size // world, sampler=sampler)
+    optimizer = build_optimizer(model, recipe)
+    schedule = build_schedule(optimizer, recipe, len(loader))
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    transform = stream_transform(stream)
+    history: dict[str, list[float]] = {"train_loss": [], "train_accuracy": [], "lr": []}
+    if test_data is not None:
+        history.update(test_loss=[], test_accuracy=[])
+    start = time.perf_counter()
+    name = type(model).__name__
+    bar = tqdm(range(recipe.epochs), desc=f"training {name}", disable=not (progress and is_main_process()), leave=False)
+    with synchronised_batchnorm(model, device):
+        net = model
+        if world > 1:
+            net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        for epoch in bar:
+            sampler.set_epoch(epoch)
+            model.train()
+            history["lr"].append(optimizer.param_groups[0]["lr"])
+            totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
+            for xb, yb in loader:
+                xb, yb = transform(xb.to(device)), yb.to(device)
+                with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                    logits = net(xb)
+                    loss = nn.functional.cross_entropy(logits.float(), yb)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                schedule.step()
+                totals += torch.tensor([loss.item() * len(yb), (logits.argmax(1) == yb).sum().item(), len(yb)])
+            if world > 1:
+                totals = _sum_over_ranks(totals, device)
+            history["train_loss"].append(totals[0].item() / totals[2].item())
+            history["train_accuracy"].append(totals[1].item() / totals[2].item())
+            if test_data is not None:
+                scores = evaluate(model, test_data, stream=stream)
+                history["test_loss"].append(scores["loss"])
+                history["test_accuracy"].append(scores["accuracy"])
+            bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.items() if k != "lr"})
+    seconds = time.perf_counter() - start
+    model.eval()
+    test_scores = predict(model, test_data[0], stream=stream) if test_data is not None else None
+    test_accuracy = history["test_accuracy"][-1] if test_data is not None else None
+    return TrainResult(model, history, test_accuracy, seconds, False, recipe, test_scores)
+
+
+def _sum_over_ranks(values: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """All-reduce (sum) a small CPU tensor, through ``device`` (NCCL needs CUDA tensors)."""
+    moved = values.to(device)
+    torch.distributed.all_reduce(moved)
+    return moved.cpu()

@@ -1,0 +1,55 @@
+"""Training plots: loss and accuracy curves, and how far runs spread across seeds and what ensembles gain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+__all__ = ["plot_training_curves", "plot_seed_study"]
+
+
+def plot_training_curves(history: Mapping[str, Sequence[float]], axes: Sequence[Axes] | None = None) -> list[Axes]:
+    """Loss (left) and accuracy (right) per epoch from a :class:`stviz.train.TrainResult` ``history``.
+
+    Draws ``train_*`` and, when present, ``test_*`` curves; returns the two axes.
+    """
+    missing = [key for key in ("train_loss", "train_accuracy") if key not in history]
+    if missing:
+        raise ValueError(f"history must hold 'train_loss' and 'train_accuracy' lists, missing {missing}")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for split, style in (("train", "-"), ("test", "--")):
+            values = history.get(f"{split}_{metric}")
+            if values:
+                ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", markersize=3, label=split)
+        ax.set(xlabel="epoch", ylabel=metric)
+        ax.legend(frameon=False)
+    axes[1].set_ylim(0, 1.02)
+    return list(axes)
+
+
+def plot_seed_study(study: Mapping, ax: Axes | None = None) -> Axes:
+    """Accuracy of every seed for each single stream and for the 2- and 4-stream ensembles.
+
+    ``study`` is the dict :func:`stviz.zoo.load_seed_study` returns: ``accuracy`` maps each stream to one
+    accuracy per seed; ``ensemble_2`` and ``ensemble_4`` hold the ensembles' per seed. Dots are seeds (in seed
+    order from left to right), the bar is their mean.
+    """
+    columns = {**study["accuracy"], "2-stream": study["ensemble_2"], "4-stream": study["ensemble_4"]}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    positions = {name: i for i, name in enumerate(columns)}
+    for name, values in columns.items():
+        values = np.asarray(values, dtype=float)
+        x = positions[name] + np.linspace(-0.12, 0.12, len(values))
+        colour = "tab:orange" if name.endswith("-stream") else "tab:blue"
+        ax.scatter(x, values, s=18, color=colour, zorder=3)
+        ax.hlines(values.mean(), positions[name] - 0.25, positions[name] + 0.25, color="black", lw=1.5)
+    ax.set_xticks(range(len(columns)), list(columns))
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title(f"{len(columns['joint'])} seeds: single streams (blue) and ensembles (orange)")
+    return ax

@@ -1,0 +1,330 @@
+"""Open every notebook in JupyterLab in headless Chromium, as a reader of a fresh clone would.
+
+Run: ``make browser-test`` (or ``.venv/bin/python tests/browser/run_notebooks.py [NAME ...]``). Needs Debian's
+``chromium`` (or ``CHROMIUM=/path/to/chrome``); Playwright drives it through ``executable_path``, so Playwright's
+own browser download is never used. For each notebook, in a copy under ``build/browser/`` so that nothing the
+browser does is saved into ``notebooks/``:
+
+1. before anything runs (the notebook untrusted, as in a fresh clone): it opens unmodified, and every stored
+   picture output (figures, widgets, the animation) renders as a loaded ``<img>``, never as a widget's repr;
+2. Run All: every cell finishes within the timeout and none has an error output;
+3. the animation plays (its inline player runs once the output is trusted); every control of every widget is
+   moved once (dropdown, slider, toggle), and the widget's picture must change; the picture is shown at its
+   natural size and the widget fits on one screen;
+4. screenshots of the notebook and of each widget go to ``build/browser/screenshots/``.
+
+JupyterLab and the browser are stopped at the end, whatever happened. Exit status 0 only when every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build" / "browser"
+VIEWPORT = {"width": 1280, "height": 1000}
+RUN_TIMEOUT_S = 420  # Run All of one notebook; the slowest takes about a minute on a 2-core CPU
+PICTURE_TIMEOUT_S = 60  # one widget redraw (a kernel round trip and a matplotlib figure)
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+# JupyterLab settings for an unattended run: every cell attached to the page (no windowing), no autosave,
+# no news or update check (no network).
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_lab(root_dir: Path, settings_dir: Path, port: int, token: str, log) -> subprocess.Popen:
+    """JupyterLab on 127.0.0.1:port serving root_dir, in its own process group (so it can be stopped whole)."""
+    for plugin, values in LAB_SETTINGS.items():
+        path = settings_dir / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    command = [
+        str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--ServerApp.token={token}", f"--ServerApp.root_dir={root_dir}", "--ServerApp.port_retries=0",
+        "--LabApp.expose_app_in_browser=True", f"--LabApp.user_settings_dir={settings_dir}",
+        f"--LabApp.workspaces_dir={settings_dir / 'workspaces'}",
+        "--NotebookNotary.db_file=:memory:",  # nothing trusted: as a fresh clone opens
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root_dir)
+
+
+def wait_for_lab(proc: subprocess.Popen, url: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        check(proc.poll() is None, f"JupyterLab exited with status {proc.returncode} (see its log)")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise CheckFailed(f"JupyterLab did not answer at {url} within {timeout_s:.0f} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group (the server shuts its kernels down), SIGKILL what is left."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def stored_pictures(path: Path) -> list[int]:
+    """Per cell of the stored notebook: how many of its outputs are pictures (PNG, or HTML with an <img>)."""
+    nb = json.loads(path.read_text())
+    counts = []
+    for cell in nb["cells"]:
+        n = 0
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            n += "image/png" in data or "<img" in "".join(data.get("text/html", ""))
+        counts.append(n)
+    return counts
+
+
+def widget_cells(path: Path) -> list[int]:
+    """Indices of the stored notebook's cells whose outputs hold a widget view."""
+    cells = json.loads(path.read_text())["cells"]
+    return [i for i, c in enumerate(cells) if any(WIDGET_VIEW in o.get("data", {}) for o in c.get("outputs", []))]
+
+
+# JavaScript run in the page. ``window.jupyterapp`` is exposed by --LabApp.expose_app_in_browser.
+JS_PANEL = """() => {  // the notebook panel is open (the app object appears only once JupyterLab has started)
+  const app = window.jupyterapp, panel = app && app.shell && app.shell.currentWidget;
+  return Boolean(panel && panel.content && panel.context && panel.sessionContext);
+}"""
+JS_OPENED = """async () => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  await panel.context.ready;
+  await panel.sessionContext.ready;
+  await new Promise(r => setTimeout(r, 1000));  // let JupyterLab apply what it rewrites on open
+  return {dirty: panel.context.model.dirty, cells: panel.content.widgets.length,
+          kernel: panel.sessionContext.session && panel.sessionContext.session.kernel.name};
+}"""
+JS_RENDERED = """(expected) => {
+  const cells = window.jupyterapp.shell.currentWidget.content.widgets;
+  const problems = [];
+  cells.forEach((cell, i) => {
+    const outputs = [...cell.node.querySelectorAll('.jp-OutputArea-output')];
+    const loaded = outputs.flatMap(o => [...o.querySelectorAll('img')]).filter(
+      img => img.complete && img.naturalWidth > 0).length;
+    const text = outputs.map(o => o.innerText).join('\\n');
+    if (loaded < expected[i]) problems.push(`cell ${i}: ${loaded} of ${expected[i]} pictures rendered`);
+    if (text.includes('(children=(') || text.includes('Error displaying widget'))
+      problems.push(`cell ${i}: a widget shows text instead of its picture: ${text.slice(0, 80)}`);
+  });
+  return problems;
+}"""
+JS_RUN_ALL = """async (timeoutMs) => {
+  const app = window.jupyterapp, panel = app.shell.currentWidget;
+  const run = app.commands.execute('notebook:run-all-cells');
+  const timer = new Promise(r => setTimeout(() => r('timeout'), timeoutMs));
+  const outcome = await Promise.race([run.then(() => 'done'), timer]);
+  const problems = [];
+  panel.content.widgets.forEach((cell, i) => {
+    if (cell.model.type !== 'code' || !cell.model.sharedModel.getSource().trim()) return;
+    if (cell.model.executionCount === null) problems.push(`cell ${i} did not run`);
+    if (cell.node.querySelector('.jp-InputArea-prompt') &&
+        cell.node.querySelector('.jp-InputArea-prompt').innerText.includes('*'))
+      problems.push(`cell ${i} did not finish`);
+    for (const output of cell.model.outputs.toJSON())
+      if (output.output_type === 'error') problems.push(`cell ${i}: ${output.ename}: ${output.evalue}`);
+  });
+  if (outcome === 'timeout') problems.unshift(`Run All did not finish within ${timeoutMs / 1000} s`);
+  return problems;
+}"""
+JS_MARK_WIDGETS = """() => {
+  // the outermost widget boxes that hold a picture, numbered in document order
+  const boxes = [...document.querySelectorAll('.jp-OutputArea-output .widget-box')].filter(
+    b => b.querySelector('img') && !b.parentElement.closest('.widget-box'));
+  boxes.forEach((b, i) => b.setAttribute('data-stviz-widget', String(i)));
+  return boxes.length;
+}"""
+
+
+def move_controls(page: Page, box, label: str) -> list[str]:
+    """Move each control of one widget box once; return the problems found (picture unchanged, layout)."""
+    problems = []
+    img = box.locator("img").first
+    box.scroll_into_view_if_needed()
+    size = img.evaluate("i => [i.clientWidth, i.naturalWidth, i.clientHeight, i.naturalHeight]")
+    if abs(size[0] - size[1]) > 1 or abs(size[2] - size[3]) > 1:
+        problems.append(f"{label}: picture shown at {size[0]}x{size[2]}, natural size {size[1]}x{size[3]}")
+    height = box.bounding_box()["height"]
+    if height > VIEWPORT["height"]:
+        problems.append(f"{label}: controls and picture take {height:.0f} px, more than one screen")
+
+    def changed(action: str, do) -> None:
+        before = img.get_attribute("src")
+        do()
+        try:
+            page.wait_for_function("([i, s]) => i.src !== s", arg=[img.element_handle(), before],
+                                   timeout=PICTURE_TIMEOUT_S * 1000)  # fmt: skip
+        except Exception:
+            problems.append(f"{label}: the picture did not change after {action}")
+
+    controls = 0
+    for select in box.locator("select").all():
+        count = select.locator("option").count()
+        current = select.evaluate("s => s.selectedIndex")
+        changed(f"choosing another option of dropdown {controls}",
+                lambda s=select, c=count, k=current: s.select_option(index=(k + 1) % c))  # fmt: skip
+        controls += 1
+    for handle in box.locator(".noUi-handle").all():
+        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+        key = "ArrowLeft" if at_max else "ArrowRight"
+        changed(f"pressing {key} on slider {controls}", lambda h=handle, k=key: (h.focus(), h.press(k)))
+        controls += 1
+    for toggles in box.locator(".widget-toggle-buttons").all():
+        other = toggles.locator("button:not(.mod-active)").first
+        changed(f"clicking toggle {controls}", other.click)
+        controls += 1
+    if controls == 0:
+        problems.append(f"{label}: no control found")
+    settle(img)
+    return problems
+
+
+def settle(img, quiet_s: float = 1.5, timeout_s: float = PICTURE_TIMEOUT_S) -> None:
+    """Wait until the picture has stopped changing (a key press can queue more than one redraw)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = img.get_attribute("src"), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet_s:
+        time.sleep(0.25)
+        src = img.get_attribute("src")
+        if src != last:
+            last, since = src, time.monotonic()
+
+
+def check_notebook(page: Page, base: str, token: str, copy: Path, shots: Path) -> list[str]:
+    name = copy.stem
+    problems: list[str] = []
+    page.goto(f"{base}/lab/tree/notebooks/{copy.name}?reset&token={token}")
+    page.wait_for_function(JS_PANEL, timeout=120_000)
+    opened = page.evaluate(JS_OPENED)
+    if opened["dirty"]:
+        problems.append(f"{name}: opens marked modified")
+    # 1. stored outputs, untrusted, before anything runs
+    try:
+        page.wait_for_function(f"(e) => ({JS_RENDERED})(e).length === 0", arg=stored_pictures(copy), timeout=60_000)
+    except Exception:
+        problems += [f"{name} (stored): {p}" for p in page.evaluate(JS_RENDERED, stored_pictures(copy))]
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    for i in widget_cells(copy):
+        cells.nth(i).screenshot(path=str(shots / f"{name}-stored-cell{i}.png"))
+    # 2. Run All
+    started = time.monotonic()
+    problems += [f"{name} (run): {p}" for p in page.evaluate(JS_RUN_ALL, RUN_TIMEOUT_S * 1000)]
+    print(f"  {name}: Run All {time.monotonic() - started:.0f} s", flush=True)
+    # the animation, now trusted: the inline player must add its controls and advance the frames
+    players = page.locator('[id^="stviz-anim-"]')
+    for i in range(players.count()):
+        img = players.nth(i).locator("img").first
+        before = img.get_attribute("src")
+        try:
+            page.wait_for_function("([i, s]) => i.src !== s", arg=[img.element_handle(), before], timeout=10_000)
+            check(players.nth(i).locator("button").count() == 1, "no play/pause button")
+        except Exception as error:
+            problems.append(f"{name} animation {i}: does not play ({type(error).__name__})")
+    # 3. widgets
+    widgets = page.evaluate(JS_MARK_WIDGETS)
+    for i in range(widgets):
+        box = page.locator(f'[data-stviz-widget="{i}"]')
+        problems += move_controls(page, box, f"{name} widget {i}")
+        box.screenshot(path=str(shots / f"{name}-widget{i}.png"))
+    print(f"  {name}: {players.count()} animations played, {widgets} widgets moved", flush=True)
+    page.screenshot(path=str(shots / f"{name}-run.png"))
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="notebook names or prefixes (default: all), e.g. 00 05_tsm")
+    parser.add_argument("--folder", type=Path, default=ROOT / "notebooks", help="where the notebooks are")
+    args = parser.parse_args(argv)
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        print("no chromium found: install Debian's chromium package or set CHROMIUM=/path/to/chrome", file=sys.stderr)
+        return 2
+    notebooks = sorted(args.folder.glob("*.ipynb"))
+    if args.names:
+        notebooks = [p for p in notebooks if any(p.stem.startswith(n) for n in args.names)]
+    shutil.rmtree(BUILD, ignore_errors=True)
+    (BUILD / "notebooks").mkdir(parents=True)
+    shots = BUILD / "screenshots"
+    shots.mkdir()
+    copies = [Path(shutil.copy2(p, BUILD / "notebooks" / p.name)) for p in notebooks]
+    port, token = free_port(), os.urandom(12).hex()
+    base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    problems: list[str] = []
+    failed = 0
+    with open(BUILD / "jupyterlab.log", "w") as log, tempfile.TemporaryDirectory() as settings:
+        lab = start_lab(BUILD, Path(settings), port, token, log)
+        try:
+            wait_for_lab(lab, f"{base}/api/status?token={token}")
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                                     args=["--no-sandbox", "--disable-dev-shm-usage"])  # fmt: skip
+                try:
+                    page = browser.new_page(viewport=VIEWPORT)
+                    page.on("dialog", lambda dialog: dialog.accept())  # "leave page?" when moving on
+                    for copy in copies:
+                        try:
+                            found = check_notebook(page, base, token, copy, shots)
+                        except Exception as error:  # a timeout or a page error: report it, go on
+                            found = [f"{copy.stem}: {type(error).__name__}: {str(error).splitlines()[0]}"]
+                            page.screenshot(path=str(shots / f"{copy.stem}-failed.png"))
+                        problems += found
+                        failed += bool(found)
+                finally:
+                    browser.close()
+        finally:
+            stop(lab)
+    print(f"browser test: {len(copies)} notebooks in {time.monotonic() - started:.0f} s; screenshots in {shots}")
+    for problem in problems:
+        print("FAILED:", problem)
+    print(f"{len(copies) - failed} passed, {failed} failed")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""torchrun: 2 CPU processes train as one DistributedDataParallel job and equal one process on the same batches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stviz.train.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+# TinyGCN with BatchNorm, trained by SGD (CTR-GCN's recipe) over 3 epochs of 36 clips at global batch 8.
+ARGS = ["--model", "tiny-gcn", "--recipe", "ctrgcn", "--lr", "0.05", "--width", "8", "--frames", "8"]
+ARGS += ["--samples", "48", "--epochs", "3", "--batch-size", "8", "--seed", "3"]
+
+
+def test_two_processes_equal_one(tmp_path):
+    two = tmp_path / "two.pt"
+    # `python -m torch.distributed.run` is the `torchrun` command, run with this interpreter
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stviz.train"]
+    run = subprocess.run(
+        [*cmd, *ARGS, "--checkpoint", str(two), "--scores", str(tmp_path / "scores.pt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("world size 2, backend gloo") == 1, run.stdout
+    assert run.stdout.count("held-out accuracy") == 1  # rank 0 alone reports ...
+    assert run.stderr.count("training TinyGCN:   0%|          | 0/3 [00:00<?, ?it/s]") == 1  # ... and draws the bar
+    one = main([*ARGS, "--checkpoint", str(tmp_path / "one.pt"), "--no-progress"])
+    saved = torch.load(two, weights_only=True)
+    for key, value in one.model.state_dict().items():
+        torch.testing.assert_close(saved["state_dict"][key], value, rtol=1e-5, atol=1e-5, msg=key)
+    for key, values in one.history.items():
+        assert saved["history"][key] == pytest.approx(values, rel=1e-5, abs=1e-6), key
+    scores = torch.load(tmp_path / "scores.pt", weights_only=True)
+    torch.testing.assert_close(scores["scores"], one.test_scores, rtol=1e-4, atol=1e-5)
+    assert len(scores["labels"]) == 12 and scores["stream"] == "joint"

@@ -1,0 +1,99 @@
+"""The plots of notebooks 02 (temporal) and 04 (multi-scale) draw what they say, on the scales they say."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib import colors  # noqa: E402
+
+from stviz import viz  # noqa: E402
+from stviz.graph import SkeletonGraph, multiscale_adjacency  # noqa: E402
+from stviz.models import MSG3D  # noqa: E402
+from stviz.multiscale_teaching import contraction_table, power_magnitudes  # noqa: E402
+
+NTU = SkeletonGraph("ntu-rgb+d")
+A = NTU.binary_adjacency()
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _colorbars(fig):
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def test_receptive_field_log_scale_keeps_weak_links_coloured_and_zeros_white():
+    weights = torch.tensor([[1.0, 0.01, 0.0], [0.001, 1.0, 0.02], [0.0, 0.5, 1.0]])
+    ax = viz.plot_receptive_field(weights, scale="log", value_label="w")
+    image = ax.images[0]
+    assert isinstance(image.norm, colors.LogNorm) and image.norm.vmin == pytest.approx(0.001)
+    drawn = image.get_array()
+    assert drawn.mask[0, 2] and drawn.mask[2, 0] and not drawn.mask[1, 0]  # zeros masked (white), 0.001 coloured
+    assert "log" in _colorbars(ax.figure)[0].get_ylabel()
+    shared = viz.plot_receptive_field(weights, scale="log", log_min=1e-4)
+    assert shared.images[0].norm.vmin == 1e-4
+
+
+def test_receptive_field_scales_and_errors():
+    weights = torch.rand(4, 5)
+    ax = viz.plot_receptive_field(weights, vmax=2.0)
+    assert ax.images[0].norm.vmin == 0 and ax.images[0].norm.vmax == 2.0
+    with pytest.raises(ValueError, match="scale must be 'linear' or 'log'"):
+        viz.plot_receptive_field(weights, scale="sqrt")
+    with pytest.raises(ValueError, match="non-negative"):
+        viz.plot_receptive_field(-weights, scale="log")
+    with pytest.raises(ValueError, match="log_min"):
+        viz.plot_receptive_field(weights + 0.1, scale="log", log_min=5.0)
+
+
+def test_draw_scale_rows_share_one_colour_scale():
+    powers, rings = multiscale_adjacency(A, 5, disentangled=False), multiscale_adjacency(A, 5)
+    elbow = 5
+    fig = viz.draw_scale_rows({"power": powers[4, elbow], "rings": rings[4, elbow]}, elbow, NTU)
+    bars = _colorbars(fig)
+    assert len(bars) == 1  # one colour bar for both skeletons
+    top = max(powers[4, elbow].max().item(), rings[4, elbow].max().item())
+    assert bars[0].get_ylim()[1] == pytest.approx(top)
+    with pytest.raises(ValueError, match="negative"):
+        viz.draw_scale_rows({"bad": -rings[4, elbow]}, elbow, NTU)
+    with pytest.raises(ValueError, match="needs 25 values"):
+        viz.draw_scale_rows({"short": torch.ones(3)}, elbow, NTU)
+
+
+def test_heatmaps_shared_scale_use_one_range():
+    small, large = torch.eye(25) * 0.2, torch.eye(25)
+    fig = viz.heatmaps_shared_scale({"small": small, "large": large})
+    limits = {ax.images[0].get_clim() for ax in fig.axes if ax.images}
+    assert limits == {(0.0, 1.0)}
+    signed = viz.heatmaps_shared_scale({"neg": -0.5 * torch.eye(25), "pos": torch.eye(25) * 0.25})
+    assert {ax.images[0].get_clim() for ax in signed.axes if ax.images} == {(-0.5, 0.5)}
+
+
+def test_power_magnitudes_plot_is_logarithmic_with_one_line_per_construction():
+    sizes = power_magnitudes(A, 13)
+    ax = viz.plot_power_magnitudes(sizes)
+    assert ax.get_yscale() == "log" and len(ax.lines) == 3
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), sizes["raw (A+I)^k"].numpy())
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+
+
+def test_contraction_costs_plot_outlines_the_chosen_order():
+    with torch.device("meta"):
+        rows = contraction_table(MSG3D())
+    ax = viz.plot_contraction_costs(rows)
+    bars = ax.patches
+    assert len(bars) == 2 * len(rows)
+    aggregate, project = bars[: len(rows)], bars[len(rows) :]
+    for row, a, p in zip(rows, aggregate, project, strict=True):
+        outlined = a if row.chosen == "aggregate-first" else p
+        assert outlined.get_linewidth() == 2
+        assert a.get_height() == pytest.approx(row.aggregate_first / 1e6)

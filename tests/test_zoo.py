@@ -1,0 +1,99 @@
+"""The model zoo: five families load strictly and safely, and each still reaches 95% on fresh synthetic clips."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stviz import zoo
+from stviz.data import ACTION_CLASSES, synthetic_dataset
+from stviz.train.recipes import Recipe, get_recipe
+from stviz.zoo.build import build_entry, measure
+from stviz.zoo.published import PUBLISHED, published_table
+from stviz.zoo.recipes import FRESH_SEED, ZOO
+
+FAMILIES = ["stgcn", "ctrgcn", "shiftgcn", "efficientgcn-b0", "msg3d"]
+TEST_SEED = 20_261  # neither the zoo's training data (seed 0) nor the clips measured when it was built
+FRESH_CLIPS = 300
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These models are small: on a shared 2-core machine two threads ran slower than one."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_the_zoo_ships_five_families_in_at_most_6_mb():
+    assert zoo.available() == FAMILIES
+    sizes = [zoo.checkpoint_path(name).stat().st_size for name in FAMILIES]
+    assert sum(sizes) <= 6 * 2**20, sizes
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_zoo_model_loads_strictly_and_reaches_95_percent_on_fresh_clips(name):
+    saved = torch.load(zoo.checkpoint_path(name), map_location="cpu", weights_only=True)  # plain tensors and types
+    model, info = zoo.load(name)
+    assert not model.training and info["family"] == name and info["classes"] == list(ACTION_CLASSES)
+    assert set(saved["state_dict"]) == set(model.state_dict())
+    recipe = Recipe.from_dict(info["recipe"])
+    assert recipe.optimizer == "sgd" and recipe.nesterov and recipe == ZOO[name].recipe
+    assert info["seed"] != TEST_SEED and info["fresh_seed"] == FRESH_SEED != TEST_SEED
+    assert info["test_accuracy"] >= 0.95 and info["fresh_accuracy"] >= 0.95
+    assert len(info["history"]["train_loss"]) == recipe.epochs
+    x, y = synthetic_dataset(FRESH_CLIPS, num_frames=info["num_frames"], num_bodies=info["num_bodies"], seed=TEST_SEED)
+    assert x.shape[1:] == (3, info["num_frames"], 25, info["num_bodies"])
+    with torch.no_grad():
+        assert model(x[:2]).shape == (2, len(ACTION_CLASSES))
+    scores = measure(model, x, y)
+    assert scores["accuracy"] >= 0.95 and scores["left_right"] >= 0.95 and scores["time_reversed"] >= 0.95, scores
+
+
+def test_zoo_recipes_keep_the_originals_optimiser_decay_and_schedule():
+    for entry in ZOO.values():
+        original = get_recipe(entry.family)
+        same = ("optimizer", "momentum", "nesterov", "weight_decay", "weight_decay_rules", "schedule", "gamma")
+        assert all(getattr(entry.recipe, f) == getattr(original, f) for f in same), entry.name
+        assert entry.recipe.lr == pytest.approx(original.lr * entry.recipe.batch_size / original.batch_size)
+
+
+def test_building_a_zoo_entry_is_deterministic():
+    entry = ZOO["shiftgcn"]
+    tiny = dataclasses.replace(entry, samples=24, num_frames=8, width=4, recipe=entry.recipe.scaled(1))
+    (first, info), (second, _) = build_entry(tiny), build_entry(tiny)
+    assert all(torch.equal(v, second.state_dict()[k]) for k, v in first.state_dict().items())
+    assert info["num_frames"] == 8 and info["width"] == 4 and 0 <= info["fresh_accuracy"] <= 1
+
+
+def test_published_accuracies_name_their_sources():
+    models = {r.model for r in PUBLISHED}
+    assert {"CTR-GCN", "Shift-GCN", "MS-G3D", "EfficientGCN-B0"} <= models
+    for row in published_table():
+        assert row["source"] and (row["NTU-60 X-Sub"] is None or 80 < row["NTU-60 X-Sub"] < 100)
+    ctr = {r.streams: r.xsub for r in PUBLISHED if r.model == "CTR-GCN"}
+    assert ctr[4] > ctr[1]  # the headline figure is the ensemble's
+
+
+def test_seed_study_is_shipped_and_consistent():
+    study = zoo.load_seed_study()
+    assert len(study["seeds"]) >= 5 and study["streams"] == ["joint", "bone", "joint-motion", "bone-motion"]
+    for values in (*study["accuracy"].values(), study["ensemble_2"], study["ensemble_4"]):
+        assert len(values) == len(study["seeds"]) and all(0 <= v <= 1 for v in values)
+
+
+def test_seed_study_script_runs(tmp_path):
+    out = tmp_path / "study.json"
+    cmd = [sys.executable, "benchmarks/seeds.py", "--seeds", "3", "--train-samples", "24", "--test-samples", "24"]
+    cmd += ["--epochs", "1", "--frames", "8", "--width", "4", "--out", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr[-2000:]
+    study = json.loads(out.read_text())
+    assert study["seeds"] == [3] and len(study["ensemble_4"]) == 1 and len(study["accuracy"]["bone-motion"]) == 1
