@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_data_skeleton_file import two_body_frames
 
 from stviz.data import (
-    SkeletonBody,
     align_view,
     bodies_to_array,
     centre_on_joint,
@@ -17,19 +17,6 @@ from stviz.data import (
     write_skeleton_file,
 )
 from stviz.data.synthetic import _rot
-
-
-def two_body_frames(num_frames=20, seed=0):
-    """An actor who moves (wave) and a still bystander who leaves after 12 frames; frame 5 has no body."""
-    actor = make_action(0, num_frames, rng=seed, num_bodies=1)[..., 0].transpose(1, 2, 0)  # (T, V, 3)
-    still = make_action(0, 1, rng=seed + 1, num_bodies=1, noise_std=0.0)[:, 0, :, 0].T + [1.0, 0.0, 0.0]
-    frames = []
-    for t in range(num_frames):
-        bodies = [] if t == 5 else [SkeletonBody(111, actor[t])]
-        if t < 12 and t != 5:
-            bodies.insert(0, SkeletonBody(222, still))  # the bystander comes first in the file
-        frames.append(bodies)
-    return frames, actor
 
 
 def test_bodies_to_array_orders_by_first_appearance(tmp_path):
