@@ -157,3 +157,14 @@ def check_in_range(value, low: int, high: int, name: str, where: str | None = No
         prefix = f"{where}: " if where else ""
         grid = f" in steps of {step}" if step != 1 else ""
         raise ValueError(f"{prefix}{name} must be an integer in {low}..{high}{grid}, got {value!r}")
+
+
+def read_torch_file(path, expected: str, label: str = ""):
+    """``torch.load(path, weights_only=True)`` on the CPU; a file it cannot read is a ValueError naming ``expected``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a file that is not a checkpoint
+        first_line = (str(error).splitlines() or [""])[0]
+        raise ValueError(
+            f"{label}{path}: expected {expected}, but it could not be read ({type(error).__name__}: {first_line})"
+        ) from error

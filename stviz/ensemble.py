@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from stviz.checks import read_torch_file
+
 __all__ = ["stream_weights", "combine", "top_k_accuracy", "load_scores", "ensemble_accuracy", "main"]
 
 _MOTION = ("joint-motion", "bone-motion")
@@ -60,13 +62,7 @@ def top_k_accuracy(scores: torch.Tensor, labels: torch.Tensor, k: int = 1) -> fl
 def load_scores(path: str | Path) -> dict:
     """A scores file written by ``python -m stviz.train --scores``: ``scores`` (N, K), ``labels`` (N,), ``stream``."""
     path = Path(path)
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for a file that is not a checkpoint
-        raise ValueError(
-            f"{path}: expected a scores file written by stviz.train --scores, but it could not be read "
-            f"({type(error).__name__})"
-        ) from error
+    saved = read_torch_file(path, "a scores file written by stviz.train --scores")
     keys = {"scores", "labels", "stream"}
     if not (isinstance(saved, dict) and keys <= saved.keys()):
         got = f"keys {sorted(saved)}" if isinstance(saved, dict) else type(saved).__name__

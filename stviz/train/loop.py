@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from tqdm.auto import tqdm
 
 from stviz import set_seed
+from stviz.checks import read_torch_file
 from stviz.train.distributed import gather_rows, is_main_process, rank, synchronised_batchnorm, world_size
 from stviz.train.recipes import Recipe, build_optimizer, build_schedule, get_recipe
 from stviz.train.streams import STREAMS, stream_transform
@@ -121,13 +122,9 @@ def _architecture(model: nn.Module) -> str:
 def load_checkpoint(path: str | Path) -> dict:
     """A checkpoint written by :func:`train`, checked: a dict whose ``state_dict`` maps names to tensors."""
     path = Path(path)
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for a file that is not a checkpoint
-        raise ValueError(
-            f"checkpoint {path}: expected a file written by torch.save holding a dict with a 'state_dict', "
-            f"but it could not be read ({type(error).__name__}: {str(error).splitlines()[0]})"
-        ) from error
+    saved = read_torch_file(
+        path, "a file written by torch.save holding a dict with a 'state_dict'", label="checkpoint "
+    )
     state = saved.get("state_dict") if isinstance(saved, dict) else None
     if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
         got = type(saved).__name__ if state is None else f"a 'state_dict' of type {type(state).__name__}"
