@@ -47,7 +47,7 @@ class _ReferenceShift(LearnableTemporalShift):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from stviz.ops import temporal_shift_reference
 
-        return temporal_shift_reference(x, self.ypos, self.xpos, stride=self.stride)
+        return temporal_shift_reference(x, self.ypos, stride=self.stride)
 
 
 def perturb(module: nn.Module, seed: int = 0) -> nn.Module:

@@ -33,7 +33,9 @@ def check_float(x: torch.Tensor, name: str = "x", weight: nn.Module | torch.Tens
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     w = _first_tensor(weight)
     if w is not None and w.is_floating_point() and w.device.type != "meta" and x.device.type != "meta":
-        if x.dtype != w.dtype:
+        # under autocast, activations come in the autocast dtype (float16, bfloat16) while the weights stay float32
+        autocast = torch.is_autocast_enabled(x.device.type) and x.dtype == torch.get_autocast_dtype(x.device.type)
+        if x.dtype != w.dtype and not autocast:
             raise TypeError(
                 f"{name} has dtype {x.dtype} but the weights are {w.dtype}: convert one of them "
                 f"(x.to({w.dtype}) or module.to({x.dtype}))"

@@ -15,7 +15,7 @@ Without a compiler or ninja, or when the build fails, stviz warns once and uses
 :func:`temporal_shift_reference`, which computes the same thing in plain PyTorch
 (:mod:`stviz.shift_pytorch`).
 
-Positions must be finite: a NaN or infinite ``ypos`` (or ``xpos``) is refused with a
+Positions must be finite: a NaN or infinite ``ypos`` is refused with a
 ``ValueError`` on every path (on a GPU that check reads the C positions back, one sync).
 A NaN that reaches the position gradient from ``x`` or the upstream gradient stays NaN in
 both gradient modes.
@@ -30,9 +30,8 @@ Position gradient, ``grad_mode``:
   follows sign-SGD with step ``lr·0.01``. Use it to reproduce Shift-GCN's training.
   (The original also turns a NaN gradient into 0; here it stays NaN.)
 
-``xpos`` is accepted for checkpoint compatibility: in the original it moves the sample
-along the joint index by about 1e-8 joints, below float32 resolution, and its gradient is
-forced to 0. Here it does not move the sample and its gradient is 0.
+(The original op also takes an ``xpos`` that does nothing; :mod:`stviz.official.shift` keeps it for
+checkpoints.)
 """
 
 from __future__ import annotations
@@ -77,7 +76,7 @@ def output_frames(frames: int, stride: int) -> int:
     return frames // stride
 
 
-def _check(x: torch.Tensor, ypos: torch.Tensor, xpos: torch.Tensor | None, stride: int, grad_mode: str) -> None:
+def _check(x: torch.Tensor, ypos: torch.Tensor, stride: int, grad_mode: str) -> None:
     check_nctv(x, block="temporal_shift")
     if not isinstance(ypos, torch.Tensor) or ypos.dim() != 1 or ypos.shape[0] != x.shape[1]:
         shape = tuple(ypos.shape) if isinstance(ypos, torch.Tensor) else type(ypos).__name__
@@ -87,11 +86,7 @@ def _check(x: torch.Tensor, ypos: torch.Tensor, xpos: torch.Tensor | None, strid
         )
     if not ypos.is_floating_point():
         raise TypeError(f"temporal_shift: ypos must be a floating-point tensor, got dtype {ypos.dtype}")
-    if xpos is not None and (not isinstance(xpos, torch.Tensor) or tuple(xpos.shape) != tuple(ypos.shape)):
-        got = tuple(xpos.shape) if isinstance(xpos, torch.Tensor) else type(xpos).__name__
-        raise ValueError(f"temporal_shift: xpos must have the shape of ypos ({x.shape[1]},), got {got}")
-    for name, positions in (("ypos", ypos), ("xpos", xpos)):
-        _check_finite(name, positions)
+    check_finite_positions("temporal_shift", "ypos", ypos)
     if not isinstance(stride, int) or stride < 1:
         raise ValueError(f"temporal_shift: stride must be a positive int, got {stride!r}")
     if x.shape[2] < stride:
@@ -102,17 +97,17 @@ def _check(x: torch.Tensor, ypos: torch.Tensor, xpos: torch.Tensor | None, strid
         raise ValueError(f"temporal_shift: grad_mode must be one of {GRAD_MODES}, got {grad_mode!r}")
 
 
-def _check_finite(name: str, positions: torch.Tensor | None) -> None:
-    """Refuse NaN or infinite positions (meta tensors have no values to check)."""
-    if positions is None or positions.device.type == "meta" or not positions.is_floating_point():
+def check_finite_positions(block: str, name: str, positions: torch.Tensor) -> None:
+    """Refuse NaN or infinite positions (C,), naming ``block`` and the first bad channel (meta tensors have no
+    values to check)."""
+    if positions.device.type == "meta" or not positions.is_floating_point():
         return
     finite = torch.isfinite(positions.detach())
     if not bool(finite.all()):
         bad = (~finite).nonzero().flatten().tolist()
         more = f" (and {len(bad) - 1} more channels)" if len(bad) > 1 else ""
         raise ValueError(
-            f"temporal_shift: {name} must be finite frame offsets, got {positions[bad[0]].item()} "
-            f"at channel {bad[0]}{more}"
+            f"{block}: {name} must be finite frame offsets, got {positions[bad[0]].item()} at channel {bad[0]}{more}"
         )
 
 
@@ -122,49 +117,38 @@ def _offset(x: torch.Tensor, ypos: torch.Tensor, stride: int) -> torch.Tensor:
     return offset + 0.5 if stride != 1 else offset
 
 
-class _PositionGradient(torch.autograd.Function):
-    """Identity on ypos; backward gives xpos a zero gradient and, in official mode, applies the sign rule."""
+class _SignRuleGradient(torch.autograd.Function):
+    """Identity on ypos (C,) whose backward applies the original's rule: ``0.01·sign(g)``, ``1e-4`` where g is 0."""
 
     @staticmethod
-    def forward(ypos, xpos, official):
+    def forward(ypos):
         return ypos.clone()
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        _, xpos, official = inputs
-        ctx.official = official
-        ctx.xpos_meta = None if xpos is None else (xpos.shape, xpos.dtype, xpos.device)
+        pass
 
     @staticmethod
     def backward(ctx, grad):
-        if ctx.official:
-            # batch mean then sign: the 1/N never changes the sign, so only sign and zero-ness matter; NaN stays NaN
-            sign_rule = torch.where(grad != 0, 0.01 * torch.sign(grad), torch.full_like(grad, 1e-4))
-            grad = torch.where(torch.isnan(grad), grad, sign_rule)
-        grad_xpos = None
-        if ctx.xpos_meta is not None and ctx.needs_input_grad[1]:
-            shape, dtype, device = ctx.xpos_meta
-            grad_xpos = torch.zeros(shape, dtype=dtype, device=device)
-        return grad, grad_xpos, None
+        # batch mean then sign: the 1/N never changes the sign, so only sign and zero-ness matter; NaN stays NaN
+        sign_rule = torch.where(grad != 0, 0.01 * torch.sign(grad), torch.full_like(grad, 1e-4))
+        return torch.where(torch.isnan(grad), grad, sign_rule)
 
 
-def _positions(ypos: torch.Tensor, xpos: torch.Tensor | None, grad_mode: str) -> torch.Tensor:
-    needs = ypos.requires_grad or (xpos is not None and xpos.requires_grad)
-    if not needs or (grad_mode == "exact" and (xpos is None or not xpos.requires_grad)):
-        return ypos
-    return _PositionGradient.apply(ypos, xpos, grad_mode == "official")
+def _positions(ypos: torch.Tensor, grad_mode: str) -> torch.Tensor:
+    return _SignRuleGradient.apply(ypos) if grad_mode == "official" and ypos.requires_grad else ypos
 
 
 def temporal_shift_reference(
-    x: torch.Tensor, ypos: torch.Tensor, xpos: torch.Tensor | None = None, stride: int = 1, grad_mode: str = "exact"
+    x: torch.Tensor, ypos: torch.Tensor, stride: int = 1, grad_mode: str = "exact"
 ) -> torch.Tensor:
     """Pure-PyTorch temporal shift: (N, C, T, V) -> (N, C, T // stride, V).
 
     Same semantics and gradients as :func:`temporal_shift`, computed with weighted row
     gathers (``F.embedding_bag``) in :mod:`stviz.shift_pytorch`.
     """
-    _check(x, ypos, xpos, stride, grad_mode)
-    return GatherShift.apply(x, _offset(x, _positions(ypos, xpos, grad_mode), stride), stride)
+    _check(x, ypos, stride, grad_mode)
+    return GatherShift.apply(x, _offset(x, _positions(ypos, grad_mode), stride), stride)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -379,9 +363,7 @@ def _register_python_parts() -> None:
     _registered.add("stviz::temporal_shift")
 
 
-def temporal_shift(
-    x: torch.Tensor, ypos: torch.Tensor, xpos: torch.Tensor | None = None, stride: int = 1, grad_mode: str = "exact"
-) -> torch.Tensor:
+def temporal_shift(x: torch.Tensor, ypos: torch.Tensor, stride: int = 1, grad_mode: str = "exact") -> torch.Tensor:
     """Learnable temporal shift: (N, C, T, V) -> (N, C, T // stride, V).
 
     Channel c of output frame t is ``x`` linearly interpolated at frame
@@ -390,9 +372,9 @@ def temporal_shift(
     (Shift-GCN's batch-mean sign rule); see the module docstring. Runs the compiled
     kernel when there is one for ``x.device``, else :func:`temporal_shift_reference`.
     """
-    _check(x, ypos, xpos, stride, grad_mode)
+    _check(x, ypos, stride, grad_mode)
     info = load_extension()
-    offset = _offset(x, _positions(ypos, xpos, grad_mode), stride)
+    offset = _offset(x, _positions(ypos, grad_mode), stride)
     if info.devices and (x.device.type in info.devices or x.device.type == "meta"):
         return torch.ops.stviz.temporal_shift(x.contiguous(), offset.contiguous(), stride)
     return GatherShift.apply(x, offset, stride)

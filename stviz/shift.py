@@ -23,8 +23,8 @@ class LearnableTemporalShift(nn.Module):
     Shift-GCN: ``Shift`` (``model/Temporal_shift``). Channel c of output frame t is the
     input linearly interpolated at frame ``t·stride + ypos[c]`` (``+ 0.5`` when
     ``stride != 1``), zero outside the clip. ``ypos`` starts uniform in
-    ``±init_scale``; ``xpos`` (uniform in ±1e-8) is kept for checkpoint compatibility
-    and has no effect. ``grad_mode``: ``"exact"`` (true gradient, default) or
+    ``±init_scale``. (The original also stores an ``xpos`` that has no effect;
+    ``stviz.official`` adds it for checkpoints.) ``grad_mode``: ``"exact"`` (true gradient, default) or
     ``"official"`` (the original's batch-mean ``0.01·sign`` rule); see :mod:`stviz.ops`.
     """
 
@@ -38,18 +38,20 @@ class LearnableTemporalShift(nn.Module):
         self.stride = stride
         self.init_scale = init_scale
         self.grad_mode = grad_mode
-        self.xpos = nn.Parameter(torch.empty(channels))
         self.ypos = nn.Parameter(torch.empty(channels))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
-            self.xpos.uniform_(-1e-8, 1e-8)
             self.ypos.uniform_(-self.init_scale, self.init_scale)
 
+    def positions(self) -> torch.Tensor:
+        """The per-channel frame offsets the op samples at, (C,)."""
+        return self.ypos
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.channels, block="LearnableTemporalShift", min_frames=self.stride)
-        return temporal_shift(x, self.ypos, self.xpos, stride=self.stride, grad_mode=self.grad_mode)
+        check_nctv(x, channels=self.channels, block=type(self).__name__, min_frames=self.stride)
+        return temporal_shift(x, self.positions(), stride=self.stride, grad_mode=self.grad_mode)
 
     def extra_repr(self) -> str:
         return f"{self.channels}, stride={self.stride}, init_scale={self.init_scale}, grad_mode={self.grad_mode!r}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -34,6 +35,7 @@ GOOD = ["--model", "tiny-gcn", "--samples", "24", "--frames", "8", "--epochs", "
         ("--weight-decay", "-1", "argument --weight-decay: expected a number >= 0, got -1.0"),
         ("--test-fraction", "1.5", "argument --test-fraction: expected a number between 0 and 1 (exclusive), got 1.5"),
         ("--threads", "0", "argument --threads: expected a positive integer, got 0"),
+        ("--p-interval", "1.5", "argument --p-interval: expected a number in (0, 1], got 1.5"),
     ],
 )
 def test_command_line_refuses_bad_values(flag, value, message, capsys):
@@ -52,7 +54,14 @@ def test_command_line_refuses_bad_values(flag, value, message, capsys):
             "width must be a multiple of 4 (its attention reduction), got 6",
         ),
         (["--model", "shiftgcn", "--frames", "2"], "argument --frames: expected at least 4 for shiftgcn, got 2"),
-        (["--amp"], "argument --amp: expected --device cuda, got --device cpu"),
+        (
+            ["--p-interval", "0.5", "1.0"],
+            "arguments --p-interval and --random-rot: expected with --data FILE.npz, got --data synthetic",
+        ),
+        (
+            ["--random-rot"],
+            "arguments --p-interval and --random-rot: expected with --data FILE.npz, got --data synthetic",
+        ),
         (["--model", "resnet"], "argument --model: invalid choice: 'resnet'"),
         (["--stream", "velocity"], "argument --stream: invalid choice: 'velocity'"),
     ],
@@ -66,6 +75,33 @@ def test_command_line_refuses_bad_combinations(argv, message, capsys):
 def test_missing_data_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"--data: expected 'synthetic' or an existing .npz file, got '.*nope"):
         main([*GOOD, "--data", str(tmp_path / "nope.npz")])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--p-interval", "0.9", "0.5"],
+            "argument --p-interval: expected P or LOW HIGH with LOW <= HIGH, got [0.9, 0.5]",
+        ),
+        (["--p-interval", "0.5", "0.7", "0.9"], "expected P or LOW HIGH with LOW <= HIGH, got [0.5, 0.7, 0.9]"),
+        (["--seed", "-1"], "argument --seed: expected an integer >= 0 with an .npz file, got -1"),
+    ],
+)
+def test_command_line_refuses_bad_npz_augmentation(tmp_path, argv, message, capsys):
+    path = tmp_path / "ntu.npz"
+    x = np.ones((4, 6, 150), dtype=np.float32)
+    np.savez(path, x_train=x, y_train=np.eye(2)[[0, 1, 0, 1]], x_test=x, y_test=np.eye(2)[[0, 1, 0, 1]])
+    with pytest.raises(SystemExit):
+        main([*GOOD, "--data", str(path), *argv])
+    assert message in capsys.readouterr().err
+
+
+def test_asking_for_cuda_without_a_gpu_is_named():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(ValueError, match=r"device 'cuda' asked for CUDA, but torch.cuda.is_available\(\) is False"):
+        main([*GOOD, "--device", "cuda", "--amp"])
 
 
 @pytest.fixture
@@ -89,9 +125,9 @@ def test_train_refuses_bad_arguments(data, kwargs, message):
         train(TinyGCN(2), data, **{"epochs": 1, "progress": False, **kwargs})
 
 
-def test_train_refuses_amp_on_cpu_and_a_batch_split_it_cannot_make(data):
-    with pytest.raises(ValueError, match="amp=True needs the model on a CUDA device, got cpu"):
-        train(TinyGCN(2), data, epochs=1, amp=True, progress=False)
+def test_train_refuses_amp_off_cpu_and_cuda_and_a_batch_split_it_cannot_make(data):
+    with pytest.raises(ValueError, match=r"amp=True needs the model on a device in \['cpu', 'cuda'\], got meta"):
+        train(TinyGCN(2).to("meta"), data, epochs=1, amp=True, progress=False)
     with pytest.raises(ValueError, match="warmup_epochs must be in \\[0, epochs=3\\), got 3"):
         Recipe("x", epochs=3, warmup_epochs=3)
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -17,12 +18,27 @@ ARGS = ["--model", "tiny-gcn", "--recipe", "ctrgcn", "--lr", "0.05", "--width", 
 ARGS += ["--samples", "48", "--epochs", "3", "--batch-size", "8", "--seed", "3"]
 
 
-def test_two_processes_equal_one(tmp_path):
+def write_npz(path):
+    """A CTR-GCN-layout .npz of 24 training and 12 test clips (20 valid frames of 30), 4 classes."""
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 24), ("test", 12)):
+        x = np.zeros((n, 30, 150), dtype=np.float32)
+        x[:, :20] = rng.normal(size=(n, 20, 150))
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, np.eye(4, dtype=np.float32)[np.arange(n) % 4]
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("data", ["synthetic", "npz"])
+def test_two_processes_equal_one(tmp_path, data):
+    """On the .npz file the training clips are cropped and rotated anew every epoch (CTR-GCN's recipe)."""
+    args = ARGS if data == "synthetic" else [*ARGS, "--data", str(write_npz(tmp_path / "ntu.npz"))]
     two = tmp_path / "two.pt"
     # `python -m torch.distributed.run` is the `torchrun` command, run with this interpreter
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stviz.train"]
     run = subprocess.run(
-        [*cmd, *ARGS, "--checkpoint", str(two), "--scores", str(tmp_path / "scores.pt")],
+        [*cmd, *args, "--checkpoint", str(two), "--scores", str(tmp_path / "scores.pt")],
         capture_output=True,
         text=True,
         timeout=300,
@@ -32,7 +48,7 @@ def test_two_processes_equal_one(tmp_path):
     assert run.stdout.count("world size 2, backend gloo") == 1, run.stdout
     assert run.stdout.count("held-out accuracy") == 1  # rank 0 alone reports ...
     assert run.stderr.count("training TinyGCN:   0%|          | 0/3 [00:00<?, ?it/s]") == 1  # ... and draws the bar
-    one = main([*ARGS, "--checkpoint", str(tmp_path / "one.pt"), "--no-progress"])
+    one = main([*args, "--checkpoint", str(tmp_path / "one.pt"), "--no-progress"])
     saved = torch.load(two, weights_only=True)
     for key, value in one.model.state_dict().items():
         torch.testing.assert_close(saved["state_dict"][key], value, rtol=1e-5, atol=1e-5, msg=key)

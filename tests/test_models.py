@@ -29,6 +29,9 @@ TRAINABLE = {
     "efficientgcn-b4": 2_055_585,
 }
 EDGE_PARAMS = 11 * 3 * 25 * 25  # EfficientGCN's edge importance, invisible to thop
+# Shift-GCN's original stores an inert xpos beside each temporal shift's ypos (two shifts of C_out per layer);
+# stviz's core model leaves it out and stviz.official adds it back.
+SHIFTGCN_XPOS = 2 * (4 * 64 + 3 * 128 + 3 * 256)
 
 
 def meta_model(name: str) -> torch.nn.Module:
@@ -38,7 +41,16 @@ def meta_model(name: str) -> torch.nn.Module:
 
 @pytest.mark.parametrize("name", list(TRAINABLE))
 def test_trainable_parameters_equal_the_originals(name):
-    assert sum(p.numel() for p in meta_model(name).parameters() if p.requires_grad) == TRAINABLE[name]
+    inert = SHIFTGCN_XPOS if name == "shiftgcn" else 0
+    assert sum(p.numel() for p in meta_model(name).parameters() if p.requires_grad) == TRAINABLE[name] - inert
+
+
+def test_official_shiftgcn_adds_back_exactly_the_inert_xpos():
+    with torch.device("meta"):
+        model = official.build("shiftgcn", "Model")
+    xpos = [p.numel() for name, p in model.named_parameters() if name.endswith(".xpos")]
+    assert len(xpos) == 20 and sum(xpos) == SHIFTGCN_XPOS
+    assert sum(p.numel() for p in model.parameters()) == TRAINABLE["shiftgcn"]
 
 
 @pytest.mark.parametrize("level", [0, 2, 4])

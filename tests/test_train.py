@@ -9,13 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DistributedSampler
 
 from stviz import set_seed
 from stviz.baselines import BASELINES, SideBlindGCN, TimeBlindGCN, TinyGCN, build_baseline
 from stviz.data import ACTION_CLASSES, make_actions, mirror_left_right, synthetic_dataset, train_test_split
+from stviz.data.npz import NpzDataset
 from stviz.ensemble import combine, stream_weights, top_k_accuracy
 from stviz.train import STREAMS, Recipe, evaluate, get_recipe, predict, train
 from stviz.train.cli import main as cli_main
+from stviz.train.cli import npz_training_data
 from stviz.train.models import FAMILIES, build_family_model
 from stviz.train.recipes import build_optimizer, build_schedule
 
@@ -245,6 +248,39 @@ def test_every_family_trains_with_its_recipe(name):
     assert predict(model, x).shape == (24, len(ACTION_CLASSES))
 
 
+@pytest.mark.parametrize("name", FAMILIES)
+def test_mixed_precision_on_the_cpu_trains_every_family_in_bfloat16(name):
+    """--amp on the CPU: the forward pass runs under bfloat16 autocast, the weights stay float32."""
+    x, y = synthetic_dataset(24, num_frames=8, num_bodies=1, seed=0)
+    set_seed(0)
+    model = build_family_model(name, len(ACTION_CLASSES), {"msg3d": 6}.get(name, 8), num_persons=1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    dtypes = set()
+    hooks = [
+        m.register_forward_hook(lambda m, i, out: dtypes.add(out.dtype))
+        for m in model.modules()
+        if not list(m.children())
+    ]
+    result = train(model, (x, y), recipe=name, epochs=1, batch_size=12, progress=False, amp=True)
+    for hook in hooks:
+        hook.remove()
+    assert torch.bfloat16 in dtypes and np.isfinite(result.history["train_loss"][0])
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.isfinite(predict(model, x)).all()
+
+
+def test_mixed_precision_on_the_cpu_stays_close_to_float32(small_data):
+    """One epoch of TinyGCN in bfloat16 ends near the float32 run (bfloat16 keeps 8 bits of mantissa)."""
+    train_set, _ = small_data
+    losses = {}
+    for amp in (False, True):
+        set_seed(0)
+        model = TinyGCN(len(ACTION_CLASSES), hidden=8)
+        losses[amp] = train(model, train_set, epochs=1, progress=False, amp=amp).history["train_loss"][0]
+    assert losses[True] != losses[False] and losses[True] == pytest.approx(losses[False], rel=0.05)
+
+
 # ---------------------------------------------------------------------------- streams and ensembles
 
 
@@ -335,3 +371,72 @@ def test_command_line_trains_on_an_npz_file_in_ctrgcn_layout(tmp_path):
     saved = torch.load(scores, weights_only=True)
     assert saved["scores"].shape == (10, 5) and saved["labels"].tolist() == [0, 1, 2, 3, 4] * 2
     assert result.model(torch.zeros(1, 3, 8, 25, 2)).shape == (1, 5) and len(result.history["train_loss"]) == 1
+
+
+def write_ntu_npz(path, n_train=20, n_test=10, seed=0):
+    """CTR-GCN's layout: x_<split> (N, 30, 150) with 20 valid frames then zeros, one-hot y_<split> (N, 5)."""
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        x = np.zeros((n, 30, 150), dtype=np.float32)
+        x[:, :20] = rng.normal(size=(n, 20, 150))
+        return x, np.eye(5, dtype=np.float32)[np.arange(n) % 5]
+
+    (x_train, y_train), (x_test, y_test) = split(n_train), split(n_test)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+def test_npz_training_augments_as_the_recipes_original(tmp_path):
+    path = write_ntu_npz(tmp_path / "ntu.npz")
+    ctrgcn, (x_test, y_test), num_classes = npz_training_data(path, 8, "ctrgcn", seed=4)
+    assert (ctrgcn.p_interval, ctrgcn.rotate, ctrgcn.seed, ctrgcn.window) == ((0.5, 1.0), True, 4, 8)
+    assert x_test.shape == (10, 3, 8, 25, 2) and num_classes == 5 and y_test.tolist() == [0, 1, 2, 3, 4] * 2
+    stgcn, _, _ = npz_training_data(path, 8, "stgcn")
+    assert (stgcn.p_interval, stgcn.rotate) == ((0.95,), False)  # no augmentation: cropped as at test time
+    chosen, _, _ = npz_training_data(path, 8, "ctrgcn", p_interval=(0.8, 0.9), rotate=False)
+    assert (chosen.p_interval, chosen.rotate) == ((0.8, 0.9), False)
+
+
+class RecordingNpzDataset(NpzDataset):
+    """An NpzDataset that records the (epoch, index) of every item drawn."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.drawn = []
+
+    def __getitem__(self, index):
+        self.drawn.append((self.epoch, int(index)))
+        return super().__getitem__(index)
+
+
+def test_train_draws_a_datasets_clips_anew_every_epoch(tmp_path):
+    path = write_ntu_npz(tmp_path / "ntu.npz")
+    _, test_set, _ = npz_training_data(path, 8, "ctrgcn")
+    weights = []
+    for _ in range(2):
+        data = RecordingNpzDataset(path, "train", 8, (0.5, 1.0), rotate=True, seed=2)
+        set_seed(0)
+        model = TinyGCN(5, hidden=8)
+        result = train(model, data, test_set, recipe="ctrgcn", epochs=3, batch_size=8, progress=False)
+        weights.append(model.state_dict())
+        assert len(result.history["train_loss"]) == 3 and np.isfinite(result.history["train_loss"]).all()
+        for epoch in range(3):  # every sample once per epoch, drawn with that epoch's random numbers
+            drawn = data.drawn[1:]  # the first is train()'s look at item 0
+            assert sorted(i for e, i in drawn if e == epoch) == list(range(20))
+    assert all(torch.equal(v, weights[1][k]) for k, v in weights[0].items())  # seeded: the same weights
+
+
+def test_npz_items_do_not_depend_on_the_process_that_draws_them(tmp_path):
+    """Under a DistributedSampler each rank draws its share; item i of epoch e is the same on any rank."""
+    path = write_ntu_npz(tmp_path / "ntu.npz")
+    single = NpzDataset(path, "train", 8, (0.5, 1.0), rotate=True, seed=5)
+    ranks = [NpzDataset(path, "train", 8, (0.5, 1.0), rotate=True, seed=5) for _ in range(2)]
+    for epoch in (0, 1):
+        single.set_epoch(epoch)
+        for r, data in enumerate(ranks):
+            data.set_epoch(epoch)
+            sampler = DistributedSampler(data, num_replicas=2, rank=r, shuffle=True, seed=5)
+            sampler.set_epoch(epoch)
+            for i in sampler:
+                assert torch.equal(data[i][0], single[i][0])

@@ -14,11 +14,15 @@ import torch
 from stviz import zoo
 from stviz.data import ACTION_CLASSES, synthetic_dataset
 from stviz.train.recipes import Recipe, get_recipe
-from stviz.zoo.build import build_entry, measure
+from stviz.zoo import build
+from stviz.zoo.build import build_entry, build_platform, check, compare_state_dicts, measure, train_entry
 from stviz.zoo.published import PUBLISHED, published_table
 from stviz.zoo.recipes import FRESH_SEED, ZOO
 
 FAMILIES = ["stgcn", "ctrgcn", "shiftgcn", "efficientgcn-b0", "msg3d"]
+ROOT = Path(__file__).resolve().parents[1]
+# The zoo model that retrains fastest: about 40 s of one CPU thread (EfficientGCN-B0 about 60 s, the others more).
+CHEAPEST = "shiftgcn"
 TEST_SEED = 20_261  # neither the zoo's training data (seed 0) nor the clips measured when it was built
 FRESH_CLIPS = 300
 
@@ -97,3 +101,50 @@ def test_seed_study_script_runs(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     study = json.loads(out.read_text())
     assert study["seeds"] == [3] and len(study["ensemble_4"]) == 1 and len(study["accuracy"]["bone-motion"]) == 1
+
+
+def test_compare_state_dicts_names_every_difference():
+    shipped = {"a": torch.tensor([1.0, 2.0]), "b": torch.zeros(1), "c": torch.zeros(2, 2), "n": torch.tensor(3)}
+    shipped["gone"] = torch.ones(1)
+    built = {"a": torch.tensor([1.0, 2.5]), "b": -torch.zeros(1), "c": torch.zeros(4), "n": torch.tensor(3)}
+    built["new"] = torch.ones(1)
+    assert compare_state_dicts(built, shipped) == [
+        "gone: missing from the retrained model",
+        "new: not in the shipped checkpoint",
+        "a: max abs difference 0.5 (2 values)",
+        "b: equal values with other bits (-0.0 for 0.0, or another NaN)",
+        "c: retrained torch.float32 (4,), shipped torch.float32 (2, 2)",
+    ]
+    assert compare_state_dicts({k: v.clone() for k, v in shipped.items()}, shipped) == []
+
+
+def test_check_retrains_an_entry_and_compares_it_bit_for_bit(tmp_path, monkeypatch, capsys):
+    entry = ZOO["stgcn"]
+    tiny = dataclasses.replace(entry, name="tiny", samples=24, num_frames=8, width=4, recipe=entry.recipe.scaled(1))
+    monkeypatch.setitem(build.ZOO, "tiny", tiny)
+    model, _ = train_entry(tiny)
+    state = model.state_dict()
+    torch.save({"state_dict": state, "info": {}}, tmp_path / "tiny.pt")
+    assert check(["tiny"], tmp_path)
+    assert f"tiny: all {len(state)} tensors equal bit for bit" in capsys.readouterr().out
+    name = next(k for k, v in state.items() if v.is_floating_point())
+    torch.save({"state_dict": {**state, name: state[name] + 0.25}, "info": {}}, tmp_path / "tiny.pt")
+    with pytest.raises(SystemExit) as exit_info:
+        build.main(["--check", "tiny", "--out", str(tmp_path)])
+    assert exit_info.value.code == 1
+    out = capsys.readouterr().out
+    assert f"tiny: 1 of {len(state)} tensors differ" in out and f"  {name}: max abs difference 0.25 (" in out
+    assert not check(["tiny"], tmp_path / "elsewhere")
+    assert "tiny: no checkpoint at" in capsys.readouterr().out
+
+
+def test_the_cheapest_zoo_model_retrains_bit_for_bit():
+    """`python -m stviz.zoo.build --check` retrains the model from its recipe and finds the shipped weights."""
+    info = torch.load(zoo.checkpoint_path(CHEAPEST), weights_only=True)["info"]
+    built_on = {key: info[key] for key in build_platform() if key in info}
+    if built_on != {key: build_platform()[key] for key in built_on}:
+        pytest.skip(f"built with {built_on}, here {build_platform()}: other kernels round differently")
+    cmd = [sys.executable, "-m", "stviz.zoo.build", "--check", CHEAPEST]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert f"{CHEAPEST}: all " in run.stdout and " tensors equal bit for bit" in run.stdout

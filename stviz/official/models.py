@@ -18,6 +18,7 @@ from stviz.official import adjacency, register
 from stviz.official.channel import attention_keys
 from stviz.official.keys import IDENTITY, KeyMap, nested, prefixes
 from stviz.official.multiscale import graph_conv_keys, multi_window_keys
+from stviz.official.shift import with_inert_xpos
 from stviz.official.spatial import (
     RESIDUAL_UNIT,
     TCN_GCN_UNIT_KEYS,
@@ -106,7 +107,7 @@ def _shift_layer_keys(i: int) -> KeyMap:
 def _shiftgcn(num_class=60, num_point=25, num_person=2, graph=None, graph_args=None, in_channels=3):
     _check_ntu(graph, num_point, "shiftgcn Model")
     # The original hard-codes l1 = TCN_GCN_unit(3, 64): in_channels is ignored.
-    return ShiftGCN(num_class, 3, num_person, num_point, grad_mode="official")
+    return with_inert_xpos(ShiftGCN(num_class, 3, num_person, num_point, grad_mode="official"))
 
 
 # ---------------------------------------------------------------------------- MS-G3D

@@ -17,7 +17,7 @@ from stviz.models.stgcn import STGCNBlock
 from stviz.multiscale import PointwiseConvBN
 from stviz.official import register
 from stviz.official.keys import KeyMap, nested, prefixes
-from stviz.official.shift import SHIFT_TCN_KEYS
+from stviz.official.shift import SHIFT_TCN_KEYS, with_inert_xpos
 from stviz.spatial import (
     ChannelTopologyConv,
     ChannelTopologyUnit,
@@ -218,4 +218,5 @@ def shift_unit_keys(in_channels: int, out_channels: int) -> KeyMap:
     "shiftgcn", "TCN_GCN_unit", keys=lambda in_channels, out_channels, **_: shift_unit_keys(in_channels, out_channels)
 )
 def _shift_tcn_gcn_unit(in_channels, out_channels, A=None, stride=1, residual=True):
-    return ShiftGCNUnit(in_channels, out_channels, stride, residual, num_joints=25, grad_mode="official")
+    unit = ShiftGCNUnit(in_channels, out_channels, stride, residual, num_joints=25, grad_mode="official")
+    return with_inert_xpos(unit)

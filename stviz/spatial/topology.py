@@ -126,7 +126,8 @@ class ChannelTopologyUnit(nn.Module):
             else:
                 value = F.conv2d(x, m.value.weight * folded[0].view(c, 1, 1, 1), m.value.bias * folded[0])
             value, topology = value.view(n * c, t, v), topology.view(n * c, v, v).transpose(1, 2)
-            y = torch.bmm(value, topology) if y is None else y.baddbmm_(value, topology)  # (N*C, T, U)
+            # under autocast y and value are float16 or bfloat16 and topology float32; baddbmm_ needs one dtype
+            y = torch.bmm(value, topology) if y is None else y.baddbmm_(value, topology.to(y.dtype))  # (N*C, T, U)
         y = y.view(n, c, t, v)
         if folded is None:
             return torch.relu_(add_residual(self.bn(y), x, self.residual))

@@ -8,6 +8,9 @@
 Batches come from a ``DistributedSampler`` in every case (one replica in a single process), so a run on W
 processes with local batch B / W sees, step by step, the same global batches as one process with batch B (when W
 divides the number of training samples; otherwise the sampler repeats a few samples to even out the ranks).
+
+The training data is a pair of tensors, or a ``Dataset`` of (X (C, T, V, M), y) items that draws its own
+augmentation, such as :class:`stviz.data.npz.NpzDataset`: its ``set_epoch`` is called with the sampler's.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 from tqdm.auto import tqdm
 
 from stviz import set_seed
@@ -32,6 +35,8 @@ from stviz.train.streams import STREAMS, stream_transform
 __all__ = ["TrainResult", "train", "evaluate", "predict", "load_checkpoint"]
 
 Data = tuple[torch.Tensor, torch.Tensor]
+# What amp=True autocasts to, by device type.
+AMP_DTYPES = {"cuda": torch.float16, "cpu": torch.bfloat16}
 
 
 @dataclass
@@ -64,6 +69,20 @@ def _check_data(data: Data, name: str) -> Data:
     if y.dtype != torch.int64:
         raise ValueError(f"{name}: y must be int64 class indices, got {y.dtype}")
     return x, y
+
+
+def _check_train_data(data: Data | Dataset, name: str) -> Data | Dataset:
+    """A pair of tensors (checked by :func:`_check_data`), or a non-empty ``Dataset`` of (X (C, T, V, M), y)."""
+    if isinstance(data, tuple | list) or not isinstance(data, Dataset):
+        return _check_data(data, name)
+    if len(data) == 0:
+        raise ValueError(f"{name}: expected at least one sample, got an empty {type(data).__name__}")
+    item = data[0]
+    x = item[0] if isinstance(item, tuple | list) and len(item) == 2 else None
+    if not (isinstance(x, torch.Tensor) and x.dim() == 4):
+        got = f"X of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else f"{type(item).__name__}"
+        raise ValueError(f"{name}: expected a Dataset of (X (C, T, V, M), y) pairs, got {got}")
+    return data
 
 
 def _check_positive_int(value, name: str) -> None:
@@ -102,10 +121,13 @@ def evaluate(model: nn.Module, data: Data, batch_size: int = 128, stream: str = 
     return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean().item()}
 
 
-def _fingerprint(data: Data | None) -> str | None:
-    """A hash of the data, so a checkpoint is only reused for the data it was trained on."""
-    if data is None:
-        return None
+def _fingerprint(data: Data | Dataset | None) -> str | None:
+    """A hash of the data, so a checkpoint is only reused for the data it was trained on.
+
+    A ``Dataset`` hashes itself with its ``fingerprint()`` method; one without it gives None.
+    """
+    if data is None or isinstance(data, Dataset):
+        return data.fingerprint() if hasattr(data, "fingerprint") else None
     digest = hashlib.sha1()
     for tensor in data:
         digest.update(str(tuple(tensor.shape)).encode())
@@ -136,7 +158,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
 def train(
     model: nn.Module,
-    train_data: Data,
+    train_data: Data | Dataset,
     test_data: Data | None = None,
     *,
     recipe: str | Recipe = "adamw-onecycle",
@@ -153,17 +175,20 @@ def train(
 ) -> TrainResult:
     """Train ``model`` with a :class:`~stviz.train.recipes.Recipe` and cross-entropy, where its parameters live.
 
-    ``train_data``/``test_data``: (X (N, C, T, V, M) joint stream, y (N,) int64); ``stream`` (``joint``,
-    ``bone``, ``joint-motion``, ``bone-motion``) is formed from X batch by batch. ``epochs``, ``batch_size``,
-    ``lr`` and ``weight_decay`` override the recipe's (the batch size is the global batch). Seeded: the same
-    arguments give the same weights. Under ``torchrun`` it runs as one DistributedDataParallel job; rank 0 alone
-    draws the progress bar and writes the checkpoint. When ``checkpoint`` names an existing file whose config
+    ``train_data``/``test_data``: (X (N, C, T, V, M) joint stream, y (N,) int64); ``train_data`` may also be a
+    ``Dataset`` of (X (C, T, V, M), y) items with its own augmentation (see the module's docstring). ``stream``
+    (``joint``, ``bone``, ``joint-motion``, ``bone-motion``) is formed from X batch by batch. ``epochs``,
+    ``batch_size``, ``lr`` and ``weight_decay`` override the recipe's (the batch size is the global batch). Seeded:
+    the same arguments give the same weights. Under ``torchrun`` it runs as one DistributedDataParallel job; rank 0
+    alone draws the progress bar and writes the checkpoint. When ``checkpoint`` names an existing file whose config
     (model, recipe, stream, seed, data hash) matches, its weights and history are loaded instead of training;
-    otherwise the result is saved there. ``num_threads`` sets torch's CPU threads while training (None: leave as
-    is); one thread is the default, since on a shared 2-core CPU two spinning threads ran far slower.
-    ``amp``: autocast to float16 with gradient scaling (CUDA only).
+    otherwise the result is saved there (a ``Dataset`` without ``fingerprint()`` is never matched). ``num_threads``
+    sets torch's CPU threads while training (None: leave as is); one thread is the default, since on a shared 2-core
+    CPU two spinning threads ran far slower. ``amp``: mixed precision, the forward pass under autocast: float16 with
+    gradient scaling on CUDA, bfloat16 on the CPU (no scaling needed: it has float32's range). bfloat16 is fast only
+    on CPUs with bfloat16 instructions; elsewhere it is slower than float32.
     """
-    x, y = _check_data(train_data, "train_data")
+    train_data = _check_train_data(train_data, "train_data")
     if test_data is not None:
         _check_data(test_data, "test_data")
     for value, name in ((epochs, "epochs"), (batch_size, "batch_size")):
@@ -176,8 +201,8 @@ def train(
         batch_size=batch_size, lr=lr, weight_decay=weight_decay
     )
     device = _device_of(model)
-    if amp and device.type != "cuda":
-        raise ValueError(f"amp=True needs the model on a CUDA device, got {device.type}")
+    if amp and device.type not in AMP_DTYPES:
+        raise ValueError(f"amp=True needs the model on a device in {sorted(AMP_DTYPES)}, got {device.type}")
     if recipe.batch_size % world_size():
         raise ValueError(
             f"the global batch size must be divisible by the world size {world_size()}, got {recipe.batch_size}"
@@ -192,7 +217,7 @@ def train(
         "train_data": _fingerprint(train_data),
         "test_data": _fingerprint(test_data),
     }
-    if checkpoint is not None and Path(checkpoint).exists():
+    if checkpoint is not None and Path(checkpoint).exists() and config["train_data"] is not None:
         saved = load_checkpoint(checkpoint)
         if saved.get("config") == config:
             model.load_state_dict(saved["state_dict"])
@@ -204,7 +229,7 @@ def train(
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     try:
-        result = _fit(model, (x, y), test_data, recipe, seed, stream, progress, amp)
+        result = _fit(model, train_data, test_data, recipe, seed, stream, progress, amp)
     finally:
         torch.set_num_threads(previous_threads)
     if checkpoint is not None and is_main_process():
@@ -227,12 +252,12 @@ def _fit(model, train_data, test_data, recipe, seed, stream, progress, amp) -> T
     """The training loop of :func:`train`."""
     set_seed(seed)
     device, world = _device_of(model), world_size()
-    dataset = TensorDataset(*train_data)
+    dataset = train_data if isinstance(train_data, Dataset) else TensorDataset(*train_data)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank(), shuffle=True, seed=seed)
     loader = DataLoader(dataset, batch_size=recipe.batch_size // world, sampler=sampler)
     optimizer = build_optimizer(model, recipe)
     schedule = build_schedule(optimizer, recipe, len(loader))
-    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
     transform = stream_transform(stream)
     history: dict[str, list[float]] = {"train_loss": [], "train_accuracy": [], "lr": []}
     if test_data is not None:
@@ -246,12 +271,14 @@ def _fit(model, train_data, test_data, recipe, seed, stream, progress, amp) -> T
             net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
         for epoch in bar:
             sampler.set_epoch(epoch)
+            if hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch)
             model.train()
             history["lr"].append(optimizer.param_groups[0]["lr"])
             totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
             for xb, yb in loader:
                 xb, yb = transform(xb.to(device)), yb.to(device)
-                with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                with torch.autocast(device.type, dtype=AMP_DTYPES.get(device.type), enabled=amp):
                     logits = net(xb)
                     loss = nn.functional.cross_entropy(logits.float(), yb)
                 optimizer.zero_grad(set_to_none=True)
