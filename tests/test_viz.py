@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from stviz import figures, official, viz  # noqa: E402
 from stviz.graph import SkeletonGraph  # noqa: E402
@@ -256,3 +257,18 @@ def test_plot_joint_gates_puts_both_classes_on_one_scale():
     assert len(bars) == 3
     assert bars[0].get_ylim() == bars[1].get_ylim() == pytest.approx((0.2, 0.6))
     assert bars[2].get_ylim() == pytest.approx((-0.2, 0.2))  # the difference, symmetric
+
+
+def _overlapping_labels(ax):
+    ax.figure.canvas.draw()
+    boxes = [Text.get_window_extent(t) for t in ax.texts]  # the text alone, not its leader line
+    return [(ax.texts[i].get_text(), ax.texts[j].get_text())
+            for i in range(len(boxes)) for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [3.0, 5.0])
+def test_joint_labels_do_not_overlap_on_the_rest_pose(ntu, width):
+    fig, ax = plt.subplots(figsize=(width, 3.9), layout="constrained")
+    viz.draw_skeleton(ntu, ax=ax, labels="number")
+    assert [t.get_text() for t in ax.texts] == [f"J{v}" for v in range(1, 26)]  # still in joint order
+    assert _overlapping_labels(ax) == []

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from stviz.data.synthetic import ACTION_CLASSES, make_action  # noqa: E402
 from stviz.graph import SkeletonGraph, joint_index  # noqa: E402
@@ -60,6 +61,21 @@ def test_neighbourhood_explorer_follows_joint_and_hops(ntu):
     assert panels[1].get_title().startswith("ST-GCN groups into J13 L hip (official)")
     assert [t.get_text() for t in panels[0].texts][:2] == ["J1", "J2"]  # 1-based numbers on the joints
     assert dict(ui.joint.options)["J21 spine"] == 20  # the label is 1-based, the value a 0-based index
+
+
+def _overlaps(texts):
+    boxes = [Text.get_window_extent(t) for t in texts if t.get_text()]  # text only, no leader line
+    return sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def test_neighbourhood_explorer_text_is_readable(ntu):
+    ui = neighbourhood_explorer(ntu)
+    ui.figure.canvas.draw()
+    panels = [ax for ax in ui.figure.axes if ax.get_label() != "<colorbar>"]
+    assert panels[0].get_title() == "5 joints within 1 hop\nof J21 spine"  # singular hop
+    assert _overlaps(panels[0].texts) == 0  # joint numbers: none on top of another
+    for ax in panels:
+        assert _overlaps(ax.get_xticklabels()) == 0  # x ticks do not run together
 
 
 @pytest.mark.parametrize("hops", [0, 3, 12])

@@ -56,6 +56,9 @@ def test_shift_arrows_follow_the_cyclic_rule_and_the_local_rule():
     ui.kind.value = "local (paper)"
     ui.channel.value = 63
     assert ui.moved == ui.bone_arrows == 25  # local: every moving joint reads a neighbour
+    (ax,) = ui.figure.axes  # every arrow weighs 1: a legend names that weight, no colour bar
+    assert [t.get_text() for t in ax.texts][:2] == ["J1", "J2"]  # 1-based joint numbers
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["every arrow: weight 1", "no self-weight"]
 
 
 def test_explorer_panels_share_one_colour_scale_with_a_nonzero_alpha(explorer):

@@ -23,6 +23,7 @@ from stviz.viz.core import (
     plot_partitions,
     plot_subset_heatmaps,
     short_joint_names,
+    skeleton_weight_key,
 )
 from stviz.viz.multiscale import (
     draw_scale_rows,
@@ -69,6 +70,7 @@ __all__ = [
     "draw_skeleton",
     "adjacency_heatmap",
     "draw_matrix_on_skeleton",
+    "skeleton_weight_key",
     "plot_partitions",
     "plot_subset_heatmaps",
     "draw_filmstrip",

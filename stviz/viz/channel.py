@@ -18,6 +18,7 @@ from stviz.viz.core import (
     draw_matrix_on_skeleton,
     draw_skeleton,
     joint_labels,
+    skeleton_weight_key,
 )
 from stviz.viz.style import WIDTH
 
@@ -115,8 +116,9 @@ def plot_subset_refinements(refinements, graph: SkeletonGraph | None = None, axe
     for k, (ax, matrix) in enumerate(zip(axes, r, strict=True)):
         name = subset_names[k] if k < len(subset_names) else f"subset {k}"
         draw_matrix_on_skeleton(matrix, graph, "row_target", ax=ax, top_k=top_k, norm=norm, cmap="RdBu_r",
-                                colorbar=k == len(r) - 1, title=f"{name}: {top_k} strongest")  # fmt: skip
+                                colorbar=False, title=f"{name}: {top_k} strongest")  # fmt: skip
         _clean_skeleton_axes(ax)
+    skeleton_weight_key(axes, r, norm, "RdBu_r", top_k=top_k)  # one key for all K panels
     if title:
         fig.suptitle(title)
     return fig

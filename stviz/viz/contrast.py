@@ -9,6 +9,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from stviz.viz.style import STREAM_COLOURS, STREAM_MARKERS, stream_label
+
 __all__ = ["plot_cost_ratios", "plot_published_accuracies"]
 
 
@@ -54,22 +56,22 @@ def plot_cost_ratios(
 
 
 def plot_published_accuracies(results, ax: Axes | None = None) -> Axes:
-    """Published NTU-60 X-Sub top-1 (%) of each model, one marker per number of streams, joined per model.
+    """Published NTU-60 X-Sub top-1 (%) of each model, one colour and marker per number of streams
+    (the same as :func:`stviz.viz.plot_seed_study`'s), joined per model.
 
     ``results`` are :class:`stviz.zoo.published.PublishedResult` (``model``, ``streams``, ``xsub``).
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
     models = list(dict.fromkeys(r.model for r in results))
-    markers = {1: "o", 2: "s", 4: "D"}
     seen = set()
     for i, model in enumerate(models):
         mine = sorted((r for r in results if r.model == model and r.xsub is not None), key=lambda r: r.streams)
         ax.plot([i] * len(mine), [r.xsub for r in mine], color="grey", lw=1, zorder=1)
         for r in mine:
-            label = f"{r.streams} stream{'s' * (r.streams > 1)}"
-            ax.scatter(i, r.xsub, marker=markers.get(r.streams, "^"), s=40, zorder=3, color=f"C{r.streams}",
-                       label=None if label in seen else label)  # fmt: skip
+            label = stream_label(r.streams)
+            ax.scatter(i, r.xsub, marker=STREAM_MARKERS.get(r.streams, "^"), s=40, zorder=3,
+                       color=STREAM_COLOURS.get(r.streams, "0.3"), label=None if label in seen else label)  # fmt: skip
             ax.annotate(f"{r.xsub:.1f}", (i, r.xsub), textcoords="offset points", xytext=(6, -3), fontsize=8)
             seen.add(label)
     ax.set_xticks(range(len(models)), models, rotation=15)
@@ -77,5 +79,7 @@ def plot_published_accuracies(results, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("model")
     ax.set_ylabel("NTU-60 X-Sub top-1 (%)")
     ax.set_title("Published: single stream and ensembles")
-    ax.legend(fontsize=8, loc="lower left")
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda j: int(labels[j].split()[0]))  # 1, 2, 4 streams
+    ax.legend([handles[j] for j in order], [labels[j] for j in order], fontsize=8, loc="lower left")
     return ax

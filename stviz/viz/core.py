@@ -7,8 +7,8 @@ import and no global style is changed. Two conventions read a (V, V) matrix:
 * ``"column_target"``: ``out[w] = sum_v x[v] M[v, w]``; columns are targets (ST-GCN, EfficientGCN).
 
 This module holds the drawings every notebook uses; sequences (filmstrip, animation) live in ``sequence``, the
-topic plots beside it (``spatial``, ``temporal``, ``channel``, ``multiscale``, ``tsm``), the shared resolution in
-``style``; :mod:`stviz.viz` re-exports them all.
+topic plots beside it (``spatial``, ``temporal``, ``channel``, ``multiscale``, ``tsm``), the joint-label layout in
+``labels``, the shared resolution in ``style``; :mod:`stviz.viz` re-exports them all.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ import torch
 from matplotlib import colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from stviz.graph import SkeletonGraph
+from stviz.viz.labels import annotate_joints
 
 __all__ = [
     "Convention",
@@ -35,6 +37,7 @@ __all__ = [
     "draw_skeleton",
     "adjacency_heatmap",
     "draw_matrix_on_skeleton",
+    "skeleton_weight_key",
     "plot_partitions",
     "plot_subset_heatmaps",
 ]
@@ -105,18 +108,6 @@ def _labels(graph: SkeletonGraph, labels) -> dict[int, str]:
     if labels in ("number", "index1"):
         return {v: f"J{v + 1}" for v in range(graph.num_nodes)}
     raise ValueError(f"labels must be True, False, 'name', 'number' ('index1'), or 'index', got {labels!r}")
-
-
-def _annotate(ax: Axes, pos: dict[int, tuple[float, float]], labels: dict[int, str]) -> None:
-    """Write each label on the outer side of its joint (left of joints with x < 0), with room for it."""
-    if labels:
-        ax.margins(x=0.4, y=0.05)
-    for v, text in labels.items():
-        left = pos[v][0] < 0
-        ax.annotate(
-            text, pos[v], xytext=(-5 if left else 5, 0), textcoords="offset points",
-            ha="right" if left else "left", va="center", fontsize=7,
-        )  # fmt: skip
 
 
 def _finish(ax: Axes, title: str | None) -> None:
@@ -198,7 +189,7 @@ def draw_skeleton(
                 node_colours[v] = "tab:red"
     nodes = nx.draw_networkx_nodes(g, pos, ax=ax, node_color=node_colours, node_size=node_size)
     nodes.set_zorder(2)
-    _annotate(ax, pos, _labels(graph, labels))
+    annotate_joints(ax, pos, _labels(graph, labels))
     _finish(ax, title)
     return ax
 
@@ -281,6 +272,37 @@ def matrix_edges(
     return edges if top_k is None else edges[:top_k]
 
 
+def skeleton_weight_key(
+    axes, matrices, norm: colors.Normalize, cmap: str, threshold: float = 0.0, top_k: int | None = None
+) -> None:
+    """The colour key of (V, V) matrices drawn on the skeleton by :func:`draw_matrix_on_skeleton` on ``axes``.
+
+    A colour bar when the drawn weights (arrows and self-weights) differ; a legend naming the one weight when they
+    are all equal, where a bar would say nothing. Joints drawn white (no self-weight) are named in either key.
+    """
+    axes = list(np.atleast_1d(axes))
+    mats = [_numpy(m) for m in matrices]
+    selfs = np.concatenate([np.diag(m)[np.diag(m) != 0] for m in mats])
+    arrows = np.array([w for m in mats for *_, w in matrix_edges(m, "row_target", threshold, top_k)])
+    values = np.concatenate([selfs, arrows])
+    white = any((np.diag(m) == 0).any() for m in mats)
+    mapper = plt.cm.ScalarMappable(norm, cmap)
+    if values.size and np.ptp(values) == 0:
+        w, dot = float(values[0]), {"ls": "", "marker": "o", "mec": "0.2"}
+        arrow = Line2D([], [], color=mapper.to_rgba(w), lw=2, label=f"every arrow: weight {w:g}")
+        handles = [arrow] if arrows.size else []
+        if selfs.size:
+            handles.append(Line2D([], [], mfc=mapper.to_rgba(w), label=f"self-weight {w:g}", **dot))
+        if white:
+            handles.append(Line2D([], [], mfc="white", label="no self-weight", **dot))
+        axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+        return
+    label = "weight (arrows; joint colour: self-weight" + ("; white: none)" if white else ")")
+    axes[0].figure.colorbar(
+        mapper, ax=axes if len(axes) > 1 else axes[0], label=label, shrink=0.8 if len(axes) > 1 else 1.0
+    )
+
+
 def draw_matrix_on_skeleton(
     M,
     graph: SkeletonGraph | None = None,
@@ -300,7 +322,8 @@ def draw_matrix_on_skeleton(
     Arrow colour and width follow the weight; the diagonal (self-weights) colours
     the joints (white: no self-weight). Each arrow's ``gid`` is ``"source->target"``. ``convention`` says
     whether rows (CTR-GCN) or columns (ST-GCN, EfficientGCN) are targets.
-    ``norm`` fixes a shared colour scale (e.g. across the subsets of a partition).
+    ``norm`` fixes a shared colour scale (e.g. across the subsets of a partition); ``colorbar=False`` leaves the
+    key (:func:`skeleton_weight_key`) to the caller.
     """
     graph = _graph(graph)
     m = _numpy(M)
@@ -331,9 +354,9 @@ def draw_matrix_on_skeleton(
     node_colours = [mapper.to_rgba(d) if d != 0 else "white" for d in diagonal]
     nodes = nx.draw_networkx_nodes(digraph, pos, ax=ax, node_color=node_colours, node_size=80, edgecolors="0.2")
     nodes.set_zorder(3)
-    _annotate(ax, pos, _labels(graph, labels))
+    annotate_joints(ax, pos, _labels(graph, labels))
     if colorbar:
-        ax.figure.colorbar(mapper, ax=ax, label="weight (joints: self-weight)")
+        skeleton_weight_key(ax, [m], norm, cmap, threshold, top_k)
     rows, _ = _axis_roles(convention)
     _finish(ax, title or f"{len(edges)} arrows, {rows}s of M are targets")
     return ax
@@ -369,7 +392,7 @@ def plot_partitions(
             a[i], graph, convention, ax=ax, norm=norm, cmap=cmap, colorbar=False,
             title=f"{names[i]}: {n_arrows} arrows, {int(np.count_nonzero(np.diag(a[i])))} self",
         )  # fmt: skip
-    fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=list(axes), label="weight (joints: self-weight)", shrink=0.8)
+    skeleton_weight_key(axes, list(a), norm, cmap)
     if title:
         fig.suptitle(title)
     return fig

@@ -19,7 +19,7 @@ from stviz.viz.core import (
     _value_norm,
     draw_matrix_on_skeleton,
     joint_labels,
-    short_joint_names,
+    skeleton_weight_key,
 )
 from stviz.viz.style import WIDTH
 
@@ -93,7 +93,7 @@ def plot_refinement_channels(
     panels = [("shared PA[k]", a)] + [(f"alpha*T, channel {c}", r[c]) for c in channels]
     for ax, (name, m) in zip(axes, panels, strict=True):
         draw_matrix_on_skeleton(m, graph, "row_target", ax=ax, top_k=top_k, title=name, norm=norm, colorbar=False)
-    fig.colorbar(plt.cm.ScalarMappable(norm, "RdBu_r"), ax=axes, label="weight (joints: self-weight)", shrink=0.8)
+    skeleton_weight_key(axes, [m for _, m in panels], norm, "RdBu_r", top_k=top_k)
     if title:
         fig.suptitle(title)
     return fig
@@ -153,22 +153,26 @@ def shift_matrix(sources) -> torch.Tensor:
 
 
 def plot_shift_table(sources, ax: Axes | None = None, title: str | None = None, max_channels: int = 32) -> Axes:
-    """Joint x channel table of a spatial shift: ``sources[v, c]`` is the joint that (v, c) reads.
+    """Joint x channel table of a spatial shift: ``sources[v, c]`` is the 0-based index of the joint (v, c) reads.
 
-    Colour is the source joint index; each cell is labelled with it (Shift-GCN, docs/pitfalls.md no. 10).
+    Readers see 1-based joint numbers as in NTU's files: rows are labelled ``'J1 spine base'``.., each cell with
+    the number of the joint it reads (colour too); channels keep their 0-based index. At most ``max_channels``
+    channels, sized to stay readable at notebook width (Shift-GCN, docs/pitfalls.md no. 10).
     """
     src = _numpy(sources).astype(int)[:, :max_channels]
     v, c = src.shape
-    ax = _new_ax(ax, (0.28 * c + 3, 0.24 * v + 1.5))
-    image = ax.imshow(src, cmap="twilight", aspect="auto", interpolation="nearest", vmin=0, vmax=v - 1)
-    for (j, ch), s in np.ndenumerate(src):
+    number = src + 1  # 1-based joint numbers
+    fontsize = 8 if c <= 20 else 6
+    ax = _new_ax(ax, (min(WIDTH, 0.4 * c + 3.4), min(0.3 * v + 1.4, 9.0)))
+    image = ax.imshow(number, cmap="twilight", aspect="auto", interpolation="nearest", vmin=1, vmax=v)
+    for (j, ch), s in np.ndenumerate(number):
         dark = np.mean(image.cmap(image.norm(s))[:3]) < 0.5
-        ax.text(ch, j, str(s), ha="center", va="center", fontsize=5, color="white" if dark else "black")
-    ax.figure.colorbar(image, ax=ax, label="source joint index")
-    names = short_joint_names() if v == 25 else [str(i) for i in range(v)]
-    ax.set_yticks(range(v), [f"{i} {n}" for i, n in enumerate(names)], fontsize=6)
-    ax.set_xticks(range(c), range(c), fontsize=6)
-    ax.set_xlabel("channel c")
-    ax.set_ylabel("output joint v")
-    ax.set_title(title or "Which joint each (joint, channel) reads")
+        ax.text(ch, j, str(s), ha="center", va="center", fontsize=fontsize, color="white" if dark else "black")
+    ax.figure.colorbar(image, ax=ax, label=f"number of the joint read (J1-J{v})")
+    rows = joint_labels() if v == 25 else [f"J{i + 1}" for i in range(v)]
+    ax.set_yticks(range(v), rows, fontsize=fontsize)
+    ax.set_xticks(range(c), range(c), fontsize=fontsize)
+    ax.set_xlabel("channel c (0-based index)")
+    ax.set_ylabel("joint that reads")
+    ax.set_title(title or "Which joint each (joint, channel) reads (1-based joint numbers)")
     return ax

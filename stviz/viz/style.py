@@ -16,10 +16,17 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from PIL import Image
 
-__all__ = ["DPI", "WIDTH", "use_style", "png_bytes"]
+__all__ = ["DPI", "WIDTH", "STREAM_COLOURS", "STREAM_MARKERS", "stream_label", "use_style", "png_bytes"]
 
 DPI = 72
 WIDTH = 10.0
+STREAM_COLOURS = {1: "tab:blue", 2: "tab:orange", 4: "tab:purple"}  # one colour per number of fused streams
+STREAM_MARKERS = {1: "o", 2: "s", 4: "D"}
+
+
+def stream_label(streams: int) -> str:
+    """Legend text for a number of fused streams: ``'1 stream'``, ``'4 streams'``."""
+    return f"{streams} stream{'s' * (streams != 1)}"
 
 
 def _palette_png(png: bytes) -> bytes:

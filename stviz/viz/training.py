@@ -7,6 +7,9 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+
+from stviz.viz.style import STREAM_COLOURS, STREAM_MARKERS, stream_label
 
 __all__ = ["plot_training_curves", "plot_seed_study"]
 
@@ -37,19 +40,22 @@ def plot_seed_study(study: Mapping, ax: Axes | None = None) -> Axes:
 
     ``study`` is the dict :func:`stviz.zoo.load_seed_study` returns: ``accuracy`` maps each stream to one
     accuracy per seed; ``ensemble_2`` and ``ensemble_4`` hold the ensembles' per seed. Dots are seeds (in seed
-    order from left to right), the bar is their mean.
+    order from left to right), the bar is their mean. Colour and marker give the number of streams, as in
+    :func:`stviz.viz.contrast.plot_published_accuracies` (:data:`stviz.viz.style.STREAM_COLOURS`).
     """
-    columns = {**study["accuracy"], "2-stream": study["ensemble_2"], "4-stream": study["ensemble_4"]}
+    columns = {name: (1, values) for name, values in study["accuracy"].items()}
+    columns |= {"2-stream": (2, study["ensemble_2"]), "4-stream": (4, study["ensemble_4"])}
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
-    positions = {name: i for i, name in enumerate(columns)}
-    for name, values in columns.items():
+    for position, (streams, values) in enumerate(columns.values()):
         values = np.asarray(values, dtype=float)
-        x = positions[name] + np.linspace(-0.12, 0.12, len(values))
-        colour = "tab:orange" if name.endswith("-stream") else "tab:blue"
-        ax.scatter(x, values, s=18, color=colour, zorder=3)
-        ax.hlines(values.mean(), positions[name] - 0.25, positions[name] + 0.25, color="black", lw=1.5)
+        x = position + np.linspace(-0.12, 0.12, len(values))
+        ax.scatter(x, values, s=18, color=STREAM_COLOURS[streams], marker=STREAM_MARKERS[streams], zorder=3)
+        ax.hlines(values.mean(), position - 0.25, position + 0.25, color="black", lw=1.5)
     ax.set_xticks(range(len(columns)), list(columns))
     ax.set_ylabel("held-out accuracy")
-    ax.set_title(f"{len(columns['joint'])} seeds: single streams (blue) and ensembles (orange)")
+    handles = [Line2D([], [], ls="", marker=STREAM_MARKERS[k], color=STREAM_COLOURS[k], label=stream_label(k))
+               for k in (1, 2, 4)] + [Line2D([], [], color="black", lw=1.5, label="mean over seeds")]  # fmt: skip
+    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    ax.set_title(f"{len(columns['joint'][1])} seeds: single streams and ensembles")
     return ax

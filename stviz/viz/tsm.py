@@ -42,12 +42,14 @@ def plot_shift_sources(sources, ax: Axes | None = None, title: str | None = None
     return ax
 
 
-def plot_frame_influence(shares: Mapping[str, object], floor: float = 1e-6) -> Figure:
+def plot_frame_influence(shares: Mapping[str, object], floor: float | None = None) -> Figure:
     """One heatmap per placement of :func:`stviz.tsm_placement.frame_influence` rows, on one log colour scale.
 
     ``shares[label]`` is (depth, T) float: row d-1 is the share of the middle output frame that comes from each
-    input frame after d blocks. Columns are drawn as the offset k = input frame - output frame; shares below
-    ``floor`` are drawn at the floor and exact zeros (frames out of reach) in grey.
+    input frame after d blocks. Columns are drawn as the offset k = input frame - output frame; exact zeros (frames
+    out of reach) are grey. The log scale starts at ``floor``, by default the decade of the smallest positive
+    share, so every share has its own colour; with a higher ``floor``, smaller shares take the floor colour and
+    the colour bar's arrow (``extend='min'``) says so.
     """
     if not shares:
         raise ValueError("plot_frame_influence expects at least one placement, got none")
@@ -59,6 +61,9 @@ def plot_frame_influence(shares: Mapping[str, object], floor: float = 1e-6) -> F
     offsets = np.arange(t) - t // 2
     fig, axes = plt.subplots(1, len(arrays), figsize=(4.6 * len(arrays) + 1, 0.4 * depth + 1.8), layout="constrained")
     axes = np.atleast_1d(axes)
+    positive = min((float(a[a > 0].min()) for a in arrays.values() if (a > 0).any()), default=1.0)
+    floor = 10.0 ** np.floor(np.log10(positive)) if floor is None else floor
+    clipped = positive < floor
     norm = colors.LogNorm(vmin=floor, vmax=1.0)
     cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
     for ax, (label, share) in zip(axes, arrays.items(), strict=True):
@@ -69,7 +74,8 @@ def plot_frame_influence(shares: Mapping[str, object], floor: float = 1e-6) -> F
         ax.set_xlabel("input frame - output frame")
         ax.set_ylabel("blocks stacked")
         ax.set_title(label)
-    fig.colorbar(image, ax=list(axes), label="share of the output frame's sensitivity")
+    label = f"share of the output frame's sensitivity (log{f'; below {floor:.0e}: arrow colour' if clipped else ''})"
+    fig.colorbar(image, ax=list(axes), label=label, extend="min" if clipped else "neither")
     fig.suptitle("Where one output frame reads from, through a stack that mixes channels (grey: out of reach)")
     return fig
 

@@ -83,11 +83,12 @@ class NeighbourhoodExplorer(PictureBox):
         viz.draw_skeleton(
             self.graph, ax=axes[0], labels="number", cbar_label="hops from the joint",
             highlight={v: float(distance[v]) for v in sorted(self.highlighted)},
-            title=f"{len(self.highlighted)} joints within {hops} hops\nof {label}",
+            title=f"{len(self.highlighted)} joints within {hops} hop{'s' * (hops != 1)}\nof {label}",
         )  # fmt: skip
         for ax, (variant, groups) in zip(axes[1:], self.groups.items(), strict=True):
             colours = {v: _GROUP_COLOURS[g] for v, g in groups.items()}
             viz.draw_skeleton(self.graph, ax=ax, labels=False, highlight=colours)  # numbers: first panel
+            ax.margins(x=0.4, y=0.05)  # the first panel's x range: tick labels have room
             counts = ", ".join(f"{g} {list(groups.values()).count(g)}" for g in PARTITION_GROUPS)
             ax.set_title(f"ST-GCN groups into {label} ({variant})\n{counts}", fontsize=9)
         handles = [plt.Line2D([], [], ls="", marker="o", color=c, label=g) for g, c in _GROUP_COLOURS.items()]

@@ -10,7 +10,7 @@ from matplotlib import colors
 from stviz.checks import check_nctv, check_positive_int
 from stviz.graph import SkeletonGraph
 from stviz.spatial import ChannelTopologyUnit, ShiftGraphConv
-from stviz.viz import draw_matrix_on_skeleton, shift_matrix
+from stviz.viz import draw_matrix_on_skeleton, shift_matrix, skeleton_weight_key
 from stviz.viz.style import WIDTH
 from stviz.widgets import PictureBox, picture, show_figure
 from stviz.widgets.choice import Choice, ToggleChoice
@@ -71,7 +71,7 @@ class TopologyExplorer(PictureBox):
             draw_matrix_on_skeleton(
                 m, convention="row_target", ax=ax, top_k=self.top_k, title=name, norm=norm, colorbar=False
             )
-        fig.colorbar(plt.cm.ScalarMappable(norm, "RdBu_r"), ax=axes, label="weight (joints: self-weight)", shrink=0.8)
+        skeleton_weight_key(axes, [m for _, m in parts], norm, "RdBu_r", top_k=self.top_k)
         fig.suptitle(
             f"{self.sample.label}, {self.subset.label}, channel {self.channel.value}, alpha={self.alpha.value:.2f}"
         )
@@ -87,8 +87,9 @@ def topology_explorer(unit: ChannelTopologyUnit, x: torch.Tensor, sample_names=N
 class ShiftArrows(PictureBox):
     """Channel slider and shift kind (released cyclic / paper's local) drawing Shift-GCN's shift-in arrows.
 
-    ``sources`` is the (V,) joint each joint reads in the chosen channel; ``moved`` counts joints that
-    read another joint and ``bone_arrows`` those that read a neighbour on the skeleton.
+    ``sources`` is the (V,) 0-based index of the joint each joint reads in the chosen channel; ``moved`` counts
+    joints that read another joint and ``bone_arrows`` those that read a neighbour on the skeleton. The figure
+    labels joints with their 1-based NTU numbers (``J21``).
     """
 
     def __init__(self, channels: int = 64, graph: SkeletonGraph | None = None):
@@ -119,9 +120,9 @@ class ShiftArrows(PictureBox):
             f"channel {self.channel.value}: {self.moved} of {self.graph.num_nodes} joints read another joint, "
             f"{self.bone_arrows} of them along a bone"
         )
-        fig, ax = plt.subplots(figsize=(5.6, 5.4), layout="constrained")
+        fig, ax = plt.subplots(figsize=(6.6, 5.4), layout="constrained")
         draw_matrix_on_skeleton(
-            shift_matrix(self.sources), self.graph, "row_target", ax=ax, labels="index",
+            shift_matrix(self.sources), self.graph, "row_target", ax=ax, labels="number",
             title=f"{self.kind.value} shift-in, channel {self.channel.value}\narrow: source joint -> reading joint",
         )  # fmt: skip
         self.figure = fig

@@ -1,0 +1,83 @@
+"""Colour keys and labels say what the figure shows: weight keys, joint numbers, stream colours, log floors."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+
+from stviz import viz  # noqa: E402
+from stviz.graph import SkeletonGraph  # noqa: E402
+from stviz.spatial import ShiftGraphConv  # noqa: E402
+from stviz.viz.contrast import plot_published_accuracies  # noqa: E402
+from stviz.viz.style import STREAM_COLOURS  # noqa: E402
+from stviz.viz.tsm import plot_frame_influence  # noqa: E402
+from stviz.zoo.published import PUBLISHED  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _colorbars(fig):
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def test_equal_weights_get_a_legend_not_a_colour_bar():
+    ntu = SkeletonGraph()
+    ax = viz.draw_matrix_on_skeleton(ntu.inward_outward()[1], ntu)  # 24 arrows of weight 1, no self-weight
+    assert not _colorbars(ax.figure)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["every arrow: weight 1", "no self-weight"]
+    ax = viz.draw_matrix_on_skeleton(ntu.binary_adjacency(self_loops=True), ntu)  # self-weights 1 as well
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["every arrow: weight 1", "self-weight 1"]
+
+
+def test_different_weights_get_a_colour_bar_naming_white_joints():
+    ntu = SkeletonGraph()
+    ax = viz.draw_matrix_on_skeleton(ntu.normalized("digraph"), ntu)  # column-normalised, self-loops everywhere
+    (bar,) = _colorbars(ax.figure)
+    assert bar.get_ylabel() == "weight (arrows; joint colour: self-weight)" and ax.get_legend() is None
+    fig = viz.plot_partitions(ntu.stgcn_partition("spatial"), ntu)  # A[1], A[2] have no self-weights
+    (bar,) = _colorbars(fig)
+    assert bar.get_ylabel().endswith("white: none)")
+
+
+def test_shift_table_shows_1_based_joint_numbers_readably():
+    src_in, _ = ShiftGraphConv(64, 64).sources()  # (V, C) 0-based indices
+    ax = viz.plot_shift_table(src_in, max_channels=16)
+    cells = [int(t.get_text()) for t in ax.texts]
+    assert cells == (src_in[:, :16] + 1).flatten().tolist() and min(cells) == 1 and max(cells) == 25
+    assert [t.get_text() for t in ax.get_yticklabels()][:2] == ["J1 spine base", "J2 spine mid"]
+    assert min(t.get_fontsize() for t in ax.texts) >= 8
+    assert ax.figure.get_figwidth() <= viz.WIDTH
+
+
+def test_stream_counts_have_one_colour_in_both_accuracy_plots():
+    study = {"accuracy": {"joint": [0.8, 0.9], "bone": [0.7, 0.85]}, "ensemble_2": [0.9, 0.95], "ensemble_4": [1, 1]}
+    ax = viz.plot_seed_study(study)
+    dots = [tuple(c.get_facecolor()[0]) for c in ax.collections if isinstance(c, PathCollection)]
+    assert dots == [to_rgba(STREAM_COLOURS[k]) for k in (1, 1, 2, 4)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:3] == ["1 stream", "2 streams", "4 streams"]
+    ax = plot_published_accuracies(PUBLISHED)
+    legend = ax.get_legend()
+    for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+        streams = int(text.get_text().split()[0])
+        assert tuple(handle.get_facecolor()[0]) == to_rgba(STREAM_COLOURS[streams])
+
+
+def test_frame_influence_scale_reaches_the_smallest_share_or_says_it_stops():
+    shares = {"a": torch.tensor([[0.9, 1e-3, 0.0], [0.5, 7e-10, 0.1]]), "b": torch.full((2, 3), 0.2)}
+    image = plot_frame_influence(shares).axes[1].images[0]  # the last panel's image carries the bar
+    assert image.norm.vmin <= 7e-10 and image.colorbar.extend == "neither"
+    image = plot_frame_influence(shares, floor=1e-6).axes[1].images[0]  # a floor above the smallest share
+    assert image.colorbar.extend == "min" and "below 1e-06" in image.colorbar.ax.get_ylabel()
+    assert np.isclose(image.norm.vmin, 1e-6)
