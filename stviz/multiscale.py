@@ -6,8 +6,8 @@ Recognition", CVPR 2020. The blocks compute what the released code computes, ``W
 layer from its channel counts (:func:`contraction_macs`, :func:`choose_contraction_order`):
 
 * ``"aggregate-first"``, the original order: aggregate the C_in input channels over every scale, then project
-  K*C_in channels to C_out. Done without the original's copies: no ``nn.Unfold`` (the window aggregation is a
-  convolution over time with the graph as its kernel) and, where it is the larger copy, no scale-major stack.
+  K*C_in channels to C_out. Done without the original's ``nn.Unfold`` (windows are a strided view of the input)
+  and, where it is the larger copy, without its scale-major stack.
 * ``"project-first"``: apply the 1x1 convolution's K slices first, on each frame once, then aggregate the
   K*C_out projected channels. The graph work scales with C_out instead of C_in, so this is cheaper only when
   channels shrink (and, for the G3D windows, when projecting each frame once beats projecting each window copy).
@@ -15,8 +15,12 @@ layer from its channel counts (:func:`contraction_macs`, :func:`choose_contracti
 A layer takes project-first only when that needs fewer multiply-accumulates; otherwise (3 -> 96 channels in the
 first layer: 13 scales of 96 channels instead of 3) it keeps the original order, so its MACs are never above the
 original's. ``contraction_order`` says which, ``contraction_costs()`` gives both counts. In eval mode BatchNorm
-is folded into the convolution before it. Each block's ``explicit`` keeps the original order and its
-intermediate tensors, for teaching, for tests and for train-mode dropout.
+is folded into the convolution before it. In train mode (BatchNorm on the batch's statistics) a layer whose
+scale-major stack is wider than its output runs in the original order in a rows layout, and one whose stack is
+narrower folds BatchNorm from the stack's statistics (:mod:`stviz.multiscale_kernels`); a G3D block then takes
+the original order even where ``contraction_order`` is project-first, so its MACs equal the original's. Each
+block's ``explicit`` keeps the original order and its intermediate tensors, for teaching, for tests and for
+train-mode dropout.
 """
 
 from __future__ import annotations
@@ -28,6 +32,19 @@ from torch import nn
 from stviz.checks import check_adjacency, check_nctv, check_positive_int
 from stviz.graph import multiscale_adjacency
 from stviz.layers import add_residual, fold_batchnorm, make_activation, make_residual, temporal_padding
+from stviz.multiscale_kernels import (
+    CONTRACTION_ORDERS,
+    aggregate_project_rows,
+    batch_norm_rows,
+    choose_contraction_order,
+    contraction_macs,
+    fold_batch_statistics,
+    frame_rows,
+    g3d_aggregate_first,
+    g3d_rows,
+    pointwise_conv,
+    uses_batch_statistics,
+)
 
 __all__ = [
     "CONTRACTION_ORDERS",
@@ -43,42 +60,6 @@ __all__ = [
     "G3DBlock",
     "MultiWindowG3D",
 ]
-
-
-CONTRACTION_ORDERS = ("aggregate-first", "project-first")
-
-
-def contraction_macs(
-    in_channels: int, out_channels: int, num_scales: int, num_joints: int, window_size: int = 1, window_stride: int = 1
-) -> dict[str, int]:
-    """Multiply-accumulates of ``W · concat_k(A_k x)`` per sample and output frame, in each contraction order.
-
-    A plain multi-scale graph conv (``window_size=1``) over V joints, C_in -> C_out, K scales:
-
-    * aggregate-first: ``K*C_in*V*V`` (aggregation) + ``C_out*K*C_in*V`` (projection);
-    * project-first: ``C_out*K*C_in*V`` (projection) + ``C_out*K*V*V`` (aggregation of the projected channels).
-
-    G3D's window graph (w frames of V joints, windows every ``window_stride`` frames): the original aggregates
-    and projects every window copy (``K*C_in*(wV)^2 + C_out*K*C_in*wV``); project-first projects each of the
-    ``window_stride`` input frames per output frame once (``stride*C_out*K*C_in*V``) and aggregates the
-    projections into the window (``C_out*K*wV*V*w``). The collapse convolution and BatchNorm are the same in both
-    orders and are not counted.
-    """
-    c, o, k, v, w, s = in_channels, out_channels, num_scales, num_joints, window_size, window_stride
-    nodes = w * v
-    return {
-        "aggregate-first": k * c * nodes * nodes + o * k * c * nodes,
-        "project-first": s * o * k * c * v + o * k * nodes * v * w,
-    }
-
-
-def choose_contraction_order(
-    in_channels: int, out_channels: int, num_scales: int, num_joints: int, window_size: int = 1, window_stride: int = 1
-) -> str:
-    """``"project-first"`` when it needs fewer MACs than the original order (:func:`contraction_macs`), else
-    ``"aggregate-first"``. For a plain graph conv: project first exactly when C_out < C_in."""
-    macs = contraction_macs(in_channels, out_channels, num_scales, num_joints, window_size, window_stride)
-    return "project-first" if macs["project-first"] < macs["aggregate-first"] else "aggregate-first"
 
 
 def window_adjacency(a_binary: torch.Tensor, window_size: int) -> torch.Tensor:
@@ -170,23 +151,25 @@ class MultiScaleGraphConv(nn.Module):
         ``weight`` is the conv's (C_out, K*C) weight, scale-major input channels ``k*C + c``."""
         n, c, t, u = x.shape
         k, o = self.num_scales, self.out_channels
-        z = torch.matmul(weight.reshape(o * k, c), x.transpose(2, 3).reshape(n, c, u * t))  # (N, O*K, U*T)
+        z = pointwise_conv(x.transpose(2, 3).reshape(n, c, u * t), weight.reshape(o * k, c), None)  # (N, O*K, U*T)
         return z.view(n * o, k * u, t)
 
-    def _project_then_aggregate(self, x: torch.Tensor) -> torch.Tensor:
-        """``W · A x`` as ``A (W x)``: one 1x1 conv per frame, then one matrix product. (N, C_out, T, V), BN done."""
+    def _project_then_aggregate(self, x: torch.Tensor, act: nn.Module | None) -> torch.Tensor:
+        """``W · A x`` as ``A (W x)``: one 1x1 conv per frame, then one matrix product. (N, C_out, T, V), BN and
+        ``act`` (when given) done."""
         n, c, t, v = x.shape
         k, o = self.num_scales, self.out_channels
         folded = fold_batchnorm(self.conv.weight, self.conv.bias, self.bn)
         weight, bias = folded if folded is not None else (self.conv.weight, self.conv.bias)
         z = self._project(x, weight)  # (N*O, K*U, T)
         graph = self.adjacency().transpose(0, 1).reshape(v, k * v)  # (V, K*U)
-        y = torch.matmul(graph, z).view(n, o, v, t) + bias.view(1, o, 1, 1)  # (N, O, V, T)
-        y = y.transpose(2, 3)
-        return y if folded is not None else self.bn(y)
+        y = torch.bmm(graph.expand(n * o, v, k * v), z).view(n, o, v, t) + bias.view(1, o, 1, 1)  # (N, O, V, T)
+        y = y if folded is not None else self.bn(y)
+        return (y if act is None else act(y)).transpose(2, 3)
 
-    def _aggregate_then_project(self, x: torch.Tensor) -> torch.Tensor:
-        """The original order, ``W (A x)``, without its copies where they can be avoided. (N, C_out, T, V), BN done.
+    def _aggregate_then_project(self, x: torch.Tensor, act: nn.Module | None) -> torch.Tensor:
+        """The original order, ``W (A x)``, without its copies where they can be avoided. (N, C_out, T, V), BN and
+        ``act`` (when given) done.
 
         With BN folded (eval) and a scale-major stack larger than the output (K*C_in > C_out), each frame's
         (C_in, K*V) aggregate is projected as it lies, so the only copy is the output's; otherwise the stack is
@@ -194,17 +177,23 @@ class MultiScaleGraphConv(nn.Module):
         """
         n, c, t, v = x.shape
         k, o = self.num_scales, self.out_channels
-        graph = self.adjacency().reshape(k * v, v)  # (K*V, U), row k*V + v
         folded = fold_batchnorm(self.conv.weight, self.conv.bias, self.bn)
-        if folded is not None and o < k * c:
+        if folded is None and o < k * c:  # BN on batch statistics, stack wider than the output: in rows
+            y = aggregate_project_rows(frame_rows(x), self.adjacency(), self.conv.weight, self.conv.bias)
+            return batch_norm_rows(y, self.bn, act).view(n, t, v, o).permute(0, 3, 1, 2)
+        graph = self.adjacency().reshape(k * v, v)  # (K*V, U), row k*V + v
+        if o < k * c:
             weight, bias = folded
             s = torch.matmul(x.transpose(1, 2).reshape(n * t, c, v), graph.t())  # (N*T, C, K*V)
             weight = weight.view(o, k, c).transpose(1, 2).reshape(1, o, c * k)  # input channels c*K + k
             y = torch.baddbmm(bias.view(1, o, 1), weight.expand(n * t, o, c * k), s.view(n * t, c * k, v))
+            y = y if act is None else act(y)
             return y.view(n, t, o, v).transpose(1, 2)  # (N, O, T, V), made contiguous at the end
         s = torch.matmul(x, graph.t())  # (N, C, T, K*V)
         s = s.view(n, c, t, k, v).permute(0, 3, 1, 2, 4).reshape(n, k * c, t, v)  # scale-major (N, K*C, T, V)
-        return self.bn(self.conv(s)) if folded is None else F.conv2d(s, *folded)
+        if folded is None:  # batch statistics from the (narrow) stack's covariance
+            folded = fold_batch_statistics(s, self.conv.weight, self.conv.bias, self.bn)
+        return pointwise_conv(s, *folded, act)
 
     def _finish(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Residual and activation on the normalised ``y``: (N, C_out, T, V), contiguous."""
@@ -221,9 +210,14 @@ class MultiScaleGraphConv(nn.Module):
         check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__, weight=self.conv)
         if self.dropout is not None and self.training:  # dropout acts on the stacked scales
             return self.explicit(x)
-        if self.contraction_order == "project-first":
-            return self._finish(self._project_then_aggregate(x), x)
-        return self._finish(self._aggregate_then_project(x), x)
+        # Without a residual the paths activate their output before reshaping it: an activation in place on the
+        # reshaped view would make autograd copy the view's whole base in the backward.
+        act = self.act if self.residual is None else None
+        order = (
+            self._project_then_aggregate if self.contraction_order == "project-first" else self._aggregate_then_project
+        )
+        y = order(x, act)
+        return y.contiguous() if act is not None else self._finish(y, x)
 
 
 class TemporalWindows(nn.Module):
@@ -285,27 +279,15 @@ class WindowGraphConv(MultiScaleGraphConv):
         )
         self.window_size = window_size
 
-    def windowed(self, x: torch.Tensor, windows: TemporalWindows, order: str = "project-first") -> torch.Tensor:
-        """``self(windows(x))`` without building the windows: (N, C, T, V) -> (N, C_out, w*V, T'), BN and act done.
+    def windowed(self, x: torch.Tensor, windows: TemporalWindows) -> torch.Tensor:
+        """``self(windows(x))`` project-first, without building the windows: (N, C, T, V) -> (N, C_out, w*V, T'),
+        BN and act done.
 
-        The window aggregation is a convolution over time with the graph as its kernel. ``"project-first"``: the
-        1x1 conv runs once per frame instead of once per window copy, then the K*C_out projections are aggregated;
-        ``"aggregate-first"``: the C_in input channels are aggregated into every window (no ``nn.Unfold`` copy),
-        then projected.
+        The 1x1 conv runs once per frame instead of once per window copy, then the K*C_out projections are
+        aggregated into the windows by a convolution over time with the graph as its kernel.
         """
         n, c, t, v = x.shape
         k, o, w = self.num_scales, self.out_channels, self.window_size
-        if order == "aggregate-first":
-            graph = self.adjacency().view(k, w * v, w, v).permute(0, 1, 3, 2).reshape(k * w * v, v, w).contiguous()
-            joints = x.transpose(2, 3).contiguous().view(n * c, v, t)  # joints as channels: (N*C, U, T)
-            s = F.conv1d(  # (N*C, K*w*V, T'): node i*V + v of scale k
-                joints, graph, stride=windows.window_stride, padding=windows.padding, dilation=windows.window_dilation
-            )
-            s = s.view(n, c * k, w * v, -1)  # input channels c*K + k
-            weight = self.conv.weight.view(o, k, c).transpose(1, 2).reshape(o, c * k, 1, 1)
-            folded = fold_batchnorm(weight, self.conv.bias, self.bn)
-            y = self.bn(F.conv2d(s, weight, self.conv.bias)) if folded is None else F.conv2d(s, *folded)
-            return self.act(y)  # (N, O, w*V, T')
         folded = fold_batchnorm(self.conv.weight, self.conv.bias, self.bn)
         weight, bias = folded if folded is not None else (self.conv.weight, self.conv.bias)
         z = self._project(x, weight)  # (N*O, K*U, T)
@@ -358,7 +340,7 @@ class G3DBlock(nn.Module):
         self.graph_conv = WindowGraphConv(embed_in, embed_out, adjacency, num_scales, window_size)
         self.collapse = nn.Conv3d(embed_out, out_channels, (1, window_size, 1))
         self.bn = nn.BatchNorm2d(out_channels)
-        # which order forward() contracts the window graph conv in, and why: contraction_costs()
+        # which order forward() contracts the window graph conv in with BN folded, and why: contraction_costs()
         self.contraction_order = choose_contraction_order(*self._contraction_sizes())
 
     def _contraction_sizes(self) -> tuple[int, int, int, int, int, int]:
@@ -384,13 +366,18 @@ class G3DBlock(nn.Module):
             return self.explicit(x)
         if self.embed is not None:
             x = self.embed(x)
+        gc = self.graph_conv
+        if uses_batch_statistics(gc.bn) and gc.out_channels < gc.num_scales * gc.in_channels:
+            return g3d_rows(x, self)  # BN on batch statistics, stack wider than the graph conv's output: in rows
+        if self.contraction_order == "aggregate-first":
+            return g3d_aggregate_first(x, self)
         n, v, w = x.shape[0], x.shape[-1], self.windows.window_size
-        y = self.graph_conv.windowed(x, self.windows, self.contraction_order)  # (N, C_e, w*V, T')
+        y = self.graph_conv.windowed(x, self.windows)  # (N, C_e, w*V, T')
         c_e, t_out = y.shape[1], y.shape[-1]
         y = y.view(n, c_e * w, v, t_out)
         weight = self.collapse.weight.view(self.out_channels, c_e * w, 1, 1)  # the (1, w, 1) Conv3d as a 1x1 conv
         folded = fold_batchnorm(weight, self.collapse.bias, self.bn)
-        y = self.bn(F.conv2d(y, weight, self.collapse.bias)) if folded is None else F.conv2d(y, *folded)
+        y = self.bn(pointwise_conv(y, weight, self.collapse.bias)) if folded is None else pointwise_conv(y, *folded)
         return y.transpose(2, 3).contiguous()  # (N, C_out, T', V)
 
 

@@ -1,0 +1,203 @@
+"""The fast contractions of MS-G3D's blocks (:mod:`stviz.multiscale_kernels`) against the plain ops they replace.
+
+Train mode takes two paths, chosen by the widths: a rows layout when the scale-major stack is wider than the
+output, and BatchNorm statistics folded from the stack's covariance when it is not. Both must give the original
+order's output, gradients and running statistics (checked in float64, and by ``gradcheck``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stviz import multiscale_kernels, set_seed
+from stviz.graph import SkeletonGraph
+from stviz.multiscale import G3DBlock, MultiScaleGraphConv
+from stviz.multiscale_kernels import (
+    SharedGraphProduct,
+    batch_norm_rows,
+    fold_batch_statistics,
+    pointwise_conv,
+)
+
+A = SkeletonGraph().binary_adjacency()
+CHAIN = torch.tensor([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]], dtype=torch.float32)  # 4 joints
+F64 = dict(atol=1e-10, rtol=1e-10)
+
+
+def _perturbed(module: nn.Module) -> nn.Module:
+    """Parameters and BN statistics off their init (an asymmetric offset, BN scale away from 1), float64."""
+    set_seed(3)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return module.double()
+
+
+def _batch_norms(module: nn.Module) -> list[nn.BatchNorm2d]:
+    return [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+
+
+def _check_train_step_equals_explicit(module: nn.Module, x: torch.Tensor) -> None:
+    """Output, every gradient and every BN's running statistics of ``module(x)`` equal ``explicit(x)``'s."""
+    fast, slow = module.train(), copy.deepcopy(module).train()
+    x_fast, x_slow = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y_fast, y_slow = fast(x_fast), slow.explicit(x_slow)
+    torch.testing.assert_close(y_fast, y_slow, **F64)
+    grad = torch.randn_like(y_fast)
+    y_fast.backward(grad)
+    y_slow.backward(grad)
+    torch.testing.assert_close(x_fast.grad, x_slow.grad, **F64)
+    for (name, p), q in zip(fast.named_parameters(), slow.parameters(), strict=True):
+        assert p.grad is not None, f"{name} got no gradient"
+        torch.testing.assert_close(p.grad, q.grad, **F64, msg=name)
+    for bn_fast, bn_slow in zip(_batch_norms(fast), _batch_norms(slow), strict=True):
+        torch.testing.assert_close(bn_fast.running_mean, bn_slow.running_mean, **F64)
+        torch.testing.assert_close(bn_fast.running_var, bn_slow.running_var, **F64)
+        assert bn_fast.num_batches_tracked == bn_slow.num_batches_tracked == 1
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_pointwise_conv_equals_a_1x1_conv2d(bias):
+    x = torch.randn(3, 7, 5, 4, dtype=torch.float64)
+    conv = nn.Conv2d(7, 6, 1, bias=bias).double()
+    torch.testing.assert_close(pointwise_conv(x, conv.weight, conv.bias), conv(x), **F64)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_statistics_fold_equals_conv_then_batch_norm(momentum, affine):
+    set_seed(0)
+    stack = (torch.randn(4, 6, 5, 3, dtype=torch.float64) * 2 + 3).requires_grad_()  # far from zero mean
+    conv = nn.Conv2d(6, 9, 1).double()
+    bn = nn.BatchNorm2d(9, momentum=momentum, affine=affine).double()
+    if affine:
+        with torch.no_grad():
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.normal_()
+    bn_ref = copy.deepcopy(bn)
+    for step in range(2):  # the second step checks the running statistics' update from non-initial values
+        got = F.conv2d(stack, *fold_batch_statistics(stack, conv.weight, conv.bias, bn))
+        want = bn_ref(conv(stack))
+        torch.testing.assert_close(got, want, **F64)
+        torch.testing.assert_close(bn.running_mean, bn_ref.running_mean, **F64)
+        torch.testing.assert_close(bn.running_var, bn_ref.running_var, **F64)
+        assert bn.num_batches_tracked == bn_ref.num_batches_tracked == step + 1
+    grads = torch.autograd.grad(got.square().sum(), [stack, conv.weight, conv.bias])
+    want_grads = torch.autograd.grad(want.square().sum(), [stack, conv.weight, conv.bias])
+    for g, w in zip(grads, want_grads, strict=True):
+        torch.testing.assert_close(g, w, atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.parametrize("chunk_values", [1 << 20, 24])  # one chunk; chunks of 2 products and a last one of 1
+def test_shared_graph_product_passes_gradcheck(monkeypatch, chunk_values):
+    monkeypatch.setattr(multiscale_kernels, "GRADIENT_CHUNK", chunk_values)
+    graph = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    frames = torch.randn(5, 4, 2, dtype=torch.float64, requires_grad=True)
+    torch.testing.assert_close(SharedGraphProduct.apply(graph, frames), graph @ frames, **F64)
+    assert torch.autograd.gradcheck(SharedGraphProduct.apply, (graph, frames))
+
+
+def test_batch_norm_rows_is_batch_norm_over_columns():
+    y = torch.randn(40, 5, dtype=torch.float64)
+    bn, bn_ref = nn.BatchNorm2d(5).double(), nn.BatchNorm1d(5).double()
+    torch.testing.assert_close(batch_norm_rows(y, bn).view(40, 5), bn_ref(y), **F64)
+    torch.testing.assert_close(bn.running_var, bn_ref.running_var, **F64)
+
+
+def _copies_a_base(y: torch.Tensor) -> bool:
+    """Whether ``y``'s autograd graph has a CopySlices node (an in-place op on a view: copies the view's base)."""
+    seen, todo = set(), [y.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is not None and node.name() not in seen:
+            seen.add(node.name())
+            todo.extend(next_node for next_node, _ in node.next_functions)
+    return any("CopySlices" in name for name in seen)
+
+
+def test_activation_runs_before_the_reshape_so_autograd_copies_nothing():
+    set_seed(0)
+    x = torch.randn(2, 6, 5, 4, dtype=torch.float64, requires_grad=True)
+    conv = nn.Conv2d(6, 3, 1).double()
+    y = pointwise_conv(x, conv.weight, conv.bias, nn.ReLU(inplace=True))
+    torch.testing.assert_close(y, torch.relu(conv(x)), **F64)
+    assert not _copies_a_base(y)
+    z = (x * 1.0).view(2, 6, 20)
+    assert _copies_a_base(torch.relu_(z))  # what an in-place ReLU on a reshaped view adds
+    rows = torch.randn(12, 3, dtype=torch.float64, requires_grad=True)
+    assert not _copies_a_base(batch_norm_rows(rows * 2, nn.BatchNorm2d(3).double(), nn.ReLU(True)))
+    m = _perturbed(MultiScaleGraphConv(8, 12, A, 5)).train()
+    assert not _copies_a_base(m(torch.randn(2, 8, 4, 25, dtype=torch.float64)))
+    block = _perturbed(G3DBlock(3, 16, A, 4, 3, graph_channels=16)).train()
+    assert not _copies_a_base(block(torch.randn(2, 3, 6, 25, dtype=torch.float64)))
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, scales", [(8, 12, 5), (3, 24, 4), (16, 16, 3)]
+)  # stack wider than the output (rows), narrower (folded statistics), wider
+def test_graph_conv_train_step_equals_original_order(c_in, c_out, scales):
+    set_seed(0)
+    m = _perturbed(MultiScaleGraphConv(c_in, c_out, A, scales))
+    _check_train_step_equals_explicit(m, torch.randn(3, c_in, 6, 25, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, scales, w, s, d, embed, graph_channels",
+    [
+        (8, 16, 3, 3, 1, 1, 1, None),  # rows
+        (8, 16, 3, 5, 2, 1, 1, None),  # rows, strided
+        (8, 8, 2, 3, 2, 2, 1, None),  # rows, dilated
+        (3, 16, 4, 3, 1, 1, 1, 16),  # narrow stack: folded statistics (MS-G3D's first layer)
+        (3, 16, 3, 5, 2, 1, 1, 24),  # narrow stack, strided
+        (3, 16, 3, 3, 2, 2, 1, 16),  # narrow stack, strided and dilated
+        (6, 16, 3, 3, 1, 1, 2, None),  # with the 1x1 embedding
+    ],
+)
+@pytest.mark.parametrize("t", [9, 8])
+def test_g3d_train_step_equals_original_order(c_in, c_out, scales, w, s, d, embed, graph_channels, t):
+    set_seed(0)
+    block = G3DBlock(c_in, c_out, A, scales, w, s, d, embed_factor=embed, graph_channels=graph_channels)
+    _check_train_step_equals_explicit(_perturbed(block), torch.randn(2, c_in, t, 25, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("w, s, d", [(3, 1, 1), (5, 2, 1), (3, 2, 2), (4, 1, 1)])
+@pytest.mark.parametrize("t", [9, 8])
+def test_g3d_aggregate_first_in_eval_equals_original_order(w, s, d, t):
+    set_seed(0)
+    block = _perturbed(G3DBlock(3, 16, A, 4, w, s, d, graph_channels=24)).eval()
+    assert block.contraction_order == "aggregate-first"
+    x = torch.randn(2, 3, t, 25, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), block.explicit(x), **F64)
+
+
+@pytest.mark.parametrize("graph_channels", [None, 8])  # rows (K*C = 4 > 2), folded statistics (4 < 8)
+def test_g3d_train_mode_passes_gradcheck(graph_channels):
+    set_seed(0)
+    block = _perturbed(G3DBlock(2, 3, CHAIN, 2, 3, window_stride=2, graph_channels=graph_channels)).train()
+    x = torch.randn(2, 2, 5, 4, dtype=torch.float64, requires_grad=True)
+    names = ("graph_conv.offset", "graph_conv.conv.weight", "collapse.weight")
+    params = tuple(block.get_parameter(name).detach().clone().requires_grad_() for name in names)
+
+    def step(x, *values):
+        return torch.func.functional_call(block, dict(zip(names, values, strict=True)), (x,))
+
+    assert torch.autograd.gradcheck(step, (x, *params))
+
+
+@pytest.mark.parametrize("c_in, c_out", [(2, 2), (1, 8)])  # rows, folded statistics
+def test_graph_conv_train_mode_passes_gradcheck(c_in, c_out):
+    set_seed(0)
+    m = _perturbed(MultiScaleGraphConv(c_in, c_out, CHAIN, 3)).train()
+    x = torch.randn(2, c_in, 3, 4, dtype=torch.float64, requires_grad=True)
+    offset = m.offset.detach().clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, a: torch.func.functional_call(m, {"offset": a}, (x,)), (x, offset))
