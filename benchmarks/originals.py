@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from stviz import official, set_seed
+from stviz.cost import interleaved_times
 
 _spec = importlib.util.spec_from_file_location("original_forwards", Path(__file__).with_name("original_forwards.py"))
 orig = importlib.util.module_from_spec(_spec)
@@ -541,27 +542,6 @@ def _runner(fn, x: torch.Tensor, params: list[nn.Parameter], grad: torch.Tensor 
     return step
 
 
-def interleaved(
-    ours, theirs, budget: float, clock=time.perf_counter, min_pairs: int = 5, max_pairs: int = 60
-) -> tuple[list, list]:
-    """Seconds of each call by ``clock``, timed call by call in turns (the order alternating), after a warm-up pair."""
-    ours()
-    theirs()
-    times_ours, times_theirs = [], []
-    start = time.perf_counter()
-    while len(times_ours) < max_pairs and (len(times_ours) < min_pairs or time.perf_counter() - start < budget):
-        first, second = (ours, theirs) if len(times_ours) % 2 == 0 else (theirs, ours)
-        t0 = clock()
-        first()
-        t1 = clock()
-        second()
-        t2 = clock()
-        a, b = (t1 - t0, t2 - t1) if first is ours else (t2 - t1, t1 - t0)
-        times_ours.append(a)
-        times_theirs.append(b)
-    return times_ours, times_theirs
-
-
 @dataclass(frozen=True)
 class Timing:
     """Fastest call of each side (the least disturbed by other load) and the median of the per-pair ratios."""
@@ -589,7 +569,9 @@ def measure(case: Case, mode: str, budget: float, clock=time.perf_counter, min_p
             grad = torch.randn_like(ours(x))
     params = [p for p in module.parameters() if p.requires_grad]
     budget *= 4 if case.name.startswith("model ") else 1
-    a, b = interleaved(_runner(ours, x, params, grad), _runner(theirs, x, params, grad), budget, clock, min_pairs)
+    a, b = interleaved_times(
+        _runner(ours, x, params, grad), _runner(theirs, x, params, grad), budget, min_pairs, clock=clock
+    )
     pair_median = statistics.median(x / y for x, y in zip(a, b, strict=True))
     return Timing(1e3 * min(a), 1e3 * min(b), pair_median, len(a))
 

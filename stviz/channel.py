@@ -18,9 +18,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from stviz.checks import check_nctv
+from stviz.checks import check_nctv, reduced_channels
 from stviz.init import efficientgcn_init
 from stviz.layers import make_activation
+from stviz.spatial.topology import default_rel_channels
 
 __all__ = [
     "NTU_PARTS",
@@ -69,9 +70,7 @@ class SpatialTemporalJointAttention(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 4, bias: bool = True):
         super().__init__()
-        inner = channels // reduction
-        if inner < 1:
-            raise ValueError(f"channels // reduction must be >= 1, got {channels} // {reduction}")
+        inner = reduced_channels(channels, reduction, "reduction", type(self).__name__)
         self.channels = channels
         # the bottleneck always uses Hardswish, and both gates always have a bias
         self.squeeze = nn.Sequential(nn.Conv2d(channels, inner, 1, bias=bias), nn.BatchNorm2d(inner), nn.Hardswish())
@@ -99,9 +98,7 @@ class PartAttention(nn.Module):
 
     def __init__(self, channels: int, parts=NTU_PARTS, reduction: int = 4, bias: bool = True):
         super().__init__()
-        inner = channels // reduction
-        if inner < 1:
-            raise ValueError(f"channels // reduction must be >= 1, got {channels} // {reduction}")
+        inner = reduced_channels(channels, reduction, "reduction", type(self).__name__)
         self.channels, self.num_parts = channels, len(parts)
         joint_part = {j: p for p, joints in enumerate(parts) for j in joints}
         if sum(len(joints) for joints in parts) != len(joint_part) or sorted(joint_part) != list(
@@ -262,7 +259,7 @@ def channel_topology_cost(
     :class:`~stviz.spatial.ChannelTopologyConv`) and the conv R -> C_out that turns the (R, V, V) relations into
     C_out topologies.
     """
-    r = max(in_channels // 8, 1) if rel_channels is None else rel_channels
+    r = default_rel_channels(in_channels) if rel_channels is None else rel_channels
     t, v = frames, joints
     shared = {
         "params": in_channels * out_channels + out_channels,

@@ -135,6 +135,14 @@ def check_positive_int(value, name: str, minimum: int = 1, block: str | None = N
         raise ValueError(f"{where}{name} must be an integer >= {minimum}, got {value!r}")
 
 
+def reduced_channels(channels: int, ratio: int, name: str, block: str) -> int:
+    """``channels // ratio``, a bottleneck's width, refused below 1; ``ratio`` must be a positive int named ``name``."""
+    check_positive_int(ratio, name, block=block)
+    if channels // ratio < 1:
+        raise ValueError(f"{block}: channels // {name} must be >= 1, got {channels} // {ratio}")
+    return channels // ratio
+
+
 def check_odd_kernel(kernel_size, name: str = "kernel_size", block: str | None = None) -> None:
     """Raise ``ValueError`` unless ``kernel_size`` is a positive odd int: "same" padding keeps T only for odd k."""
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:

@@ -218,7 +218,10 @@ def main(argv: list[str] | None = None) -> None:
         frames=args.frames or None, latency=latency, repeat=max(1, args.repeat // 2), threads=args.threads
     )
     model_columns = ["model", "T", "params", "thop params", "GMAC", "conv GMAC", "einsum/matmul GMAC"]
-    print("\nModels, one sample of 2 persons; conv GMAC is what thop reports")
+    print(
+        "\nModels, one sample of 2 persons, in stviz's contraction orders: conv GMAC counts the ops stviz runs as "
+        "convolutions (MS-G3D's 1x1 projections run as matrix products); the published figures below use thop's"
+    )
     print(format_table(models, model_columns + ["ms"] * latency))
     print("\nPublished figures, each counted under the convention that explains it")
     print(format_table(reconcile(), ["model", "published", "counted", "match", "gap %", "convention", "source"]))

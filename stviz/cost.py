@@ -226,11 +226,13 @@ def interleaved_times(
     budget_s: float = 1.0,
     min_pairs: int = 5,
     max_pairs: int = 60,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[list[float], list[float]]:
     """Seconds of each call of ``first`` and ``second``, timed in turns (the order alternating) after one warm-up each.
 
     Load from other processes then hits both sides alike, so their ratio means something on a busy machine where
-    absolute times do not.
+    absolute times do not. ``clock`` reads the time of each call (e.g. ``time.process_time`` for CPU time); the
+    budget is always wall time.
     """
     first()
     second()
@@ -240,11 +242,11 @@ def interleaved_times(
     while len(times_first) < max_pairs and (len(times_first) < min_pairs or time.perf_counter() - start < budget_s):
         swap = len(times_first) % 2 == 1
         a, b = (second, first) if swap else (first, second)
-        t0 = time.perf_counter()
+        t0 = clock()
         a()
-        t1 = time.perf_counter()
+        t1 = clock()
         b()
-        t2 = time.perf_counter()
+        t2 = clock()
         times_first.append(t2 - t1 if swap else t1 - t0)
         times_second.append(t1 - t0 if swap else t2 - t1)
     return times_first, times_second

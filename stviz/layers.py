@@ -106,6 +106,11 @@ def add_residual(y: torch.Tensor, x: torch.Tensor, residual: nn.Module | None) -
     return y if residual is None else y + residual(x)
 
 
+def uses_batch_statistics(bn: nn.modules.batchnorm._BatchNorm) -> bool:
+    """Whether ``bn`` normalises with the batch's own statistics (train mode, or no running statistics)."""
+    return bn.training or bn.running_mean is None
+
+
 def fold_batchnorm(
     weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.modules.batchnorm._BatchNorm
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -115,7 +120,7 @@ def fold_batchnorm(
     Returns ``None`` when ``bn`` normalises with the batch's own statistics (train mode, or no running
     statistics): there is nothing fixed to fold then.
     """
-    if bn.training or bn.running_mean is None:
+    if uses_batch_statistics(bn):
         return None
     scale = torch.rsqrt(bn.running_var + bn.eps)
     if bn.weight is not None:

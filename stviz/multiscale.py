@@ -15,10 +15,11 @@ layer from its channel counts (:func:`contraction_macs`, :func:`choose_contracti
 A layer takes project-first only when that needs fewer multiply-accumulates; otherwise (3 -> 96 channels in the
 first layer: 13 scales of 96 channels instead of 3) it keeps the original order, so its MACs are never above the
 original's. ``contraction_order`` says which, ``contraction_costs()`` gives both counts. In eval mode BatchNorm
-is folded into the convolution before it. In train mode (BatchNorm on the batch's statistics) a layer whose
-scale-major stack is wider than its output runs in the original order in a rows layout, and one whose stack is
-narrower folds BatchNorm from the stack's statistics (:mod:`stviz.multiscale_kernels`); a G3D block then takes
-the original order even where ``contraction_order`` is project-first, so its MACs equal the original's. Each
+is folded into the convolution before it. In train mode (BatchNorm on the batch's statistics) a layer that
+aggregates first runs in a rows layout when its scale-major stack is wider than its output, and folds BatchNorm
+from the stack's statistics when it is narrower (:mod:`stviz.multiscale_kernels`); a plain graph conv that projects
+first keeps that order with BatchNorm on its output. A G3D block whose stack is wider than its output takes the
+original order in training even where ``contraction_order`` is project-first, so its MACs equal the original's. Each
 block's ``explicit`` keeps the original order and its intermediate tensors, for teaching, for tests and for
 train-mode dropout.
 """
@@ -31,7 +32,14 @@ from torch import nn
 
 from stviz.checks import check_adjacency, check_nctv, check_positive_int
 from stviz.graph import multiscale_adjacency
-from stviz.layers import add_residual, fold_batchnorm, make_activation, make_residual, temporal_padding
+from stviz.layers import (
+    add_residual,
+    fold_batchnorm,
+    make_activation,
+    make_residual,
+    temporal_padding,
+    uses_batch_statistics,
+)
 from stviz.multiscale_kernels import (
     CONTRACTION_ORDERS,
     aggregate_project_rows,
@@ -43,7 +51,7 @@ from stviz.multiscale_kernels import (
     g3d_aggregate_first,
     g3d_rows,
     pointwise_conv,
-    uses_batch_statistics,
+    pointwise_conv_bn,
 )
 
 __all__ = [
@@ -139,6 +147,10 @@ class MultiScaleGraphConv(nn.Module):
         """The K matrices actually used, fixed scales plus the learned offset (K, V, V)."""
         return self.scales if self.offset is None else self.scales + self.offset
 
+    def rows_in_training(self) -> bool:
+        """Whether the original order runs in rows: BN on batch statistics, and a stack wider than the output."""
+        return uses_batch_statistics(self.bn) and self.out_channels < self.num_scales * self.in_channels
+
     def aggregate(self, x: torch.Tensor) -> torch.Tensor:
         """Explicit aggregation, scale-major: (N, C, T, V) -> (N, K*C, T, V)."""
         n, c, t, v = x.shape
@@ -171,14 +183,16 @@ class MultiScaleGraphConv(nn.Module):
         """The original order, ``W (A x)``, without its copies where they can be avoided. (N, C_out, T, V), BN and
         ``act`` (when given) done.
 
-        With BN folded (eval) and a scale-major stack larger than the output (K*C_in > C_out), each frame's
-        (C_in, K*V) aggregate is projected as it lies, so the only copy is the output's; otherwise the stack is
-        built scale-major as the original does and the 1x1 conv runs on it.
+        With a scale-major stack larger than the output (K*C_in > C_out): in eval (BN folded) each frame's
+        (C_in, K*V) aggregate is projected as it lies, so the only copy is the output's; in training (BN on batch
+        statistics) it runs in rows (:func:`~stviz.multiscale_kernels.aggregate_project_rows`). Otherwise the stack is
+        built scale-major as the original does and projected as one matrix product, with BN folded, in training
+        from the stack's own statistics (:func:`~stviz.multiscale_kernels.fold_batch_statistics`).
         """
         n, c, t, v = x.shape
         k, o = self.num_scales, self.out_channels
         folded = fold_batchnorm(self.conv.weight, self.conv.bias, self.bn)
-        if folded is None and o < k * c:  # BN on batch statistics, stack wider than the output: in rows
+        if self.rows_in_training():
             y = aggregate_project_rows(frame_rows(x), self.adjacency(), self.conv.weight, self.conv.bias)
             return batch_norm_rows(y, self.bn, act).view(n, t, v, o).permute(0, 3, 1, 2)
         graph = self.adjacency().reshape(k * v, v)  # (K*V, U), row k*V + v
@@ -340,7 +354,8 @@ class G3DBlock(nn.Module):
         self.graph_conv = WindowGraphConv(embed_in, embed_out, adjacency, num_scales, window_size)
         self.collapse = nn.Conv3d(embed_out, out_channels, (1, window_size, 1))
         self.bn = nn.BatchNorm2d(out_channels)
-        # which order forward() contracts the window graph conv in with BN folded, and why: contraction_costs()
+        # which order forward() contracts the window graph conv in (in eval; see the module docstring for training),
+        # and why: contraction_costs()
         self.contraction_order = choose_contraction_order(*self._contraction_sizes())
 
     def _contraction_sizes(self) -> tuple[int, int, int, int, int, int]:
@@ -367,7 +382,7 @@ class G3DBlock(nn.Module):
         if self.embed is not None:
             x = self.embed(x)
         gc = self.graph_conv
-        if uses_batch_statistics(gc.bn) and gc.out_channels < gc.num_scales * gc.in_channels:
+        if gc.rows_in_training():
             return g3d_rows(x, self)  # BN on batch statistics, stack wider than the graph conv's output: in rows
         if self.contraction_order == "aggregate-first":
             return g3d_aggregate_first(x, self)
@@ -376,8 +391,7 @@ class G3DBlock(nn.Module):
         c_e, t_out = y.shape[1], y.shape[-1]
         y = y.view(n, c_e * w, v, t_out)
         weight = self.collapse.weight.view(self.out_channels, c_e * w, 1, 1)  # the (1, w, 1) Conv3d as a 1x1 conv
-        folded = fold_batchnorm(weight, self.collapse.bias, self.bn)
-        y = self.bn(pointwise_conv(y, weight, self.collapse.bias)) if folded is None else pointwise_conv(y, *folded)
+        y = pointwise_conv_bn(y, weight, self.collapse.bias, self.bn)
         return y.transpose(2, 3).contiguous()  # (N, C_out, T', V)
 
 

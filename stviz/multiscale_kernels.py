@@ -83,9 +83,11 @@ def pointwise_conv(
     return (y if act is None else act(y)).view(n, o, *x.shape[2:])
 
 
-def uses_batch_statistics(bn: nn.BatchNorm2d) -> bool:
-    """Whether ``bn`` normalises with the batch's own statistics (train mode, or no running statistics)."""
-    return bn.training or bn.running_mean is None
+def pointwise_conv_bn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.BatchNorm2d):
+    """``bn(W x + b)`` with :func:`pointwise_conv`: (N, C_in, ...) -> (N, C_out, ...), BatchNorm folded into W and b
+    when it has fixed statistics (eval)."""
+    folded = fold_batchnorm(weight, bias, bn)
+    return bn(pointwise_conv(x, weight, bias)) if folded is None else pointwise_conv(x, *folded)
 
 
 def fold_batch_statistics(
@@ -241,6 +243,4 @@ def g3d_aggregate_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
     if folded is None:
         folded = fold_batch_statistics(s, weight, gc.conv.bias, gc.bn)
     y = pointwise_conv(s, *folded, gc.act).view(n, o * w, t, v)  # (N, C_e*w, T', V)
-    weight = block.collapse.weight.view(c_out, o * w)
-    folded = fold_batchnorm(weight, block.collapse.bias, block.bn)
-    return block.bn(pointwise_conv(y, weight, block.collapse.bias)) if folded is None else pointwise_conv(y, *folded)
+    return pointwise_conv_bn(y, block.collapse.weight.view(c_out, o * w), block.collapse.bias, block.bn)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from stviz.checks import check_nctv, check_odd_kernel, check_positive_int
+from stviz.checks import check_nctv, check_odd_kernel, check_positive_int, reduced_channels
 from stviz.init import ctrgcn_init, efficientgcn_init
 from stviz.layers import (
     add_residual,
@@ -214,14 +214,6 @@ class _EfficientTemporalLayer(nn.Module):
         check_nctv(x, channels=self.channels, block=type(self).__name__, weight=self)
 
 
-def _reduced(channels: int, reduct_ratio: int, block: str) -> int:
-    """``channels // reduct_ratio``, the bottleneck width; at least 1."""
-    check_positive_int(reduct_ratio, "reduct_ratio", block=block)
-    if channels // reduct_ratio < 1:
-        raise ValueError(f"{block}: channels // reduct_ratio must be >= 1, got {channels} // {reduct_ratio}")
-    return channels // reduct_ratio
-
-
 class TemporalBasicLayer(_EfficientTemporalLayer):
     """One full (k, 1) temporal convolution: ``act(BN(conv(x)) + res(x))``.
 
@@ -264,7 +256,7 @@ class TemporalBottleneckLayer(_EfficientTemporalLayer):
         activation: str | None = "swish",
     ):
         super().__init__(channels, kernel_size, stride, residual, bias, activation)
-        inner = _reduced(channels, reduct_ratio, type(self).__name__)
+        inner = reduced_channels(channels, reduct_ratio, "reduct_ratio", type(self).__name__)
         self.reduct_conv = conv_bn(channels, inner, bias=bias)
         self.conv = conv_bn(inner, inner, kernel_size, stride, bias=bias)
         self.expand_conv = conv_bn(inner, channels, bias=bias)
@@ -327,7 +319,7 @@ class TemporalSandglassLayer(_EfficientTemporalLayer):
         activation: str | None = "swish",
     ):
         super().__init__(channels, kernel_size, stride, residual, bias, activation)
-        inner = _reduced(channels, reduct_ratio, type(self).__name__)
+        inner = reduced_channels(channels, reduct_ratio, "reduct_ratio", type(self).__name__)
         self.depth_conv1 = conv_bn(channels, channels, kernel_size, groups=channels, bias=bias)
         self.point_conv1 = conv_bn(channels, inner, bias=bias)
         self.point_conv2 = conv_bn(inner, channels, bias=bias)

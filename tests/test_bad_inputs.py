@@ -151,7 +151,7 @@ def test_unknown_model_and_level():
 @pytest.mark.parametrize(
     "build, exc, fragments",
     [
-        (lambda: STGCNBlock(8, 8, A_ST, temporal_kernel=4), ValueError, ["odd positive int", "got 4"]),
+        (lambda: STGCNBlock(8, 8, A_ST, temporal_kernel=4), ValueError, ["odd integer >= 1", "got 4"]),
         (lambda: TemporalSepLayer(8, 4), ValueError, ["odd integer >= 1", "got 4"]),
         (lambda: MultiScaleTemporalConv(8, 8, 6, dilations=(1, 2)), ValueError, ["odd integer", "got 6"]),
         (lambda: MultiScaleTemporalConv(8, 10, 3, dilations=(1, 2)), ValueError, ["out_channels=10", "4 branches"]),

@@ -24,14 +24,6 @@ from stviz.shift import LearnableTemporalShift, ShiftTCN
 SHIFTS = [ops.temporal_shift, ops.temporal_shift_reference]
 
 
-@pytest.fixture(scope="module")
-def compiled():
-    info = ops.load_extension(verbose=False)
-    if info.backend == "pytorch-fallback":
-        pytest.skip(f"compiled op unavailable: {info.reason}")
-    return info
-
-
 def plant_lock(build_dir: Path, pid: int, age_seconds: float = 0.0) -> Path:
     """A stviz lock owned by ``pid`` on this host, and torch's lock beside it, as a build leaves them."""
     build_dir.mkdir(parents=True, exist_ok=True)

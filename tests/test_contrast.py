@@ -142,9 +142,7 @@ def test_contraction_rows_give_each_layers_order_and_the_cheaper_one():
 
 
 def test_cost_ratio_plot_labels_every_point_and_refuses_ragged_input():
-    import matplotlib
 
-    matplotlib.use("Agg")
     from stviz.viz.contrast import plot_cost_ratios
 
     ax = plot_cost_ratios(["a", "b"], [0.5, 2.0], [1.5, 3.0], "ref")
@@ -157,9 +155,7 @@ def test_cost_ratio_plot_labels_every_point_and_refuses_ragged_input():
 
 
 def test_published_accuracy_plot_has_one_marker_per_figure():
-    import matplotlib
 
-    matplotlib.use("Agg")
     from stviz.viz.contrast import plot_published_accuracies
     from stviz.zoo.published import PUBLISHED
 

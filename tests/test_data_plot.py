@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from stviz.data import CHECKPOINTS, SkeletonBody, bodies_to_array, read_skeleton_file, write_skeleton_file  # noqa: E402
-from stviz.graph import SkeletonGraph  # noqa: E402
-from stviz.viz import WIDTH, plot_fixed_length, plot_pipelines, plot_preprocessing_steps  # noqa: E402
+from stviz.data import CHECKPOINTS, SkeletonBody, bodies_to_array, read_skeleton_file, write_skeleton_file
+from stviz.graph import SkeletonGraph
+from stviz.viz import WIDTH, plot_fixed_length, plot_pipelines, plot_preprocessing_steps
 
 
 @pytest.fixture

@@ -45,14 +45,6 @@ def sample(n=3, frames=9, v=5, dtype=torch.float64, seed=0):
     return x, torch.tensor(YPOS, dtype=dtype)
 
 
-@pytest.fixture(scope="session")
-def compiled():
-    info = ops.load_extension(verbose=True)
-    if info.backend == "pytorch-fallback":
-        pytest.skip(f"compiled op unavailable: {info.reason}")
-    return info
-
-
 def test_extension_builds_where_a_compiler_exists():
     if shutil.which("c++") is None or not cpp_extension.is_ninja_available():
         pytest.skip("no C++ compiler or no ninja: the fallback is expected here")

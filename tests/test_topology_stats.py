@@ -94,9 +94,7 @@ def test_refinement_to_shared_ratio():
 
 
 def test_figures_of_the_statistics_share_one_scale_and_fit_the_notebook():
-    import matplotlib
 
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from stviz.viz.spatial import (

@@ -236,11 +236,16 @@ def test_shift_gcn_recipe_sets_weight_decay_per_parameter():
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(named)
 
 
-@pytest.mark.parametrize("name", FAMILIES)
-def test_every_family_trains_with_its_recipe(name):
+def small_family_run(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.nn.Module]:
+    """24 synthetic clips of 8 frames and one body, and a seeded narrow model of family ``name``."""
     x, y = synthetic_dataset(24, num_frames=8, num_bodies=1, seed=0)
     set_seed(0)
-    model = build_family_model(name, len(ACTION_CLASSES), {"msg3d": 6}.get(name, 8), num_persons=1)
+    return x, y, build_family_model(name, len(ACTION_CLASSES), {"msg3d": 6}.get(name, 8), num_persons=1)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_family_trains_with_its_recipe(name):
+    x, y, model = small_family_run(name)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     result = train(model, (x, y), recipe=name, epochs=1, batch_size=12, progress=False)
     assert np.isfinite(result.history["train_loss"][0]) and result.recipe.nesterov
@@ -251,9 +256,7 @@ def test_every_family_trains_with_its_recipe(name):
 @pytest.mark.parametrize("name", FAMILIES)
 def test_mixed_precision_on_the_cpu_trains_every_family_in_bfloat16(name):
     """--amp on the CPU: the forward pass runs under bfloat16 autocast, the weights stay float32."""
-    x, y = synthetic_dataset(24, num_frames=8, num_bodies=1, seed=0)
-    set_seed(0)
-    model = build_family_model(name, len(ACTION_CLASSES), {"msg3d": 6}.get(name, 8), num_persons=1)
+    x, y, model = small_family_run(name)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     dtypes = set()
     hooks = [
@@ -334,9 +337,7 @@ def test_ensemble_command_line_reads_saved_scores(tmp_path):
 
 
 def test_training_curves_come_back_and_are_drawn(small_data):
-    import matplotlib
 
-    matplotlib.use("Agg")
     from matplotlib.collections import PathCollection
 
     from stviz.viz import plot_seed_study, plot_training_curves

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import matplotlib
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from stviz.tsm import ResidualShiftBlock, fold_swap_permutation, temporal_shift  # noqa: E402
-from stviz.tsm_placement import frame_influence, shift_stack  # noqa: E402
-from stviz.viz.tsm import plot_cost_ratios, plot_frame_influence  # noqa: E402
+from stviz.tsm import ResidualShiftBlock, fold_swap_permutation, temporal_shift
+from stviz.tsm_placement import frame_influence, shift_stack
+from stviz.viz.tsm import plot_cost_ratios, plot_frame_influence
 
 
 def test_place_block_shifts_the_shortcut_and_blockres_does_not():

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 
-import matplotlib
+import pytest
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-
-from stviz.data.synthetic import ACTION_CLASSES, TIME_REVERSED_PAIRS  # noqa: E402
-from stviz.tsm_study import accuracy, load_tsm_study, wilson_interval  # noqa: E402
-from stviz.viz.tsm import plot_class_accuracy  # noqa: E402
+from stviz.data.synthetic import ACTION_CLASSES, TIME_REVERSED_PAIRS
+from stviz.tsm_study import accuracy, load_tsm_study, wilson_interval
+from stviz.viz.tsm import plot_class_accuracy
 
 
 def test_accuracy_reads_the_diagonal_of_chosen_rows():

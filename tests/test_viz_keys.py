@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.collections import PathCollection
+from matplotlib.colors import to_rgba
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.collections import PathCollection  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
-
-from stviz import viz  # noqa: E402
-from stviz.graph import SkeletonGraph  # noqa: E402
-from stviz.spatial import ShiftGraphConv  # noqa: E402
-from stviz.viz.contrast import plot_published_accuracies  # noqa: E402
-from stviz.viz.style import STREAM_COLOURS  # noqa: E402
-from stviz.viz.tsm import plot_frame_influence  # noqa: E402
-from stviz.zoo.published import PUBLISHED  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from stviz import viz
+from stviz.graph import SkeletonGraph
+from stviz.spatial import ShiftGraphConv
+from stviz.viz.contrast import plot_published_accuracies
+from stviz.viz.style import STREAM_COLOURS
+from stviz.viz.tsm import plot_frame_influence
+from stviz.zoo.published import PUBLISHED
 
 
 def _colorbars(fig):

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
+import torch
+from matplotlib import colors
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib import colors  # noqa: E402
-
-from stviz import viz  # noqa: E402
-from stviz.graph import SkeletonGraph, multiscale_adjacency  # noqa: E402
-from stviz.models import MSG3D  # noqa: E402
-from stviz.multiscale_teaching import contraction_table, power_magnitudes  # noqa: E402
+from stviz import viz
+from stviz.graph import SkeletonGraph, multiscale_adjacency
+from stviz.models import MSG3D
+from stviz.multiscale_teaching import contraction_table, power_magnitudes
 
 NTU = SkeletonGraph("ntu-rgb+d")
 A = NTU.binary_adjacency()
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def _colorbars(fig):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
 import pytest
 import torch
 
-matplotlib.use("Agg")
-
-from stviz import set_seed  # noqa: E402
-from stviz.channel import efficient_temporal_cost, temporal_conv_cost  # noqa: E402
-from stviz.cost import count  # noqa: E402
-from stviz.temporal import TemporalSepLayer  # noqa: E402
-from stviz.widgets.channel import channel_picker, cost_explorer  # noqa: E402
+from stviz import set_seed
+from stviz.channel import efficient_temporal_cost, temporal_conv_cost
+from stviz.cost import count
+from stviz.temporal import TemporalSepLayer
+from stviz.widgets.channel import channel_picker, cost_explorer
 
 
 def test_cost_explorer_updates_rows_and_table():

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import pytest
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-
-from stviz.models import build_model  # noqa: E402
-from stviz.reconcile import Convention, counted  # noqa: E402
-from stviz.widgets.contrast import cost_explorer  # noqa: E402
+from stviz.models import build_model
+from stviz.reconcile import Convention, counted
+from stviz.widgets.contrast import cost_explorer
 
 
 @pytest.fixture(scope="module")

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
+import networkx as nx
+import numpy as np
+import pytest
+from matplotlib.text import Text
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
-
-from stviz.data.synthetic import ACTION_CLASSES, make_action  # noqa: E402
-from stviz.graph import SkeletonGraph, joint_index  # noqa: E402
-from stviz.widgets.graph import neighbourhood_explorer, partition_groups, sample_explorer  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from stviz.data.synthetic import ACTION_CLASSES, make_action
+from stviz.graph import SkeletonGraph, joint_index
+from stviz.widgets.graph import neighbourhood_explorer, partition_groups, sample_explorer
 
 
 @pytest.fixture

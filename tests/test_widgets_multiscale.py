@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-
-import torch  # noqa: E402
-
-from stviz.graph import SkeletonGraph, normalize_symmetric  # noqa: E402
-from stviz.widgets.multiscale import hop_explorer, window_graph_explorer  # noqa: E402
+from stviz.graph import SkeletonGraph, normalize_symmetric
+from stviz.widgets.multiscale import hop_explorer, window_graph_explorer
 
 GRAPH = SkeletonGraph()
 

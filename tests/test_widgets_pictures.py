@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import base64
 
-import matplotlib
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from stviz import viz  # noqa: E402
-from stviz.widgets import PictureBox  # noqa: E402
+from stviz import viz
+from stviz.widgets import PictureBox
 
 
 def _explorers():

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import matplotlib
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from stviz import official, set_seed  # noqa: E402
-from stviz.spatial import ChannelTopologyUnit  # noqa: E402
-from stviz.widgets.spatial import shift_arrows, topology_explorer  # noqa: E402
+from stviz import official, set_seed
+from stviz.spatial import ChannelTopologyUnit
+from stviz.widgets.spatial import shift_arrows, topology_explorer
 
 
 @pytest.fixture

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from stviz.receptive_field import conv_frames, stack_frames  # noqa: E402
-from stviz.widgets.temporal import receptive_field_explorer, shift_explorer  # noqa: E402
+from stviz.receptive_field import conv_frames, stack_frames
+from stviz.widgets.temporal import receptive_field_explorer, shift_explorer
 
 
 def test_receptive_field_explorer_redraws_on_each_slider():

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-
-import torch  # noqa: E402
-
-from stviz.tsm import source_frames  # noqa: E402
-from stviz.widgets.tsm import shift_diagram  # noqa: E402
+from stviz.tsm import source_frames
+from stviz.widgets.tsm import shift_diagram
 
 
 def test_fold_div_changes_how_many_channels_move():

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from stviz.data.skeleton_file import NUM_JOINTS, SkeletonBody, check_count
 from stviz.data.slot_pipelines import MAX_FRAMES
 
-__all__ = ["ctrgcn_actors", "ctrgcn_pipeline", "crop_resize", "valid_frame_count"]
+__all__ = ["ctrgcn_actors", "ctrgcn_pipeline", "check_p_interval", "crop_resize", "valid_frame_count"]
 
 MIN_FRAMES = 11  # ids with at most this many frames are noise
 SPREAD_RATIO = 0.8  # a frame is noisy when x extent > SPREAD_RATIO * y extent
@@ -164,6 +164,15 @@ def valid_frame_count(x: np.ndarray | torch.Tensor) -> int:
     return int((x.sum((0, 2, 3)) != 0).sum())
 
 
+def check_p_interval(p_interval: Sequence[float]) -> tuple[float, ...]:
+    """The crop's ``p_interval`` as a tuple of floats: ``(p,)`` or ``(low, high)`` with 0 < low <= high <= 1."""
+    p_interval = tuple(float(p) for p in p_interval)
+    in_range = all(0 < p <= 1 for p in p_interval) and p_interval == tuple(sorted(p_interval))
+    if len(p_interval) not in (1, 2) or not in_range:
+        raise ValueError(f"p_interval must be (p,) or (low, high) with 0 < low <= high <= 1, got {p_interval}")
+    return p_interval
+
+
 def crop_resize(
     x: np.ndarray | torch.Tensor,
     window: int = 64,
@@ -187,10 +196,7 @@ def crop_resize(
     valid = valid_frame_count(data)
     if valid == 0:
         raise ValueError("crop_resize: expected at least one non-zero frame, got none")
-    p_interval = tuple(float(p) for p in p_interval)
-    in_range = all(0 < p <= 1 for p in p_interval) and p_interval == tuple(sorted(p_interval))
-    if len(p_interval) not in (1, 2) or not in_range:
-        raise ValueError(f"p_interval must be (p,) or (low, high) with 0 < low <= high <= 1, got {p_interval}")
+    p_interval = check_p_interval(p_interval)
     if len(p_interval) == 1:
         bias = int((1 - p_interval[0]) * valid / 2)
         crop = data[:, bias : valid - bias]

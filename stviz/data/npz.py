@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stviz.data.ctrgcn import crop_resize
+from stviz.data.ctrgcn import check_p_interval, crop_resize
 from stviz.data.skeleton_file import NUM_JOINTS, check_count
 
 __all__ = ["load_npz", "NpzDataset", "random_rotation", "rotation_matrix"]
@@ -80,8 +80,8 @@ def load_npz(
     inputs CTR-GCN's checkpoints are evaluated on.
     """
     x, labels = _read_split(path, split)
-    n, t, _ = x.shape
-    x = x.reshape(n, t, 2, NUM_JOINTS, 3).transpose(0, 4, 1, 3, 2)  # (N, C, T, V, M)
+    n = len(x)
+    x = _as_nctvm(x)  # (N, C, T, V, M)
     if window is not None:
         rng = np.random.default_rng(rng)
         window = check_count(window, "window")
@@ -105,6 +105,12 @@ def _read_split(path: str | Path, split: str) -> tuple[np.ndarray, torch.Tensor]
     if not (np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all()):
         raise ValueError(f"{path}: y_{split} rows must be one-hot (a single 1 per row)")
     return x, torch.from_numpy(y.argmax(1).astype(np.int64))
+
+
+def _as_nctvm(x: np.ndarray) -> np.ndarray:
+    """CTR-GCN's stored layout (..., T, 150) (bodies, joints, xyz) -> (..., 3, T, 25, 2): a view, no copy."""
+    x = x.reshape(*x.shape[:-1], 2, NUM_JOINTS, 3)  # (..., T, M, V, C)
+    return np.moveaxis(x, (-1, -3), (-4, -1))  # (..., C, T, V, M)
 
 
 def rotation_matrix(angles: Sequence[float]) -> np.ndarray:
@@ -158,10 +164,7 @@ class NpzDataset(Dataset):
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise ValueError(f"NpzDataset: seed must be an integer >= 0, got {seed!r}")
         self.window = check_count(window, "window")
-        self.p_interval = tuple(float(p) for p in p_interval)
-        in_range = all(0 < p <= 1 for p in self.p_interval) and self.p_interval == tuple(sorted(self.p_interval))
-        if len(self.p_interval) not in (1, 2) or not in_range:
-            raise ValueError(f"p_interval must be (p,) or (low, high) with 0 < low <= high <= 1, got {p_interval}")
+        self.p_interval = check_p_interval(p_interval)
         self.rotate, self.seed, self.epoch = bool(rotate), int(seed), 0
         self.path, self.split = Path(path), split
         self._x, self.labels = _read_split(self.path, split)
@@ -173,14 +176,10 @@ class NpzDataset(Dataset):
         """Draw the crops and rotations of epoch ``epoch`` from now on."""
         self.epoch = int(epoch)
 
-    def _clip(self, index: int) -> np.ndarray:
-        """Sample ``index`` as stored, (3, T, 25, 2)."""
-        return self._x[index].reshape(-1, 2, NUM_JOINTS, 3).transpose(3, 0, 2, 1)
-
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         index = range(len(self))[index]  # an IndexError out of range; negative indices count from the end
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        clip = self._clip(index)
+        clip = _as_nctvm(self._x[index])  # (3, T, 25, 2)
         if not clip.any():
             raise ValueError(f"{self.path}: x_{self.split}[{index}] has no non-zero frame to crop; expected a clip")
         clip = crop_resize(clip, self.window, self.p_interval, rng)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stviz.checks import check_nctv
+from stviz.checks import check_nctv, check_odd_kernel
 from stviz.graph import SkeletonGraph
-from stviz.layers import conv_bn_forward, make_residual, residual_forward
+from stviz.layers import conv_bn_forward, make_residual, residual_forward, temporal_conv
 from stviz.models.base import LayerStackModel, scaled_layers
 from stviz.models.registry import register_model
 from stviz.spatial import PartitionGraphConv
@@ -39,14 +39,13 @@ class STGCNBlock(nn.Module):
         edge_importance: bool = False,
     ):
         super().__init__()
-        if not isinstance(temporal_kernel, int) or temporal_kernel < 1 or temporal_kernel % 2 != 1:
-            raise ValueError(f"STGCNBlock: temporal_kernel must be an odd positive int, got {temporal_kernel!r}")
+        check_odd_kernel(temporal_kernel, "temporal_kernel", block="STGCNBlock")
         self.in_channels = in_channels
         self.gcn = PartitionGraphConv(in_channels, out_channels, A, num_subsets, edge_importance)
         self.tcn = nn.Sequential(
             nn.BatchNorm2d(out_channels),
             nn.ReLU(),
-            nn.Conv2d(out_channels, out_channels, (temporal_kernel, 1), (stride, 1), ((temporal_kernel - 1) // 2, 0)),
+            temporal_conv(out_channels, out_channels, temporal_kernel, stride),
             nn.BatchNorm2d(out_channels),
             nn.Dropout(dropout),
         )

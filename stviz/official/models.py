@@ -238,6 +238,6 @@ class _EfficientGCNClassifier(nn.Module):
         return self.fc(self.dropout(feature.mean((2, 3, 4), keepdim=True))).flatten(1)
 
 
-@register("effgcn", "EfficientGCN_Classifier", keys=prefixes({"fc.": "fc."}))
+@register("effgcn", "EfficientGCN_Classifier", keys=IDENTITY)
 def _efficientgcn_classifier(curr_channel: int, num_class: int, drop_prob: float = 0.25, **_) -> nn.Module:
     return _EfficientGCNClassifier(curr_channel, num_class, drop_prob)

@@ -85,12 +85,8 @@ def _conv_bn_initialised(in_channels: int, out_channels: int, kernel_size: int, 
 
 
 @register("ctrgcn", "unit_tcn")
-def _unit_tcn(in_channels: int, out_channels: int, kernel_size: int = 9, stride: int = 1):
-    return _conv_bn_initialised(in_channels, out_channels, kernel_size, stride)
-
-
 @register("shiftgcn", "tcn")
-def _shiftgcn_tcn(in_channels: int, out_channels: int, kernel_size: int = 9, stride: int = 1):
+def _unit_tcn(in_channels: int, out_channels: int, kernel_size: int = 9, stride: int = 1):
     return _conv_bn_initialised(in_channels, out_channels, kernel_size, stride)
 
 

@@ -18,6 +18,11 @@ from stviz.layers import add_residual, fold_batchnorm, make_residual, residual_f
 __all__ = ["ChannelTopologyConv", "ChannelTopologyUnit"]
 
 
+def default_rel_channels(in_channels: int) -> int:
+    """CTRGC's relation channels when none are given: ``max(C_in // 8, 1)``."""
+    return max(in_channels // 8, 1)
+
+
 class ChannelTopologyConv(nn.Module):
     """Channel-wise topology refinement ``y_c = x3_c @ (A + alpha * T_c)^T``.
 
@@ -30,7 +35,7 @@ class ChannelTopologyConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, rel_channels: int | None = None):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.rel_channels = max(in_channels // 8, 1) if rel_channels is None else rel_channels
+        self.rel_channels = default_rel_channels(in_channels) if rel_channels is None else rel_channels
         check_positive_int(self.rel_channels, "rel_channels", block="ChannelTopologyConv")
         self.embed_u = nn.Conv2d(in_channels, self.rel_channels, 1)
         self.embed_v = nn.Conv2d(in_channels, self.rel_channels, 1)

@@ -30,6 +30,7 @@ import torch
 from stviz import set_seed
 from stviz.baselines import BASELINES, build_baseline
 from stviz.data import ACTION_CLASSES, load_npz, synthetic_dataset, train_test_split
+from stviz.data.ctrgcn import check_p_interval
 from stviz.data.npz import NpzDataset
 from stviz.train.distributed import init_distributed, is_main_process
 from stviz.train.loop import TrainResult, train
@@ -189,8 +190,11 @@ def main(argv: list[str] | None = None) -> TrainResult:
     """Parse the command line, train, print the held-out accuracy, save checkpoint and scores (rank 0)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.p_interval is not None and (len(args.p_interval) > 2 or args.p_interval != sorted(args.p_interval)):
-        parser.error(f"argument --p-interval: expected P or LOW HIGH with LOW <= HIGH, got {args.p_interval}")
+    if args.p_interval is not None:
+        try:
+            check_p_interval(args.p_interval)
+        except ValueError:
+            parser.error(f"argument --p-interval: expected P or LOW HIGH with LOW <= HIGH, got {args.p_interval}")
     if args.data == "synthetic" and (args.p_interval is not None or args.random_rot is not None):
         parser.error("arguments --p-interval and --random-rot: expected with --data FILE.npz, got --data synthetic")
     if args.data != "synthetic" and args.seed < 0:

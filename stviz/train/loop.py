@@ -30,7 +30,7 @@ from stviz import set_seed
 from stviz.checks import read_torch_file
 from stviz.train.distributed import gather_rows, is_main_process, rank, synchronised_batchnorm, world_size
 from stviz.train.recipes import Recipe, build_optimizer, build_schedule, get_recipe
-from stviz.train.streams import STREAMS, stream_transform
+from stviz.train.streams import stream_transform
 
 __all__ = ["TrainResult", "train", "evaluate", "predict", "load_checkpoint"]
 
@@ -115,10 +115,15 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 128, stream: st
 
 def evaluate(model: nn.Module, data: Data, batch_size: int = 128, stream: str = "joint") -> dict[str, float]:
     """Mean cross-entropy ``loss`` and ``accuracy`` (fraction correct) of ``model`` in eval mode on (X, y)."""
+    return _scores(model, data, batch_size, stream)[0]
+
+
+def _scores(model: nn.Module, data: Data, batch_size: int, stream: str) -> tuple[dict[str, float], torch.Tensor]:
+    """:func:`evaluate`'s loss and accuracy, and the logits (N, K) they come from."""
     x, y = _check_data(data, "data")
     logits = predict(model, x, batch_size, stream)
     loss = nn.functional.cross_entropy(logits, y).item()
-    return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean().item()}
+    return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean().item()}, logits
 
 
 def _fingerprint(data: Data | Dataset | None) -> str | None:
@@ -194,8 +199,7 @@ def train(
     for value, name in ((epochs, "epochs"), (batch_size, "batch_size")):
         if value is not None:
             _check_positive_int(value, name)
-    if stream not in STREAMS:
-        raise ValueError(f"stream must be one of {list(STREAMS)}, got {stream!r}")
+    stream_transform(stream)  # refuses an unknown stream name before any work
     recipe = get_recipe(recipe)
     recipe = (recipe.scaled(epochs) if epochs is not None else recipe).replace(
         batch_size=batch_size, lr=lr, weight_decay=weight_decay
@@ -260,6 +264,7 @@ def _fit(model, train_data, test_data, recipe, seed, stream, progress, amp) -> T
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
     transform = stream_transform(stream)
     history: dict[str, list[float]] = {"train_loss": [], "train_accuracy": [], "lr": []}
+    test_scores = None  # the last epoch's test logits (N, K)
     if test_data is not None:
         history.update(test_loss=[], test_accuracy=[])
     start = time.perf_counter()
@@ -292,13 +297,12 @@ def _fit(model, train_data, test_data, recipe, seed, stream, progress, amp) -> T
             history["train_loss"].append(totals[0].item() / totals[2].item())
             history["train_accuracy"].append(totals[1].item() / totals[2].item())
             if test_data is not None:
-                scores = evaluate(model, test_data, stream=stream)
+                scores, test_scores = _scores(model, test_data, 128, stream)
                 history["test_loss"].append(scores["loss"])
                 history["test_accuracy"].append(scores["accuracy"])
             bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.items() if k != "lr"})
     seconds = time.perf_counter() - start
     model.eval()
-    test_scores = predict(model, test_data[0], stream=stream) if test_data is not None else None
     test_accuracy = history["test_accuracy"][-1] if test_data is not None else None
     return TrainResult(model, history, test_accuracy, seconds, False, recipe, test_scores)
 

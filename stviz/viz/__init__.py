@@ -4,7 +4,8 @@ Every function takes an optional ``ax`` (or ``axes``) and returns what it drew; 
 and no global style is changed (only :func:`use_style` sets the shared resolution, when called).
 :mod:`stviz.viz.core` holds what every notebook uses, :mod:`stviz.viz.sequence` the filmstrip and animation,
 :mod:`stviz.viz.style` the one resolution and width; one module per topic holds that notebook's plots.
-Everything is importable from here: ``from stviz.viz import draw_skeleton``.
+The common functions are importable from here (``from stviz.viz import draw_skeleton``); the rest from their
+modules (``stviz.viz.spatial``, ``stviz.viz.tsm``, ``stviz.viz.contrast``, ...).
 """
 
 from stviz.viz.channel import (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from stviz.viz.core import _new_ax
 from stviz.viz.style import STREAM_COLOURS, STREAM_MARKERS, stream_label
 
 __all__ = ["plot_cost_ratios", "plot_published_accuracies"]
@@ -30,8 +30,7 @@ def plot_cost_ratios(
             f"names, mac_ratios and time_ratios must have one entry per model, got lengths "
             f"{len(names)}, {len(mac_ratios)}, {len(time_ratios)}"
         )
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax = _new_ax(ax, (6, 4))
     x, y = np.asarray(mac_ratios, dtype=float), np.asarray(time_ratios, dtype=float)
     ax.scatter(x, y, s=40, zorder=3)
     ax.scatter([1], [1], s=60, marker="*", color="black", zorder=3)
@@ -61,8 +60,7 @@ def plot_published_accuracies(results, ax: Axes | None = None) -> Axes:
 
     ``results`` are :class:`stviz.zoo.published.PublishedResult` (``model``, ``streams``, ``xsub``).
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
+    ax = _new_ax(ax, (5, 3.2))
     models = list(dict.fromkeys(r.model for r in results))
     seen = set()
     for i, model in enumerate(models):

@@ -8,7 +8,7 @@ import and no global style is changed. Two conventions read a (V, V) matrix:
 
 This module holds the drawings every notebook uses; sequences (filmstrip, animation) live in ``sequence``, the
 topic plots beside it (``spatial``, ``temporal``, ``channel``, ``multiscale``, ``tsm``), the joint-label layout in
-``labels``, the shared resolution in ``style``; :mod:`stviz.viz` re-exports them all.
+``labels``, the shared resolution in ``style``; :mod:`stviz.viz` re-exports the common ones.
 """
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ def _labels(graph: SkeletonGraph, labels) -> dict[int, str]:
         return dict(enumerate(short_joint_names(graph)))
     if labels == "index":
         return {v: str(v) for v in range(graph.num_nodes)}
-    if labels in ("number", "index1"):
+    if labels == "number":
         return {v: f"J{v + 1}" for v in range(graph.num_nodes)}
-    raise ValueError(f"labels must be True, False, 'name', 'number' ('index1'), or 'index', got {labels!r}")
+    raise ValueError(f"labels must be True, False, 'name', 'number' or 'index', got {labels!r}")
 
 
 def _finish(ax: Axes, title: str | None) -> None:
@@ -143,7 +143,7 @@ def draw_skeleton(
     """Draw the skeleton: bones as lines, joints as dots, optional names or indices.
 
     ``pose``: (V, 2) or (V, 3), x-y used; default the rest pose seen from the front.
-    ``labels``: ``True``/``'name'`` (short names), ``'number'`` or ``'index1'`` (1-based NTU numbers ``J1``..``J25``),
+    ``labels``: ``True``/``'name'`` (short names), ``'number'`` (1-based NTU numbers ``J1``..``J25``),
     ``'index'`` (0-based indices, for code-facing figures), ``False``.
     ``highlight``: joints to mark in red, or ``{joint: colour}``, or ``{joint: value}`` (colour bar).
     ``edge_weights``: one weight per bone (aligned with ``graph.edges``) or ``{(i, j): w}``; colour bar.

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
+from stviz.viz.core import _new_ax
 from stviz.viz.style import STREAM_COLOURS, STREAM_MARKERS, stream_label
 
 __all__ = ["plot_training_curves", "plot_seed_study"]
@@ -45,8 +46,7 @@ def plot_seed_study(study: Mapping, ax: Axes | None = None) -> Axes:
     """
     columns = {name: (1, values) for name, values in study["accuracy"].items()}
     columns |= {"2-stream": (2, study["ensemble_2"]), "4-stream": (4, study["ensemble_4"])}
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    ax = _new_ax(ax, (7, 3.2))
     for position, (streams, values) in enumerate(columns.values()):
         values = np.asarray(values, dtype=float)
         x = position + np.linspace(-0.12, 0.12, len(values))

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from stviz.train import load_checkpoint
 from stviz.train.models import build_family_model
 from stviz.zoo.recipes import ZOO
 
@@ -54,10 +54,9 @@ def load(name: str) -> tuple[nn.Module, dict]:
     path = checkpoint_path(name)
     if not path.is_file():
         raise FileNotFoundError(f"zoo checkpoint {path} is missing; `make zoo` (python -m stviz.zoo.build) makes it")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if not (isinstance(saved, dict) and isinstance(saved.get("state_dict"), dict) and "info" in saved):
-        got = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
-        raise ValueError(f"{path}: expected a dict with 'state_dict' and 'info', got {got}")
+    saved = load_checkpoint(path)  # weights_only; a dict whose 'state_dict' maps names to tensors
+    if "info" not in saved:
+        raise ValueError(f"{path}: expected a zoo checkpoint with 'state_dict' and 'info', got keys {sorted(saved)}")
     info = saved["info"]
     model = build_family_model(info["family"], len(info["classes"]), info["width"], num_persons=info["num_bodies"])
     model.load_state_dict(saved["state_dict"], strict=True)

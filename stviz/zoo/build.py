@@ -20,21 +20,28 @@ import torch
 
 from stviz import set_seed
 from stviz.data import ACTION_CLASSES, LEFT_RIGHT_PAIRS, TIME_REVERSED_PAIRS, synthetic_dataset, train_test_split
-from stviz.train import TrainResult, load_checkpoint, train
+from stviz.train import TrainResult, load_checkpoint, predict, train
 from stviz.train.models import build_family_model
 from stviz.zoo.recipes import FRESH_SEED, ZOO, ZooEntry
 
-__all__ = ["train_entry", "build_entry", "build_platform", "measure", "compare_state_dicts", "check", "main"]
+__all__ = [
+    "train_entry",
+    "build_entry",
+    "build_platform",
+    "platform_mismatch",
+    "measure",
+    "compare_state_dicts",
+    "check",
+    "main",
+]
 
 CHECKPOINT_DIR = Path(__file__).parent / "weights"
 FRESH_SAMPLES = 600
 
 
-@torch.no_grad()
 def measure(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """Accuracy of ``model`` on (x, y), and on the clips of the left/right and of the time-reversed pairs."""
-    model.eval()
-    correct = torch.cat([model(chunk).argmax(1) for chunk in x.split(128)]) == y
+    correct = predict(model.eval(), x).argmax(1) == y
     scores = {"accuracy": correct.float().mean().item()}
     for key, pairs in (("left_right", LEFT_RIGHT_PAIRS), ("time_reversed", TIME_REVERSED_PAIRS)):
         members = torch.isin(y, torch.tensor([c for pair in pairs for c in pair]))
@@ -55,6 +62,13 @@ def train_entry(entry: ZooEntry, progress: bool = False) -> tuple[torch.nn.Modul
 def build_platform() -> dict[str, str]:
     """What bit-for-bit rebuilds depend on besides the code: the torch version and the CPU instruction set it uses."""
     return {"torch_version": str(torch.__version__), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def platform_mismatch(info: dict) -> dict[str, str]:
+    """The entries of :func:`build_platform` that a checkpoint's ``info`` records with another value ({} when none
+    differs; entries it does not record are not compared)."""
+    here = build_platform()
+    return {key: info[key] for key in here if key in info and info[key] != here[key]}
 
 
 def build_entry(entry: ZooEntry, progress: bool = False) -> tuple[torch.nn.Module, dict]:
@@ -127,10 +141,10 @@ def check(names: list[str], folder: Path = CHECKPOINT_DIR, progress: bool = Fals
             continue
         saved = load_checkpoint(path)
         shipped, info = saved["state_dict"], saved.get("info", {})
-        built_on = {key: info[key] for key in build_platform() if key in info}
-        if built_on and built_on != {key: build_platform()[key] for key in built_on}:
+        mismatch = platform_mismatch(info)
+        if mismatch:
             print(
-                f"{name}: built with {built_on}, retrained with {build_platform()}: expect rounding differences",
+                f"{name}: built with {mismatch}, retrained with {build_platform()}: expect rounding differences",
                 flush=True,
             )
         start, cpu = time.perf_counter(), time.process_time()
