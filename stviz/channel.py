@@ -20,7 +20,7 @@ from torch import nn
 
 from stviz.checks import check_nctv, reduced_channels
 from stviz.init import efficientgcn_init
-from stviz.layers import make_activation
+from stviz.layers import conv_bn_forward, conv_forward, make_activation
 from stviz.spatial.topology import default_rel_channels
 
 __all__ = [
@@ -82,8 +82,10 @@ class SpatialTemporalJointAttention(nn.Module):
         check_nctv(x, channels=self.channels, block=type(self).__name__, weight=self)
         n, c, t, v = x.shape
         pooled = torch.cat([x.mean(3, keepdim=True), x.mean(2, keepdim=True).transpose(2, 3)], dim=2)  # (N, C, T+V, 1)
-        h_t, h_v = self.squeeze(pooled).split([t, v], dim=2)  # (N, R, T, 1), (N, R, V, 1)
-        return self.frame_gate(h_t).sigmoid(), self.joint_gate(h_v.transpose(2, 3)).sigmoid()
+        conv, bn, act = self.squeeze
+        h_t, h_v = act(conv_bn_forward(pooled, conv, bn)).split([t, v], dim=2)  # (N, R, T, 1), (N, R, V, 1)
+        gate_t = conv_forward(h_t, self.frame_gate).sigmoid()  # (N, C, T, 1)
+        return gate_t, conv_forward(h_v.transpose(2, 3), self.joint_gate).sigmoid()  # (N, C, 1, V)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate_t, gate_v = self.factors(x)
@@ -249,7 +251,12 @@ def efficient_temporal_cost(
 
 
 def channel_topology_cost(
-    in_channels: int, out_channels: int, frames: int = 64, joints: int = 25, rel_channels: int | None = None
+    in_channels: int,
+    out_channels: int,
+    frames: int = 64,
+    joints: int = 25,
+    rel_channels: int | None = None,
+    embed_pooled: bool = False,
 ) -> dict[str, int]:
     """Params and MACs of one CTR-GCN `CTRGC`, split into the shared part and the refinement.
 
@@ -257,7 +264,8 @@ def channel_topology_cost(
     ``out[c, t, u] = sum_v A[u, v] x[c, t, v]`` (the MACs are the same for C matrices).
     ``refinement``: the two relation convs (C_in -> R, ``rel_channels``, by default max(C_in // 8, 1) as in
     :class:`~stviz.spatial.ChannelTopologyConv`) and the conv R -> C_out that turns the (R, V, V) relations into
-    C_out topologies.
+    C_out topologies. The original embeds every frame and then averages over T; with ``embed_pooled`` the
+    embeddings run once on the time-averaged input, as stviz's forward does (the same values, 1/T of their MACs).
     """
     r = default_rel_channels(in_channels) if rel_channels is None else rel_channels
     t, v = frames, joints
@@ -267,7 +275,7 @@ def channel_topology_cost(
     }
     refinement = {
         "params": 2 * (in_channels * r + r) + r * out_channels + out_channels,
-        "macs": 2 * in_channels * r * t * v + r * out_channels * v * v,
+        "macs": 2 * in_channels * r * (1 if embed_pooled else t) * v + r * out_channels * v * v,
     }
     return {"shared": shared, "refinement": refinement}
 

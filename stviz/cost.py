@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from stviz.layers import reference_kernels
 from stviz.models.base import check_interface
 
 __all__ = [
@@ -121,7 +122,11 @@ def count(module: nn.Module, *inputs, **kwargs) -> Cost:
     The forward runs with autograd enabled: under ``no_grad``, FlopCounterMode's module tracker fails on
     parameters that a forward indexes (CTR-GCN's ``topology[k]``) in torch 2.13.
     """
-    with torch.enable_grad(), FlopCounterMode(display=False, custom_mapping=_IN_PLACE_PRODUCTS) as counter:
+    with (
+        torch.enable_grad(),
+        reference_kernels(),
+        FlopCounterMode(display=False, custom_mapping=_IN_PLACE_PRODUCTS) as counter,
+    ):
         module(*inputs, **kwargs)
     conv = matmul = linear = 0
     for op, n in counter.get_flop_counts().get("Global", {}).items():

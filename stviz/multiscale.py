@@ -37,6 +37,8 @@ from stviz.layers import (
     fold_batchnorm,
     make_activation,
     make_residual,
+    pointwise_conv,
+    pointwise_conv_bn,
     temporal_padding,
     uses_batch_statistics,
 )
@@ -50,8 +52,6 @@ from stviz.multiscale_kernels import (
     frame_rows,
     g3d_aggregate_first,
     g3d_rows,
-    pointwise_conv,
-    pointwise_conv_bn,
 )
 
 __all__ = [

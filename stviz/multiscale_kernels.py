@@ -2,8 +2,6 @@
 
 * :func:`contraction_macs`, :func:`choose_contraction_order`: the cost of each contraction order, and the
   order a layer takes in eval mode;
-* :func:`pointwise_conv`: a 1x1 convolution as one batched matrix product, much faster on the CPU than
-  ``F.conv2d`` with a 1x1 kernel, forward and backward;
 * :class:`SharedGraphProduct`: one (learned) graph applied to a batch of graphs, with a backward that sums the
   graph's gradient chunk by chunk.
 
@@ -27,7 +25,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from stviz.layers import fold_batchnorm
+from stviz.layers import fold_batchnorm, pointwise_conv, pointwise_conv_bn
 
 GRADIENT_CHUNK = 1 << 20  # values of the per-graph products summed at once in SharedGraphProduct's backward
 
@@ -66,28 +64,6 @@ def choose_contraction_order(
     ``"aggregate-first"``. For a plain graph conv: project first exactly when C_out < C_in."""
     macs = contraction_macs(in_channels, out_channels, num_scales, num_joints, window_size, window_stride)
     return "project-first" if macs["project-first"] < macs["aggregate-first"] else "aggregate-first"
-
-
-def pointwise_conv(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, act: nn.Module | None = None
-) -> torch.Tensor:
-    """``act(F.conv2d(x, weight, bias))`` for a 1x1 kernel: (N, D, ...) -> (N, C_out, ...), weight (C_out, D, ...).
-
-    ``act`` runs on the product before it is reshaped: an activation in place on a reshaped view would make
-    autograd copy the view's whole base in the backward."""
-    n, d = x.shape[:2]
-    o = weight.shape[0]
-    w = weight.reshape(1, o, d).expand(n, o, d)
-    x3 = x.reshape(n, d, -1)
-    y = torch.bmm(w, x3) if bias is None else torch.baddbmm(bias.view(1, o, 1), w, x3)
-    return (y if act is None else act(y)).view(n, o, *x.shape[2:])
-
-
-def pointwise_conv_bn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.BatchNorm2d):
-    """``bn(W x + b)`` with :func:`pointwise_conv`: (N, C_in, ...) -> (N, C_out, ...), BatchNorm folded into W and b
-    when it has fixed statistics (eval)."""
-    folded = fold_batchnorm(weight, bias, bn)
-    return bn(pointwise_conv(x, weight, bias)) if folded is None else pointwise_conv(x, *folded)
 
 
 def fold_batch_statistics(

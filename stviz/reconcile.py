@@ -6,8 +6,9 @@ sample, the classifier's number of classes, and the order an implementation cont
 :func:`reconcile` counts each model under the convention stated for each figure and says whether the count
 matches the figure at the precision it was published with; where it does not, the gap is left unexplained.
 
-stviz computes CTR-GCN's units and MS-G3D's graph convolutions in a cheaper order than the originals (the same
-function, fewer MACs); :func:`original_order` puts a model back in the originals' order for counting.
+stviz computes CTR-GCN's topology convolutions, ST-GCN's and EfficientGCN's widening graph convolutions and MS-G3D's
+graph convolutions in a cheaper order than the originals (the same function, fewer MACs); :func:`original_order`
+puts a model back in the originals' order for counting.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from stviz.cost import Cost, count_model
 from stviz.layers import add_residual
 from stviz.models import build_model
 from stviz.multiscale import G3DBlock, MultiScaleGraphConv
-from stviz.spatial import ChannelTopologyUnit
+from stviz.spatial import ChannelTopologyConv, ChannelTopologyUnit, PartitionGraphConv
 
 __all__ = ["Convention", "Figure", "FIGURES", "original_order", "counted", "reconcile"]
 
@@ -34,7 +35,7 @@ def _ctr_unit_in_original_order(unit: ChannelTopologyUnit):
     """CTR-GCN's ``unit_gcn`` as the original computes it: every subset embeds all T frames, then averages."""
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        y = sum(conv(x, a, unit.alpha) for conv, a in zip(unit.convs, unit.topology, strict=True))
+        y = sum(conv.explicit(x, a, unit.alpha) for conv, a in zip(unit.convs, unit.topology, strict=True))
         return torch.relu(add_residual(unit.bn(y), x, unit.residual))
 
     return forward
@@ -45,12 +46,12 @@ def original_order(model: nn.Module) -> Iterator[nn.Module]:
     """Within the block, ``model``'s CTR-GCN units and MS-G3D graph convolutions run in the originals' order.
 
     MS-G3D's blocks use their ``explicit`` forward (aggregate every scale, then project; unfold the windows);
-    CTR-GCN's units embed every frame before averaging over T. Results are unchanged; MAC counts become the
-    originals'.
+    CTR-GCN's topology convolutions embed every frame before averaging over T; ST-GCN's and EfficientGCN's graph
+    convolutions project before they aggregate. Results are unchanged; MAC counts become the originals'.
     """
     patched = []
     for module in model.modules():
-        if isinstance(module, (MultiScaleGraphConv, G3DBlock)):
+        if isinstance(module, (MultiScaleGraphConv, G3DBlock, PartitionGraphConv, ChannelTopologyConv)):
             module.forward = module.explicit
         elif isinstance(module, ChannelTopologyUnit):
             module.forward = _ctr_unit_in_original_order(module)

@@ -69,6 +69,22 @@ class _Gather:
         return out.view(len(self.keeps), n, c, self.rows_out, v)
 
 
+_PLANS: dict = {}  # (direction, shape, stride, device, integer taps, zero weights, parts) -> _Gather
+_MAX_PLANS = 8
+
+
+def _plan(key: tuple, build) -> _Gather:
+    """The gather plan for ``key``, built by ``build()`` on a miss. A plan depends only on the integer parts of
+    the positions (and on which weights are exactly 0), which change rarely during training, so the index arrays
+    are built once per pattern; the blend weights are computed on every call."""
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.pop(next(iter(_PLANS)))
+        plan = _PLANS[key] = build()
+    return plan
+
+
 def _blend(frac: np.ndarray) -> np.ndarray:
     """Weights (C, 1, 2) of the two taps: ``1 - frac`` and ``frac``."""
     return np.stack([1 - frac, frac], -1)[:, None, :]
@@ -81,10 +97,16 @@ def shift_forward(x: torch.Tensor, offset: torch.Tensor, stride: int) -> torch.T
     """(N, C, T, V) -> (N, C, T // stride, V): frame t of channel c is x interpolated at ``t·stride + offset[c]``."""
     frames = x.shape[2]
     start, frac = _taps(offset, frames, stride)
-    rows = start[:, None, None] + (stride * np.arange(frames // stride))[:, None] + np.arange(2)  # (C, T', 2)
-    weights = np.broadcast_to(_blend(frac), rows.shape)
-    keep = (rows >= 0) & (rows < frames) & (weights != 0)
-    return _Gather(rows, [keep], x.shape, x.device)(x, [weights])[0]
+    blend = _blend(frac)
+
+    def build():
+        rows = start[:, None, None] + (stride * np.arange(frames // stride))[:, None] + np.arange(2)  # (C, T', 2)
+        keep = (rows >= 0) & (rows < frames) & (np.broadcast_to(blend, rows.shape) != 0)
+        return _Gather(rows, [keep], x.shape, x.device)
+
+    key = ("forward", tuple(x.shape), stride, x.device, start.tobytes(), (blend == 0).tobytes())
+    gather = _plan(key, build)
+    return gather(x, [np.broadcast_to(blend, (len(start), gather.rows_out, 2))])[0]
 
 
 def shift_backward(
@@ -100,13 +122,21 @@ def shift_backward(
     """
     n, c, frames, v = x.shape
     start, frac = _taps(offset, frames, stride)
-    delta = np.arange(frames)[:, None] - start[:, None, None] - np.arange(2)  # (C, T, 2)
-    valid = (delta >= 0) & (delta % stride == 0) & (delta < grad_out.shape[2] * stride)
-    blend = np.broadcast_to(_blend(frac), delta.shape)
-    signs = np.broadcast_to(_SIGNS, delta.shape)
-    parts = ([(valid & (blend != 0), blend)] if need_x else []) + ([(valid, signs)] if need_offset else [])
-    gather = _Gather(delta // stride, [keep for keep, _ in parts], grad_out.shape, grad_out.device)
-    gathered = gather(grad_out, [weights for _, weights in parts])  # (P, N, C, T, V)
+    blend = _blend(frac)
+
+    def build():
+        delta = np.arange(frames)[:, None] - start[:, None, None] - np.arange(2)  # (C, T, 2)
+        valid = (delta >= 0) & (delta % stride == 0) & (delta < grad_out.shape[2] * stride)
+        keeps = ([valid & (np.broadcast_to(blend, delta.shape) != 0)] if need_x else []) + (
+            [valid] if need_offset else []
+        )
+        return _Gather(delta // stride, keeps, grad_out.shape, grad_out.device)
+
+    key = ("backward", tuple(x.shape), stride, x.device, start.tobytes(), (blend == 0).tobytes(), need_x, need_offset)
+    weights = ([np.broadcast_to(blend, (c, frames, 2))] if need_x else []) + (
+        [np.broadcast_to(_SIGNS, (c, frames, 2))] if need_offset else []
+    )
+    gathered = _plan(key, build)(grad_out, weights)  # (P, N, C, T, V)
     grad_x = gathered[0] if need_x else None
     grad_offset = None
     if need_offset:

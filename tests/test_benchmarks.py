@@ -2,8 +2,9 @@
 
 ``benchmarks/originals.py`` times every configuration of the seven models against the original's forward written
 out op by op on the same weights (``benchmarks/original_forwards.py``). Here, on tiny inputs and without timing,
-each of those transcriptions must give stviz's output in eval mode, and in train mode the same output and the
-same input gradient, so that both sides of every timed pair compute the same thing. The check runs in float64,
+each of those transcriptions must give stviz's output in eval mode, and in train mode (dropout off, since
+stviz draws its masks differently) the same output and the same input gradient, so that both sides of every
+timed pair compute the same thing. The check runs in float64,
 where two orders of summation agree to about 1e-12, so a tight tolerance separates a wrong formula from rounding.
 """
 
@@ -51,10 +52,12 @@ def test_transcribed_original_equals_stviz(name):
     with torch.no_grad():
         torch.testing.assert_close(ours(x), theirs(x.clone()), atol=1e-9, rtol=1e-9)
     module.train()
+    for m in module.modules():  # ST-GCN's dropout draws its masks its own way (tests/test_layers.py checks it)
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
     grads = []
     for fn in (ours, theirs):
         xi = x.clone().requires_grad_(True)
-        torch.manual_seed(1)  # the same dropout masks on both sides
         y = fn(xi)
         y.backward(torch.ones_like(y))
         grads.append((y.detach(), xi.grad))

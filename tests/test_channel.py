@@ -24,6 +24,7 @@ from stviz.channel import (
     topology_distances,
 )
 from stviz.cost import count
+from stviz.reconcile import original_order
 from stviz.spatial import ChannelTopologyConv
 from stviz.temporal import TemporalBasicLayer, TemporalBottleneckLayer, TemporalSandglassLayer, TemporalSepLayer
 
@@ -306,10 +307,16 @@ def test_efficient_temporal_cost_matches_spec_table():
 @pytest.mark.parametrize("c_in,c_out,t", [(64, 64, 64), (3, 64, 16), (128, 256, 10)])
 def test_channel_topology_cost_matches_count(c_in, c_out, t):
     conv = ChannelTopologyConv(c_in, c_out, rel_channels=8 if c_in < 8 else None)
-    got = count(conv, torch.randn(1, c_in, t, 25), torch.rand(25, 25), 1.0)
+    x, a = torch.randn(1, c_in, t, 25), torch.rand(25, 25)
     want = channel_topology_cost(c_in, c_out, frames=t, joints=25, rel_channels=conv.rel_channels)
+    with original_order(conv):
+        got = count(conv, x, a, 1.0)
     assert got.params == want["shared"]["params"] + want["refinement"]["params"]
     assert got.macs == want["shared"]["macs"] + want["refinement"]["macs"]
+    pooled = channel_topology_cost(c_in, c_out, t, 25, conv.rel_channels, embed_pooled=True)
+    assert count(conv, x, a, 1.0).macs == pooled["shared"]["macs"] + pooled["refinement"]["macs"]
+    assert pooled["refinement"]["macs"] < want["refinement"]["macs"]
+    torch.testing.assert_close(conv(x, a, 0.5), conv.explicit(x, a, 0.5), atol=1e-5, rtol=1e-5)
 
 
 def test_channel_topology_cost_matches_spec():

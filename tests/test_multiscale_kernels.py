@@ -16,12 +16,12 @@ from torch import nn
 
 from stviz import multiscale_kernels, set_seed
 from stviz.graph import SkeletonGraph
+from stviz.layers import pointwise_conv
 from stviz.multiscale import G3DBlock, MultiScaleGraphConv
 from stviz.multiscale_kernels import (
     SharedGraphProduct,
     batch_norm_rows,
     fold_batch_statistics,
-    pointwise_conv,
 )
 
 A = SkeletonGraph().binary_adjacency()

@@ -62,6 +62,25 @@ def test_reference_equals_explicit_formula(stride, frames):
     assert want.shape[2] == frames // stride
 
 
+@pytest.mark.parametrize("stride", STRIDES)
+def test_reference_reuses_its_plan_for_new_fractions(stride):
+    """The fallback caches its gather plan by the positions' integer parts: positions that keep their integer
+    parts but change their fractions (one to exactly 0, one from 0) must still give the formula and its gradient."""
+    x, ypos = sample(seed=4)
+    moved = ypos.clone()
+    moved[0] += 0.45  # 0.3 -> 0.75, same floor
+    moved[2] += 0.5  # an integer shift becomes fractional
+    moved[4] -= 0.25  # 4.25 -> 4.0: a fraction becomes exactly 0
+    for positions in (ypos, moved, ypos):
+        xi = x.clone().requires_grad_(True)
+        out = ops.temporal_shift_reference(xi, positions, stride=stride)
+        torch.testing.assert_close(out, explicit_shift(x, positions, stride))
+        out.sum().backward()
+        xe = x.clone().requires_grad_(True)
+        explicit_shift(xe, positions, stride).sum().backward()
+        torch.testing.assert_close(xi.grad, xe.grad)
+
+
 def test_integer_shift_moves_frames():
     x = torch.arange(1.0, 11.0).reshape(1, 1, 10, 1)  # frame i holds i + 1
     out = ops.temporal_shift_reference(x, torch.tensor([2.0]))[0, 0, :, 0]

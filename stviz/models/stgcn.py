@@ -10,7 +10,7 @@ from torch import nn
 
 from stviz.checks import check_nctv, check_odd_kernel
 from stviz.graph import SkeletonGraph
-from stviz.layers import conv_bn_forward, make_residual, residual_forward, temporal_conv
+from stviz.layers import conv_bn_forward, dropout_, make_residual, residual_forward, temporal_conv
 from stviz.models.base import LayerStackModel, scaled_layers
 from stviz.models.registry import register_model
 from stviz.spatial import PartitionGraphConv
@@ -54,7 +54,7 @@ class STGCNBlock(nn.Module):
     def forward(self, x: torch.Tensor, A: torch.Tensor | None = None) -> torch.Tensor:
         check_nctv(x, channels=self.in_channels, block=type(self).__name__, weight=self.gcn.conv)
         bn_in, _, conv, bn_out, dropout = self.tcn  # eval: the temporal conv and its BN as one conv
-        y = dropout(conv_bn_forward(torch.relu_(bn_in(self.gcn(x, A))), conv, bn_out))
+        y = dropout_(conv_bn_forward(torch.relu_(bn_in(self.gcn(x, A))), conv, bn_out), dropout.p, self.training)
         if self.residual is not None:
             y += residual_forward(self.residual, x)  # y is a fresh tensor
         return torch.relu_(y)

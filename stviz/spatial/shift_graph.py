@@ -11,7 +11,7 @@ from torch import nn
 from stviz.checks import check_nctv
 from stviz.graph import SkeletonGraph
 from stviz.init import kaiming_conv
-from stviz.layers import add_residual, make_residual
+from stviz.layers import make_residual, residual_forward, using_reference_kernels
 
 __all__ = ["ShiftGraphConv", "cyclic_shift_indices", "cyclic_shift_sources", "local_shift_sources"]
 
@@ -53,6 +53,53 @@ def local_shift_sources(graph: SkeletonGraph, channels: int) -> tuple[torch.Tens
     return src, src.clone()
 
 
+class _PermutationGather(torch.autograd.Function):
+    """``x.index_select(1, index)`` for a permutation ``index`` of x's columns: the backward is the gather by the
+    inverse permutation, not the scatter-add (``index_add_``) that ``index_select``'s backward has to be."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, index: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(inverse)
+        return x.index_select(1, index)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (inverse,) = ctx.saved_tensors
+        return grad.index_select(1, inverse), None, None
+
+
+class _JointShiftIn(torch.autograd.Function):
+    """The shift-in gather straight from x (N, C, T, V) to joint-major rows (N, T*V*C), for a permutation
+    ``index``; the backward gathers by ``inverse`` ((T, V, C) order) and hands back x's gradient in the
+    (N, T, V, C) memory layout of the residual path's gradient, so the two add without a layout change."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, index: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(inverse)
+        ctx.shape = x.shape
+        return x.reshape(x.shape[0], -1).index_select(1, index)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (inverse,) = ctx.saved_tensors
+        n, c, t, v = ctx.shape
+        return grad.index_select(1, inverse).view(n, t, v, c).permute(0, 3, 1, 2), None, None
+
+
+def _inverse_permutation(index: torch.Tensor) -> torch.Tensor | None:
+    """The inverse of ``index`` when it is a permutation of ``0..len-1``, else None (and on the meta device, where
+    shapes alone are computed)."""
+    identity = torch.arange(index.numel(), device=index.device) if index.device.type != "meta" else None
+    if identity is None or not torch.equal(index.sort().values, identity):
+        return None
+    return torch.empty_like(index).scatter_(0, index, identity)
+
+
+def _gather_columns(x: torch.Tensor, index: torch.Tensor, inverse: torch.Tensor | None) -> torch.Tensor:
+    """``x.index_select(1, index)`` for a 2-D x, with :class:`_PermutationGather`'s backward when ``inverse``."""
+    return x.index_select(1, index) if inverse is None else _PermutationGather.apply(x, index, inverse)
+
+
 class ShiftGraphConv(nn.Module):
     """Spatial shift graph convolution ``relu(bn(shift_out(W (mask * shift_in(x)) + b)) + residual(x))``.
 
@@ -90,6 +137,8 @@ class ShiftGraphConv(nn.Module):
         self.register_buffer(
             "index_out", (src_out * out_channels + torch.arange(out_channels)).flatten(), persistent=False
         )
+        self._frame_index: dict = {}  # (frames, device) -> gather index and inverse, built on first use
+        self._inverse_out_cache: tuple | None = None
         self.weight = nn.Parameter(torch.randn(in_channels, out_channels) * (1.0 / out_channels) ** 0.5)
         self.bias = nn.Parameter(torch.zeros(1, 1, out_channels))
         self.feature_mask = nn.Parameter(torch.zeros(1, num_joints, in_channels))
@@ -105,15 +154,50 @@ class ShiftGraphConv(nn.Module):
             self.index_out.view(self.num_joints, self.out_channels) // self.out_channels,
         )
 
+    def _inverse_out(self, device: torch.device) -> torch.Tensor | None:
+        """The inverse of the shift-out permutation (None when it is not one), on ``device``."""
+        if self._inverse_out_cache is None or self._inverse_out_cache[0] != device:
+            self._inverse_out_cache = (device, _inverse_permutation(self.index_out.to(device)))
+        return self._inverse_out_cache[1]
+
+    def frame_index(self, frames: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The shift-in gather straight from the (C, T, V) input of one sample, and its inverse permutation in
+        (T, V, C) order (None when the shift is not a permutation): (T*V*C,) int64 each. Position ``(t, v, c)`` holds
+        ``c*T*V + t*V + source(v, c)``, so one gather gives the joint-major rows (T, V, C)."""
+        key = (frames, device)
+        if key not in self._frame_index:
+            src = (self.index_in // self.in_channels).view(1, self.num_joints, self.in_channels)
+            c = torch.arange(self.in_channels, device=src.device).view(1, 1, -1)
+            t = torch.arange(frames, device=src.device).view(-1, 1, 1)
+            index = (c * frames * self.num_joints + t * self.num_joints + src).flatten().to(device)
+            inverse = _inverse_permutation(index)
+            if inverse is not None:  # in (T, V, C) order: the backward writes x's gradient joint-major
+                inverse = inverse.view(self.in_channels, frames, self.num_joints).permute(1, 2, 0).flatten()
+            self._frame_index = {key: (index, inverse)}  # one entry: T rarely changes
+        return self._frame_index[key]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The original's permute + gather, linear, gather, BN, with the permuted copy of the input folded
+        into the first gather and the bias into the matrix product."""
         check_nctv(
             x, channels=self.in_channels, num_joints=self.num_joints, block=type(self).__name__, weight=self.weight
         )
         n, c, t, v = x.shape
-        h = x.permute(0, 2, 3, 1).reshape(n * t, v * c)  # (N*T, V*C), joint-major
-        h = h.index_select(1, self.index_in).view(n * t, v, c)  # shift in
-        h = h * (torch.tanh(self.feature_mask) + 1)
-        h = torch.einsum("nwc,cd->nwd", h, self.weight) + self.bias  # pointwise linear (N*T, V, D)
-        h = h.reshape(n * t, v * self.out_channels).index_select(1, self.index_out)  # shift out
-        h = self.bn(h).view(n, t, v, self.out_channels).permute(0, 3, 1, 2)  # (N, D, T, V)
-        return torch.relu(add_residual(h, x, self.residual))
+        d = self.out_channels
+        index, inverse = self.frame_index(t, x.device)
+        if inverse is None:
+            h = x.reshape(n, c * t * v).index_select(1, index)  # shift in: (N, T*V*C)
+        else:
+            h = _JointShiftIn.apply(x, index, inverse)
+        h = h.view(n * t, v, c) * (torch.tanh(self.feature_mask) + 1)  # (N*T, V, C)
+        if using_reference_kernels():
+            h = torch.einsum("nwc,cd->nwd", h, self.weight) + self.bias  # the original's linear (N*T, V, D)
+        else:
+            h = torch.addmm(self.bias.view(1, d), h.view(n * t * v, c), self.weight)  # linear (N*T*V, D)
+        h = _gather_columns(h.view(n * t, v * d), self.index_out, self._inverse_out(x.device))  # shift out
+        h = self.bn(h).view(n, t, v, d).permute(0, 3, 1, 2)  # (N, D, T, V), a fresh tensor
+        if not torch.is_grad_enabled():  # in place on the fresh BN output
+            return torch.relu_(h if self.residual is None else h.add_(residual_forward(self.residual, x)))
+        if self.residual is not None:
+            h = h + residual_forward(self.residual, x)  # in h's (N, T, V, D) memory layout, as the original
+        return torch.relu(h)

@@ -13,7 +13,14 @@ from torch import nn
 
 from stviz.checks import check_adjacency, check_nctv, check_positive_int
 from stviz.init import kaiming_conv
-from stviz.layers import add_residual, fold_batchnorm, make_residual, residual_forward
+from stviz.layers import (
+    add_residual,
+    conv1x1,
+    conv_forward,
+    fold_batchnorm,
+    make_residual,
+    residual_forward,
+)
 
 __all__ = ["ChannelTopologyConv", "ChannelTopologyUnit"]
 
@@ -45,10 +52,27 @@ class ChannelTopologyConv(nn.Module):
             kaiming_conv(conv)
 
     def refinement(self, x: torch.Tensor) -> torch.Tensor:
-        """The sample's channel-specific part ``T = expand(tanh(x1_u - x2_v))``: (N, C_out, V, V)."""
-        x1 = self.embed_u(x).mean(-2)  # (N, R, V)
-        x2 = self.embed_v(x).mean(-2)  # (N, R, V)
+        """The sample's channel-specific part ``T = expand(tanh(x1_u - x2_v))``: (N, C_out, V, V).
+
+        The original embeds every frame and then averages over T; a 1x1 conv commutes with that mean, so the
+        embeddings here are computed once from the time-averaged input (1/T of the MACs, the same values).
+        """
+        pooled = x.mean(2, keepdim=True)  # (N, C_in, 1, V)
+        x1 = self.embed_u(pooled).squeeze(2)  # (N, R, V)
+        x2 = self.embed_v(pooled).squeeze(2)  # (N, R, V)
         return self.expand(torch.tanh(x1.unsqueeze(-1) - x2.unsqueeze(-2)))  # (N, C, V, V)
+
+    def explicit(
+        self, x: torch.Tensor, A: torch.Tensor | None = None, alpha: torch.Tensor | float = 1.0
+    ) -> torch.Tensor:
+        """The original's order: embed every frame, then average over T (T times the embeddings' MACs of
+        :meth:`forward`), and ``einsum('ncuv,nctv->nctu')``. (N, C_in, T, V) -> (N, C_out, T, V)."""
+        num_joints = None if A is None else A.shape[-1]
+        check_nctv(x, channels=self.in_channels, num_joints=num_joints, block=type(self).__name__, weight=self.value)
+        x1, x2 = self.embed_u(x).mean(-2), self.embed_v(x).mean(-2)  # (N, R, V)
+        m = self.expand(torch.tanh(x1.unsqueeze(-1) - x2.unsqueeze(-2))) * alpha
+        m = m if A is None else m + A[None, None]
+        return torch.einsum("ncuv,nctv->nctu", m, self.value(x))
 
     def topology(self, x: torch.Tensor, A: torch.Tensor | None = None, alpha: torch.Tensor | float = 1.0):
         """``M = alpha * T + A``, the per-sample, per-channel matrices: (N, C_out, V, V), rows are targets."""
@@ -61,7 +85,11 @@ class ChannelTopologyConv(nn.Module):
         num_joints = None if A is None else A.shape[-1]
         check_nctv(x, channels=self.in_channels, num_joints=num_joints, block=type(self).__name__, weight=self.value)
         m = self.topology(x, A, alpha)  # (N, C, U, V)
-        return torch.einsum("ncuv,nctv->nctu", m, self.value(x))  # (N, C, T, U)
+        value = conv_forward(x, self.value)  # (N, C, T, V)
+        n, c, t, v = value.shape
+        # einsum('ncuv,nctv->nctu') as one batched product per (sample, channel): (T, V) @ (V, U)
+        y = torch.bmm(value.view(n * c, t, v), m.reshape(n * c, v, v).transpose(1, 2).to(value.dtype))
+        return y.view(n, c, t, v)  # (N, C, T, U)
 
 
 class ChannelTopologyUnit(nn.Module):
@@ -127,9 +155,9 @@ class ChannelTopologyUnit(nn.Module):
         for i, m in enumerate(self.convs):
             topology = m.expand(relation[:, i]) * self.alpha + self.topology[i]  # (N, C, U, V)
             if folded is None:
-                value = m.value(x)  # (N, C, T, V)
+                value = conv1x1(x, m.value.weight, m.value.bias)  # (N, C, T, V)
             else:
-                value = F.conv2d(x, m.value.weight * folded[0].view(c, 1, 1, 1), m.value.bias * folded[0])
+                value = conv1x1(x, m.value.weight * folded[0].view(c, 1, 1, 1), m.value.bias * folded[0])
             value, topology = value.view(n * c, t, v), topology.view(n * c, v, v).transpose(1, 2)
             # under autocast y and value are float16 or bfloat16 and topology float32; baddbmm_ needs one dtype
             y = torch.bmm(value, topology) if y is None else y.baddbmm_(value, topology.to(y.dtype))  # (N*C, T, U)

@@ -1,0 +1,153 @@
+"""The fast paths behind the blocks equal the plain PyTorch ops they replace, values and gradients (float64).
+
+1x1 convolutions as batched matrix products, dropout drawn from uniform samples, the max-pool along T as
+strided maxima, both contraction orders of the partitioned graph conv, and Shift-GCN's spatial shift with its
+permutation gathers.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stviz.graph import SkeletonGraph
+from stviz.layers import conv_bn_forward, conv_forward, dropout_, pointwise_conv
+from stviz.spatial import PartitionGraphConv, ShiftGraphConv
+from stviz.temporal import max_pool_frames
+
+F64 = dict(atol=1e-10, rtol=1e-10)
+
+
+def _grads(fn, *tensors):
+    """fn(*tensors) and the gradients of a fixed random weighting of it with respect to every tensor."""
+    leaves = [t.detach().clone().requires_grad_(True) for t in tensors]
+    y = fn(*leaves)
+    weight = torch.randn(y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(5))
+    (y * weight).sum().backward()
+    return y.detach(), [leaf.grad for leaf in leaves]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("bias", [True, False])
+def test_pointwise_conv_equals_conv2d(stride, bias):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(5, 7, 1, stride=(stride, 1), bias=bias).double()
+    x = torch.randn(3, 5, 9, 4, dtype=torch.float64)
+    want, (wx, ww) = _grads(lambda x, w: F.conv2d(x, w, conv.bias, conv.stride), x, conv.weight)
+    y, (gx, gw) = _grads(lambda x, w: pointwise_conv(x[:, :, ::stride], w, conv.bias), x, conv.weight)
+    torch.testing.assert_close(y, want, **F64)
+    torch.testing.assert_close(gx, wx, **F64)
+    torch.testing.assert_close(gw, ww, **F64)
+    torch.testing.assert_close(conv_forward(x, conv), want, **F64)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_conv_bn_forward_pointwise_equals_conv_then_bn(training):
+    torch.manual_seed(1)
+    conv, bn = nn.Conv2d(4, 6, 1, stride=(2, 1)).double(), nn.BatchNorm2d(6).double()
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.weight.uniform_(0.5, 2)
+    bn.train(training)
+    x = torch.randn(2, 4, 7, 3, dtype=torch.float64)
+    reference = nn.BatchNorm2d(6).double()
+    reference.load_state_dict(bn.state_dict())
+    reference.train(training)
+    torch.testing.assert_close(conv_bn_forward(x, conv, bn), reference(conv(x)), **F64)
+    torch.testing.assert_close(bn.running_mean, reference.running_mean, **F64)  # the same statistics update
+
+
+def test_dropout_keeps_entries_with_the_right_probability_and_scale():
+    torch.manual_seed(0)
+    p = 0.3
+    x = torch.ones(200_000, dtype=torch.float64, requires_grad=True)
+    y = dropout_(x * 1.0, p, training=True)
+    kept = y != 0
+    assert abs(kept.double().mean().item() - (1 - p)) < 0.005  # 10 standard deviations
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / (1 - p)))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())  # the gradient is the scaled mask
+    torch.manual_seed(0)
+    assert torch.equal(dropout_(torch.ones(200_000, dtype=torch.float64), p, True), y.detach())  # seeded
+
+
+def test_dropout_off_in_eval_and_at_the_ends():
+    x = torch.randn(50)
+    assert dropout_(x.clone(), 0.5, training=False).equal(x)
+    assert dropout_(x.clone(), 0.0, training=True).equal(x)
+    assert dropout_(x.clone(), 1.0, training=True).abs().sum() == 0
+    with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\]"):
+        dropout_(x, 1.5, training=True)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("frames", [7, 8])
+def test_max_pool_frames_equals_max_pool(stride, frames):
+    pool = nn.MaxPool2d((3, 1), stride=(stride, 1), padding=(1, 0))
+    x = torch.randn(2, 3, frames, 4)
+    x[0, 0, 2, 1] = float("nan")
+    want = pool(x)
+    got = max_pool_frames(x, pool)
+    assert got.shape == want.shape
+    assert torch.equal(got.isnan(), want.isnan())
+    assert torch.equal(got.nan_to_num(0.0), want.nan_to_num(0.0))
+
+
+GRAPH = SkeletonGraph().stgcn_partition("spatial", 1, centre_distance="official")
+
+
+@pytest.mark.parametrize("c_in, c_out", [(3, 8), (6, 6), (8, 5)])  # widening: aggregate first; else project
+@pytest.mark.parametrize("grad", [True, False])
+def test_partition_graph_conv_orders_equal_explicit(c_in, c_out, grad):
+    torch.manual_seed(2)
+    conv = PartitionGraphConv(c_in, c_out, GRAPH, edge_importance=True).double()
+    with torch.no_grad():
+        conv.edge_importance.uniform_(0.5, 1.5)
+        conv.conv.bias.normal_()
+    x = torch.randn(2, c_in, 5, 25, dtype=torch.float64)
+    with torch.set_grad_enabled(grad):
+        torch.testing.assert_close(conv(x), conv.explicit(x), **F64)
+    y, grads = _grads(lambda x, *p: conv(x), x)
+    want, want_grads = _grads(lambda x, *p: conv.explicit(x), x)
+    torch.testing.assert_close(grads[0], want_grads[0], **F64)
+    for p in (conv.edge_importance, conv.conv.weight, conv.conv.bias):
+        p.grad = None
+    conv(x).sum().backward()
+    ours = [p.grad.clone() for p in (conv.edge_importance, conv.conv.weight, conv.conv.bias)]
+    for p in (conv.edge_importance, conv.conv.weight, conv.conv.bias):
+        p.grad = None
+    conv.explicit(x).sum().backward()
+    for got, p in zip(ours, (conv.edge_importance, conv.conv.weight, conv.conv.bias), strict=True):
+        torch.testing.assert_close(got, p.grad, **F64)
+
+
+def _shift_gcn_by_hand(m: ShiftGraphConv, x: torch.Tensor) -> torch.Tensor:
+    """Shift-GCN's spatial shift op by op: permute, gather, mask, linear, gather, BN, residual, ReLU."""
+    n, c, t, v = x.shape
+    h = x.permute(0, 2, 3, 1).reshape(n * t, v * c).index_select(1, m.index_in).view(n * t, v, c)
+    h = (h * (torch.tanh(m.feature_mask) + 1)) @ m.weight + m.bias
+    h = h.reshape(n * t, -1).index_select(1, m.index_out)
+    h = m.bn(h).view(n, t, v, m.out_channels).permute(0, 3, 1, 2)
+    return torch.relu(h + (x if m.residual is None or isinstance(m.residual, nn.Identity) else m.residual(x)))
+
+
+@pytest.mark.parametrize("shift", ["cyclic", "local"])  # a permutation, and a many-to-one gather
+@pytest.mark.parametrize("c_in, c_out", [(6, 6), (3, 8)])
+def test_shift_graph_conv_equals_the_op_by_op_shift(shift, c_in, c_out):
+    torch.manual_seed(3)
+    m = ShiftGraphConv(c_in, c_out, shift=shift, graph=SkeletonGraph()).double()
+    with torch.no_grad():
+        m.feature_mask.normal_()
+        m.bias.normal_()
+    x = torch.randn(2, c_in, 4, 25, dtype=torch.float64)
+    for training in (True, False):
+        m.train(training)
+        y, (gx,) = _grads(m, x)
+        want, (wx,) = _grads(lambda x: _shift_gcn_by_hand(m, x), x)
+        torch.testing.assert_close(y, want, **F64)
+        torch.testing.assert_close(gx, wx, **F64)
+    m.eval()
+    with torch.no_grad():  # the in-place path without autograd
+        torch.testing.assert_close(m(x), _shift_gcn_by_hand(m, x), **F64)
+    torch.autograd.gradcheck(lambda x: m(x), (x[:1, :, :2].clone().requires_grad_(True),))
