@@ -266,7 +266,7 @@ class TemporalBasicLayer(_EfficientTemporalLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        return self.act(self._add_residual(self.bn(self.conv(x)), x))
+        return self.act(self._add_residual(conv_bn_forward(x, self.conv, self.bn), x))  # eval: BN folded in
 
 
 class TemporalBottleneckLayer(_EfficientTemporalLayer):

@@ -12,8 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stviz.cost import count
 from stviz.graph import SkeletonGraph
 from stviz.layers import conv_bn_forward, conv_forward, dropout_, pointwise_conv
+from stviz.reconcile import original_order
 from stviz.spatial import PartitionGraphConv, ShiftGraphConv
 from stviz.temporal import max_pool_frames
 
@@ -120,6 +122,19 @@ def test_partition_graph_conv_orders_equal_explicit(c_in, c_out, grad):
     conv.explicit(x).sum().backward()
     for got, p in zip(ours, (conv.edge_importance, conv.conv.weight, conv.conv.bias), strict=True):
         torch.testing.assert_close(got, p.grad, **F64)
+
+
+@pytest.mark.parametrize("c_in, c_out", [(3, 64), (64, 128), (64, 64), (96, 48)])
+def test_partition_graph_conv_never_counts_more_than_the_original(c_in, c_out):
+    conv = PartitionGraphConv(c_in, c_out, GRAPH)
+    x = torch.randn(1, c_in, 8, 25)
+    with original_order(conv):
+        original = count(conv, x).macs
+    ours = count(conv, x).macs
+    if c_out > c_in:
+        assert conv.contraction_order == "aggregate-first" and ours < original
+    else:
+        assert conv.contraction_order == "project-first" and ours == original
 
 
 def _shift_gcn_by_hand(m: ShiftGraphConv, x: torch.Tensor) -> torch.Tensor:

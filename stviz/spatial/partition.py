@@ -86,9 +86,15 @@ class PartitionGraphConv(nn.Module):
         channels side by side, so the graph sum over (k, v) is one matrix product per frame with no permuted copy.
         """
         a = self._checked_graph(x, A)
-        if self.out_channels > self.in_channels:
+        if self.contraction_order == "aggregate-first":
             return self._aggregate_then_project(x, a)
         return self._project_then_aggregate(x, a)
+
+    @property
+    def contraction_order(self) -> str:
+        """``"aggregate-first"`` for a widening layer (C_out > C_in: K*C_in*V*V + K*C_in*C_out MACs per frame and
+        joint row, against the original's K*C_in*C_out + K*C_out*V*V), else ``"project-first"``, the original's."""
+        return "aggregate-first" if self.out_channels > self.in_channels else "project-first"
 
     def _aggregate_then_project(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         n, c, t, v = x.shape

