@@ -110,18 +110,16 @@ def test_partition_graph_conv_orders_equal_explicit(c_in, c_out, grad):
     x = torch.randn(2, c_in, 5, 25, dtype=torch.float64)
     with torch.set_grad_enabled(grad):
         torch.testing.assert_close(conv(x), conv.explicit(x), **F64)
-    y, grads = _grads(lambda x, *p: conv(x), x)
-    want, want_grads = _grads(lambda x, *p: conv.explicit(x), x)
-    torch.testing.assert_close(grads[0], want_grads[0], **F64)
-    for p in (conv.edge_importance, conv.conv.weight, conv.conv.bias):
-        p.grad = None
-    conv(x).sum().backward()
-    ours = [p.grad.clone() for p in (conv.edge_importance, conv.conv.weight, conv.conv.bias)]
-    for p in (conv.edge_importance, conv.conv.weight, conv.conv.bias):
-        p.grad = None
-    conv.explicit(x).sum().backward()
-    for got, p in zip(ours, (conv.edge_importance, conv.conv.weight, conv.conv.bias), strict=True):
-        torch.testing.assert_close(got, p.grad, **F64)
+    weight = torch.randn(2, c_out, 5, 25, dtype=torch.float64)
+
+    def grads(fn):  # the input's and every parameter's gradient of a fixed weighting of fn(x)
+        xi = x.clone().requires_grad_(True)
+        conv.zero_grad(set_to_none=True)
+        (fn(xi) * weight).sum().backward()
+        return [xi.grad] + [p.grad for p in conv.parameters()]
+
+    for got, want in zip(grads(conv), grads(conv.explicit), strict=True):
+        torch.testing.assert_close(got, want, **F64)
 
 
 @pytest.mark.parametrize("c_in, c_out", [(3, 64), (64, 128), (64, 64), (96, 48)])

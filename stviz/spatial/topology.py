@@ -51,39 +51,47 @@ class ChannelTopologyConv(nn.Module):
         for conv in (self.embed_u, self.embed_v, self.value, self.expand):
             kaiming_conv(conv)
 
-    def refinement(self, x: torch.Tensor) -> torch.Tensor:
+    def _check(self, x: torch.Tensor, A: torch.Tensor | None) -> None:
+        num_joints = None if A is None else A.shape[-1]
+        check_nctv(x, channels=self.in_channels, num_joints=num_joints, block=type(self).__name__, weight=self.value)
+
+    def refinement(self, x: torch.Tensor, embed_pooled: bool = True) -> torch.Tensor:
         """The sample's channel-specific part ``T = expand(tanh(x1_u - x2_v))``: (N, C_out, V, V).
 
-        The original embeds every frame and then averages over T; a 1x1 conv commutes with that mean, so the
-        embeddings here are computed once from the time-averaged input (1/T of the MACs, the same values).
+        The original embeds every frame and then averages over T (``embed_pooled=False``); a 1x1 conv commutes with
+        that mean, so by default the embeddings are computed once from the time-averaged input (1/T of the MACs, the
+        same values).
         """
-        pooled = x.mean(2, keepdim=True)  # (N, C_in, 1, V)
-        x1 = self.embed_u(pooled).squeeze(2)  # (N, R, V)
-        x2 = self.embed_v(pooled).squeeze(2)  # (N, R, V)
+        if embed_pooled:
+            pooled = x.mean(2, keepdim=True)  # (N, C_in, 1, V)
+            x1, x2 = self.embed_u(pooled).squeeze(2), self.embed_v(pooled).squeeze(2)  # (N, R, V)
+        else:
+            x1, x2 = self.embed_u(x).mean(-2), self.embed_v(x).mean(-2)  # (N, R, V)
         return self.expand(torch.tanh(x1.unsqueeze(-1) - x2.unsqueeze(-2)))  # (N, C, V, V)
+
+    def topology(
+        self,
+        x: torch.Tensor,
+        A: torch.Tensor | None = None,
+        alpha: torch.Tensor | float = 1.0,
+        embed_pooled: bool = True,
+    ) -> torch.Tensor:
+        """``M = alpha * T + A``, the per-sample, per-channel matrices: (N, C_out, V, V), rows are targets."""
+        m = self.refinement(x, embed_pooled) * alpha
+        return m if A is None else m + A[None, None]
 
     def explicit(
         self, x: torch.Tensor, A: torch.Tensor | None = None, alpha: torch.Tensor | float = 1.0
     ) -> torch.Tensor:
         """The original's order: embed every frame, then average over T (T times the embeddings' MACs of
         :meth:`forward`), and ``einsum('ncuv,nctv->nctu')``. (N, C_in, T, V) -> (N, C_out, T, V)."""
-        num_joints = None if A is None else A.shape[-1]
-        check_nctv(x, channels=self.in_channels, num_joints=num_joints, block=type(self).__name__, weight=self.value)
-        x1, x2 = self.embed_u(x).mean(-2), self.embed_v(x).mean(-2)  # (N, R, V)
-        m = self.expand(torch.tanh(x1.unsqueeze(-1) - x2.unsqueeze(-2))) * alpha
-        m = m if A is None else m + A[None, None]
-        return torch.einsum("ncuv,nctv->nctu", m, self.value(x))
-
-    def topology(self, x: torch.Tensor, A: torch.Tensor | None = None, alpha: torch.Tensor | float = 1.0):
-        """``M = alpha * T + A``, the per-sample, per-channel matrices: (N, C_out, V, V), rows are targets."""
-        m = self.refinement(x) * alpha
-        return m if A is None else m + A[None, None]
+        self._check(x, A)
+        return torch.einsum("ncuv,nctv->nctu", self.topology(x, A, alpha, embed_pooled=False), self.value(x))
 
     def forward(
         self, x: torch.Tensor, A: torch.Tensor | None = None, alpha: torch.Tensor | float = 1.0
     ) -> torch.Tensor:
-        num_joints = None if A is None else A.shape[-1]
-        check_nctv(x, channels=self.in_channels, num_joints=num_joints, block=type(self).__name__, weight=self.value)
+        self._check(x, A)
         m = self.topology(x, A, alpha)  # (N, C, U, V)
         value = conv_forward(x, self.value)  # (N, C, T, V)
         n, c, t, v = value.shape
