@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from stviz import official, set_seed
-from stviz.cost import interleaved_times
+from stviz.cost import interleaved_times, keep_freed_memory
 
 _spec = importlib.util.spec_from_file_location("original_forwards", Path(__file__).with_name("original_forwards.py"))
 orig = importlib.util.module_from_spec(_spec)
@@ -556,7 +556,7 @@ class Timing:
         return self.ours_ms / self.theirs_ms
 
 
-def measure(case: Case, mode: str, budget: float, clock=time.perf_counter, min_pairs: int = 5) -> Timing:
+def measure(case: Case, mode: str, budget: float, clock=time.perf_counter, min_pairs: int = 10) -> Timing:
     """Time one case in ``mode`` ('eval' or 'train')."""
     set_seed(0)
     module, ours, theirs, shape = case.make()
@@ -584,7 +584,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=2, help="clips of 2 persons per full-model input")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per case and mode (models x4)")
     parser.add_argument("--modes", nargs="+", default=["eval", "train"], choices=["eval", "train"])
-    parser.add_argument("--pairs", type=int, default=5, help="fewest timed pairs per case and mode")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=10,
+        help="fewest timed pairs per case and mode (the largest blocks take 0.1-0.5 s a call: with fewer pairs their "
+        "fastest calls, and so their ratios, move by 10-20%% between runs)",
+    )
     parser.add_argument("--only", nargs="*", default=[], help="run the cases whose name contains any of these")
     parser.add_argument(
         "--clock",
@@ -593,13 +599,21 @@ def main(argv: list[str] | None = None) -> int:
         help="wall: elapsed time (the goal); cpu: this process's CPU time, less disturbed by other processes on a "
         "busy machine (with --threads 1 it is the work done)",
     )
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="ask glibc to keep freed memory (stviz.cost.keep_freed_memory): neither side then pays page faults for "
+        "its large temporaries, as with jemalloc or tcmalloc; by default glibc's defaults stand, as for most users",
+    )
     args = parser.parse_args(argv)
+    heap = keep_freed_memory() if args.keep_freed_memory else False
     torch.set_num_threads(args.threads)
     cases = all_cases(args.batch, args.frames, args.clips)
     if args.only:
         cases = {k: c for k, c in cases.items() if any(s in k for s in args.only)}
     print(
-        f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock; blocks: N={args.batch}, V=25, "
+        f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock, freed memory kept: {heap}; "
+        f"blocks: N={args.batch}, V=25, "
         f"T as in a {args.frames}-frame clip; models: {args.clips} clips x 2 persons; ms: fastest of the interleaved "
         f"calls; ratio: stviz / original; pairs: median of the per-pair ratios"
     )

@@ -19,7 +19,6 @@ it also gives the forward's effective bandwidth (bytes read + written) as a frac
 from __future__ import annotations
 
 import argparse
-import ctypes
 import platform
 import statistics
 import sys
@@ -29,26 +28,12 @@ import torch
 from torch import nn
 
 from stviz import ops, set_seed
+from stviz.cost import keep_freed_memory
 from stviz.tsm import temporal_shift as tsm_shift
 
 SHAPE = (32, 64, 300, 25)
 # goal -> (max forward / copy, max backward / copy) on the CPU; rows belong to the goal their name starts with
 GOALS = {"shift op, compiled": (1.5, 2.5), "shift op, pure PyTorch": (2.0, 5.0), "TSM shift": (1.3, 1.5)}
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc to serve large tensors from its heap and keep freed memory (Linux only).
-
-    By default each fresh 61 MB output is a new mmap that the kernel must zero on first touch; that page-fault
-    cost then dominates every row (copy included) and varies with the allocator's state. With this, every row
-    measures its memory traffic and arithmetic.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 31))
 
 
 def timed_ms(fn, device: torch.device) -> float:

@@ -13,6 +13,7 @@ convention.
 
 from __future__ import annotations
 
+import ctypes
 import statistics
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ __all__ = [
     "count",
     "count_model",
     "interleaved_times",
+    "keep_freed_memory",
     "latency_ms",
     "model_input",
     "speed_ratio",
@@ -223,6 +225,22 @@ def latency_ms(module: nn.Module, *inputs, warmup: int = 5, repeat: int = 30, th
     finally:
         torch.set_num_threads(previous)
     return 1e3 * statistics.median(times)
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to serve large tensors from its heap and keep freed memory (Linux only; False elsewhere).
+
+    By default glibc gives each large allocation (up to 32 MB, more once such a block was freed) its own mapping,
+    which the kernel zeroes page by page on first touch, and returns freed memory to the system: a block that
+    allocates large temporaries pays these page faults on every call, by an amount that depends on what ran
+    before. With this, benchmarks measure memory traffic and arithmetic alone. It changes this process for good.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 31))
 
 
 def interleaved_times(

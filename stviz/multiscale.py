@@ -15,13 +15,15 @@ layer from its channel counts (:func:`contraction_macs`, :func:`choose_contracti
 A layer takes project-first only when that needs fewer multiply-accumulates; otherwise (3 -> 96 channels in the
 first layer: 13 scales of 96 channels instead of 3) it keeps the original order, so its MACs are never above the
 original's. ``contraction_order`` says which, ``contraction_costs()`` gives both counts. In eval mode BatchNorm
-is folded into the convolution before it. In train mode (BatchNorm on the batch's statistics) a layer that
-aggregates first runs in a rows layout when its scale-major stack is wider than its output, and folds BatchNorm
-from the stack's statistics when it is narrower (:mod:`stviz.multiscale_kernels`); a plain graph conv that projects
-first keeps that order with BatchNorm on its output. A G3D block whose stack is wider than its output takes the
-original order in training even where ``contraction_order`` is project-first, so its MACs equal the original's. Each
-block's ``explicit`` keeps the original order and its intermediate tensors, for teaching, for tests and for
-train-mode dropout.
+is folded into the convolution before it. A layer that aggregates first, with a scale-major stack wider than its
+output, makes the stack in cache-sized chunks: a plain graph conv sample by sample in x's own layout (no permuted
+copies), a G3D block in training in a rows layout. When the stack is narrower it is copied once, with a channel of
+ones that carries the bias, and in training BatchNorm is folded from the stack's statistics
+(:mod:`stviz.multiscale_kernels`, :mod:`stviz.multiscale_stack`). A plain graph
+conv that projects first keeps that order with BatchNorm on its output. A G3D block whose stack is wider than its
+output takes the original order in training even where ``contraction_order`` is project-first, so its MACs equal the
+original's. Each block's ``explicit`` keeps the original order and its intermediate tensors, for teaching, for tests
+and for train-mode dropout.
 """
 
 from __future__ import annotations
@@ -44,15 +46,13 @@ from stviz.layers import (
 )
 from stviz.multiscale_kernels import (
     CONTRACTION_ORDERS,
-    aggregate_project_rows,
-    batch_norm_rows,
+    aggregate_project_frames,
     choose_contraction_order,
     contraction_macs,
-    fold_batch_statistics,
-    frame_rows,
     g3d_aggregate_first,
     g3d_rows,
 )
+from stviz.multiscale_stack import pointwise_conv_stack, projection_batch_norm
 
 __all__ = [
     "CONTRACTION_ORDERS",
@@ -148,7 +148,8 @@ class MultiScaleGraphConv(nn.Module):
         return self.scales if self.offset is None else self.scales + self.offset
 
     def rows_in_training(self) -> bool:
-        """Whether the original order runs in rows: BN on batch statistics, and a stack wider than the output."""
+        """Whether a :class:`G3DBlock` runs this graph conv in rows (:func:`~stviz.multiscale_kernels.g3d_rows`): BN
+        on batch statistics, and a stack wider than the output."""
         return uses_batch_statistics(self.bn) and self.out_channels < self.num_scales * self.in_channels
 
     def aggregate(self, x: torch.Tensor) -> torch.Tensor:
@@ -183,31 +184,28 @@ class MultiScaleGraphConv(nn.Module):
         """The original order, ``W (A x)``, without its copies where they can be avoided. (N, C_out, T, V), BN and
         ``act`` (when given) done.
 
-        With a scale-major stack larger than the output (K*C_in > C_out): in eval (BN folded) each frame's
-        (C_in, K*V) aggregate is projected as it lies, so the only copy is the output's; in training (BN on batch
-        statistics) it runs in rows (:func:`~stviz.multiscale_kernels.aggregate_project_rows`). Otherwise the stack is
-        built scale-major as the original does and projected as one matrix product, with BN folded, in training
-        from the stack's own statistics (:func:`~stviz.multiscale_kernels.fold_batch_statistics`).
+        With a scale-major stack wider than the output (K*C_in > C_out) it runs sample by sample in x's layout
+        (:func:`~stviz.multiscale_kernels.aggregate_project_frames`), BN folded in eval and after it in training.
+        Otherwise the stack is copied scale-major once, as the original does, with a channel of ones for the bias,
+        and projected as one matrix product (:func:`~stviz.multiscale_stack.pointwise_conv_stack`); in training
+        BN is folded from the stack's own statistics (:func:`~stviz.multiscale_stack.projection_batch_norm`).
         """
         n, c, t, v = x.shape
         k, o = self.num_scales, self.out_channels
         folded = fold_batchnorm(self.conv.weight, self.conv.bias, self.bn)
-        if self.rows_in_training():
-            y = aggregate_project_rows(frame_rows(x), self.adjacency(), self.conv.weight, self.conv.bias)
-            return batch_norm_rows(y, self.bn, act).view(n, t, v, o).permute(0, 3, 1, 2)
-        graph = self.adjacency().reshape(k * v, v)  # (K*V, U), row k*V + v
-        if o < k * c:
-            weight, bias = folded
-            s = torch.matmul(x.transpose(1, 2).reshape(n * t, c, v), graph.t())  # (N*T, C, K*V)
-            weight = weight.view(o, k, c).transpose(1, 2).reshape(1, o, c * k)  # input channels c*K + k
-            y = torch.baddbmm(bias.view(1, o, 1), weight.expand(n * t, o, c * k), s.view(n * t, c * k, v))
-            y = y if act is None else act(y)
-            return y.view(n, t, o, v).transpose(1, 2)  # (N, O, T, V), made contiguous at the end
-        s = torch.matmul(x, graph.t())  # (N, C, T, K*V)
-        s = s.view(n, c, t, k, v).permute(0, 3, 1, 2, 4).reshape(n, k * c, t, v)  # scale-major (N, K*C, T, V)
+        if o < k * c:  # the stack is wider than the output: sample by sample, in x's layout
+            weight, bias = folded if folded is not None else (self.conv.weight, self.conv.bias)
+            y = aggregate_project_frames(x, self.adjacency(), weight, bias)  # (N, O, T, V)
+            y = y if folded is not None else self.bn(y)
+            return y if act is None else act(y)
         if folded is None:  # batch statistics from the (narrow) stack's covariance
-            folded = fold_batch_statistics(s, self.conv.weight, self.conv.bias, self.bn)
-        return pointwise_conv(s, *folded, act)
+            weight = self.conv.weight.view(o, k * c)
+            y = projection_batch_norm(x, weight, self.conv.bias, self.bn, act, adjacency=self.adjacency())
+            return y.view(n, o, t, v)
+        graph = self.adjacency().reshape(k * v, v)  # (K*V, U), row k*V + v
+        s = torch.matmul(x, graph.t()).view(n, c, t, k, v).permute(0, 3, 1, 2, 4)  # scale-major (N, K, C, T, V)
+        weight, bias = folded
+        return pointwise_conv_stack(s, weight.view(o, k * c), bias, act).view(n, o, t, v)
 
     def _finish(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Residual and activation on the normalised ``y``: (N, C_out, T, V), contiguous."""

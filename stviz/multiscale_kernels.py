@@ -2,21 +2,23 @@
 
 * :func:`contraction_macs`, :func:`choose_contraction_order`: the cost of each contraction order, and the
   order a layer takes in eval mode;
-* :class:`SharedGraphProduct`: one (learned) graph applied to a batch of graphs, with a backward that sums the
-  graph's gradient chunk by chunk.
+* :class:`AggregateProjectFrames`, :class:`AggregateProjectRows`: graphs aggregated by K (learned) scales and
+  projected, the stack made and its gradient used in chunks;
+* :func:`g3d_rows`, :func:`g3d_aggregate_first`: a G3D block after its embedding, in the original order.
 
-When BatchNorm uses the batch's statistics (training) it cannot be folded into the 1x1 convolution before it,
-and a training step is mostly memory traffic: the scale-major stack of K aggregated copies (K*C_in channels) and
-the output (C_out channels) are written and read several times. Which of the two is wider decides:
+The scale-major stack of K aggregated copies (K*C_in channels) and the output (C_out channels) are the large
+tensors; which of the two is wider decides the layout:
 
-* a stack wider than the output (K*C_in > C_out): a rows layout, one row per (sample, frame, joint). The
-  aggregated scales are written straight into the order the projection reads (no scale-major copy), and the
-  projection and both its gradients are single matrix products (:func:`aggregate_project_rows`, :func:`g3d_rows`);
-* a stack no wider than the output (MS-G3D's first layer, 3 input channels): the BatchNorm statistics of
-  ``W s + b`` follow from the stack's own mean and covariance (K*C_in channels), so BatchNorm is folded into the
-  convolution even in training and never reads the output (:func:`fold_batch_statistics`).
+* a stack wider than the output (K*C_in > C_out): the stack is made in chunks of about :data:`STACK_CHUNK` values
+  that stay in cache, and no stack is ever large enough to be mapped page by page from the operating system on
+  every call. A plain graph conv works sample by sample in x's own (N, C, T, V) layout, so neither the input, the
+  output nor their gradients are copied into another layout (:func:`aggregate_project_frames`). A G3D block in
+  training uses a rows layout, one row per (sample, frame, joint, window frame), where the collapse convolution is
+  one product too (:func:`aggregate_project_rows`, :func:`g3d_rows`);
+* a stack no wider than the output (MS-G3D's first layer, 3 input channels): copied once, with a channel of ones
+  that carries the bias, and in training with BatchNorm folded from its statistics (:mod:`stviz.multiscale_stack`).
 
-Both give :meth:`stviz.multiscale.MultiScaleGraphConv.explicit`'s results and gradients up to float rounding.
+All give :meth:`stviz.multiscale.MultiScaleGraphConv.explicit`'s results and gradients up to float rounding.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from stviz.layers import fold_batchnorm, pointwise_conv, pointwise_conv_bn
+from stviz.layers import fold_batchnorm, pointwise_conv_bn, using_reference_kernels
+from stviz.multiscale_stack import compute_dtype, pointwise_conv_stack, projection_batch_norm, without_autocast
 
-GRADIENT_CHUNK = 1 << 20  # values of the per-graph products summed at once in SharedGraphProduct's backward
+STACK_CHUNK = 1 << 20  # values of the aggregated stack made (and its gradient used) at once by AggregateProjectRows
 
 
 CONTRACTION_ORDERS = ("aggregate-first", "project-first")
@@ -66,44 +69,6 @@ def choose_contraction_order(
     return "project-first" if macs["project-first"] < macs["aggregate-first"] else "aggregate-first"
 
 
-def fold_batch_statistics(
-    stack: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.BatchNorm2d
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``bn(conv1x1(stack))`` with batch statistics as one 1x1 conv: the folded (C_out, D, 1, 1) weight and bias.
-
-    ``stack`` (N, D, H, W), ``weight`` (C_out, D, 1, 1). The output's per-channel mean is ``W mean(stack) + b``
-    and its (biased) variance ``w_o^T Cov(stack) w_o``, from the (D, D) covariance of the centred stack. Updates
-    ``bn``'s running statistics as its own forward would (momentum, or a cumulative average when it is None).
-    """
-    n, d, h, w = stack.shape
-    count = n * h * w
-    mean = stack.mean((0, 2, 3))
-    centred = (stack - mean.view(1, d, 1, 1)).reshape(n, d, h * w)
-    cov = torch.bmm(centred, centred.transpose(1, 2)).sum(0) / count  # (D, D)
-    w2 = weight.reshape(-1, d)
-    var = ((w2 @ cov) * w2).sum(1)  # (C_out,) biased, as BN normalises
-    bias = torch.zeros_like(var) if bias is None else bias
-    out_mean = w2 @ mean + bias
-    scale = torch.rsqrt(var + bn.eps)
-    if bn.weight is not None:
-        scale = scale * bn.weight
-    shift = (bias - out_mean) * scale  # the bias cancels, and gets the (zero) gradient it gets in BN
-    if bn.bias is not None:
-        shift = shift + bn.bias
-    if bn.training and bn.track_running_stats:
-        _update_running_statistics(bn, out_mean, var, count)
-    return w2.mul(scale[:, None]).view_as(weight), shift
-
-
-def _update_running_statistics(bn: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Tensor, count: int) -> None:
-    """What ``bn``'s forward does to its running statistics for a batch of ``count`` values per channel."""
-    with torch.no_grad():
-        bn.num_batches_tracked.add_(1)
-        momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
-        bn.running_mean.lerp_(mean, momentum)
-        bn.running_var.lerp_(var * count / max(count - 1, 1), momentum)
-
-
 def batch_norm_rows(y: torch.Tensor, bn: nn.BatchNorm2d, act: nn.Module | None = None) -> torch.Tensor:
     """``act(bn(y))`` over the columns of ``y`` (R, C): each column a channel, each row a (sample, frame, joint).
 
@@ -113,6 +78,102 @@ def batch_norm_rows(y: torch.Tensor, bn: nn.BatchNorm2d, act: nn.Module | None =
     return (y if act is None else act(y)).view(rows, channels)
 
 
+def aggregate_project_frames(
+    x: torch.Tensor, adjacency: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """``W · concat_k(A_k x) + b`` in the original order, in x's own layout: x (N, C, T, U), ``adjacency`` (K, V, U),
+    ``weight`` (C_out, K*C, ...) with scale-major input channels ``k*C + c`` -> (N, C_out, T, V). See
+    :class:`AggregateProjectFrames`; under :func:`~stviz.layers.reference_kernels` two plain einsums (what the cost
+    tables count: the row of ones that carries the bias is not counted as multiply-accumulates)."""
+    o = weight.shape[0]
+    if using_reference_kernels():
+        n, c, t, _ = x.shape
+        k, v, _ = adjacency.shape
+        stack = torch.einsum("kvu,nctu->nkctv", adjacency, x).reshape(n, k * c, t * v)
+        y = torch.einsum("od,ndp->nop", weight.reshape(o, k * c), stack).view(n, o, t, v)
+        return y if bias is None else y + bias.view(1, o, 1, 1)
+    return AggregateProjectFrames.apply(x, adjacency, weight.reshape(o, -1), bias)
+
+
+class AggregateProjectFrames(torch.autograd.Function):
+    """``W · concat_k(A_k x) + b`` sample by sample, without a layout change: (N, C, T, U) -> (N, O, T, V).
+
+    Each sample's scale-major stack (K*C rows of T*V values, and a last row of ones that carries the bias) is one
+    batched product over the K scales, and its projection one product that writes the sample's output where it
+    belongs; in the backward, x's gradient and the graph's are products per sample and scale too. No permuted copy
+    of the input, the output or their gradients is made (a rows layout needs four), and the stack is made in
+    chunks of about :data:`STACK_CHUNK` values that stay in cache and are kept for the backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x, adjacency, weight, bias):
+        device = x.device.type
+        dtype = compute_dtype(device, x.dtype)
+        n, c, t, u = x.shape
+        (k, v, _), o = adjacency.shape, weight.shape[0]
+        xc, graph = x.to(dtype).contiguous(), adjacency.to(dtype)
+        folded = weight.to(dtype) if bias is None else torch.cat([weight, bias[:, None]], 1).to(dtype)
+        d = folded.shape[1]  # K*C, and the row of ones
+        out = x.new_empty(n, o, t, v, dtype=dtype)
+        chunk = max(1, STACK_CHUNK // (d * t * v))
+        stacks = []
+        with without_autocast(device):
+            for i in range(0, n, chunk):
+                b = min(chunk, n - i)
+                stack = x.new_empty(b, d, t * v, dtype=dtype)
+                if bias is not None:
+                    stack[:, k * c].fill_(1)
+                for j in range(b):  # scale s's aggregate of sample i + j: rows s*C .. s*C + C - 1
+                    frames, scales = xc[i + j].view(c * t, u), stack[j, : k * c].view(k, c * t, v)
+                    for s in range(k):  # one product per scale: faster than a batched product here
+                        torch.mm(frames, graph[s].t(), out=scales[s])
+                torch.bmm(folded.expand(b, o, d), stack, out=out[i : i + b].view(b, o, t * v))
+                stacks.append(stack)
+        ctx.save_for_backward(xc, graph, weight, *stacks)
+        ctx.chunk, ctx.has_bias, ctx.dtypes = chunk, bias is not None, (x.dtype, adjacency.dtype)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, graph, weight, *stacks = ctx.saved_tensors
+        n, c, t, u = x.shape
+        (k, v, _), o = graph.shape, weight.shape[0]
+        need_x, need_graph, need_weight, need_bias = ctx.needs_input_grad
+        grad = grad.to(x.dtype).reshape(n, o, t * v)
+        grad_folded = grad.new_zeros(o, stacks[0].shape[1]) if need_weight or need_bias else None
+        grad_x = torch.empty_like(x) if need_x else None
+        grad_graph = torch.zeros_like(graph) if need_graph else None
+        weight_t = weight.to(x.dtype).t()  # (K*C, O)
+        for stack, i in zip(stacks, range(0, n, ctx.chunk), strict=True):
+            b = stack.shape[0]
+            part = grad[i : i + b]  # (b, O, T*V)
+            for j in range(b):
+                if grad_folded is not None:
+                    grad_folded.addmm_(part[j], stack[j].t())
+            if not (need_x or need_graph):
+                continue
+            grad_stack = torch.bmm(weight_t.expand(b, k * c, o), part)  # (b, K*C, T*V)
+            for j in range(b):
+                scales = grad_stack[j].view(k, c * t, v)
+                frames = x[i + j].view(c * t, u)
+                if need_graph:
+                    for s in range(k):
+                        grad_graph[s].addmm_(scales[s].t(), frames)
+                if need_x:
+                    rows = grad_x[i + j].view(c * t, u)
+                    torch.mm(scales[0], graph[0], out=rows)
+                    for s in range(1, k):
+                        rows.addmm_(scales[s], graph[s])
+        x_dtype, graph_dtype = ctx.dtypes
+        return (
+            None if grad_x is None else grad_x.to(x_dtype),
+            None if grad_graph is None else grad_graph.to(graph_dtype),
+            grad_folded[:, : k * c].to(weight.dtype) if need_weight else None,
+            grad_folded[:, k * c].to(weight.dtype) if need_bias and ctx.has_bias else None,
+        )
+
+
 def aggregate_project_rows(
     frames: torch.Tensor, adjacency: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 ) -> torch.Tensor:
@@ -120,55 +181,81 @@ def aggregate_project_rows(
 
     ``frames`` holds B graphs of U nodes and C channels (a frame, or a window of frames); ``adjacency`` (K, V, U);
     ``weight`` (C_out, K*C, ...) with scale-major input channels ``k*C + c``. Each graph's aggregate is written
-    as V rows of K*C columns (scale-major, as the weight reads them); row ``b*V + v``.
+    as V rows of K*C columns (scale-major, as the weight reads them); row ``b*V + v``. See
+    :class:`AggregateProjectRows`.
     """
-    b, u, c = frames.shape
-    k, v, _ = adjacency.shape
-    o = weight.shape[0]
+    k, v, u = adjacency.shape
     graph = adjacency.transpose(0, 1).reshape(v * k, u)  # row v*K + k
-    s = SharedGraphProduct.apply(graph, frames)  # (B, V*K, C): B products written straight into rows
-    w = weight.reshape(o, k * c).t()
-    s = s.view(b * v, k * c)
-    return torch.mm(s, w) if bias is None else torch.addmm(bias, s, w)
+    return AggregateProjectRows.apply(frames, graph, weight.reshape(weight.shape[0], -1), bias)
 
 
-class SharedGraphProduct(torch.autograd.Function):
-    """``graph @ frames[b]`` for every b: graph (R, U), frames (B, U, C) -> (B, R, C).
+class AggregateProjectRows(torch.autograd.Function):
+    """``concat_b(graph @ frames[b]) @ W^T + b``: frames (B, U, C), graph (V*K, U), weight (O, K*C) -> (B*V, O).
 
-    The graph's gradient ``sum_b grad[b] @ frames[b]^T`` is summed chunk by chunk: a batched product then a sum
-    would first write all B (R, U) products, more memory traffic than the whole product.
+    The aggregated stack (B graphs of V*K rows and C columns, read as B*V rows of K*C) is the layer's largest
+    tensor, K times the input. It is made, and in the backward its gradient is used, in chunks of about
+    :data:`STACK_CHUNK` values: the chunks are kept for the backward as they are, but none of them is large enough
+    to be mapped from the operating system page by page on every call (a 74 MB stack costs about 16 ms in page
+    faults alone on a 2-core machine), and each chunk's products run while it is still in cache. The graph's
+    gradient is summed chunk by chunk too.
     """
 
     @staticmethod
-    def forward(graph: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        return torch.bmm(graph.expand(frames.shape[0], *graph.shape), frames)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(*inputs)
+    def forward(ctx, frames, graph, weight, bias):
+        b, u, c = frames.shape
+        (r, _), o = graph.shape, weight.shape[0]
+        v = r * c // weight.shape[1]  # V = (V*K) / K
+        device = frames.device.type
+        dtype = compute_dtype(device, frames.dtype)
+        chunk = max(1, STACK_CHUNK // (r * c))
+        graph_c, weight_t = graph.to(dtype), weight.to(dtype).t()
+        bias_c = None if bias is None else bias.to(dtype)
+        out = frames.new_empty(b * v, o, dtype=dtype)
+        stacks = []
+        with without_autocast(device):
+            for i in range(0, b, chunk):
+                part = frames[i : i + chunk].to(dtype)
+                stack = torch.bmm(graph_c.expand(part.shape[0], r, u), part).view(-1, weight_t.shape[0])
+                rows = out[i * v : (i + part.shape[0]) * v]
+                if bias_c is None:
+                    torch.mm(stack, weight_t, out=rows)
+                else:
+                    torch.addmm(bias_c, stack, weight_t, out=rows)
+                stacks.append(stack)
+        ctx.save_for_backward(frames, graph_c, weight, *stacks)
+        ctx.chunk, ctx.has_bias, ctx.graph_dtype = chunk, bias is not None, graph.dtype
+        return out
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        graph, frames = ctx.saved_tensors
-        b, (r, u) = frames.shape[0], graph.shape
-        grad_graph = grad_frames = None
-        # under autocast the forward ran in grad's dtype (e.g. bfloat16); the backward, run outside it, does too
-        if ctx.needs_input_grad[0]:
-            chunk = max(1, GRADIENT_CHUNK // (r * u))  # products per chunk, a few MB together
-            grad_graph = graph.new_zeros(r, u)
-            for i in range(0, b, chunk):
-                rows = frames[i : i + chunk].to(grad.dtype).transpose(1, 2)
-                grad_graph += torch.bmm(grad[i : i + chunk], rows).sum(0)
-        if ctx.needs_input_grad[1]:
-            grad_frames = torch.bmm(graph.t().to(grad.dtype).expand(b, u, r), grad).to(frames.dtype)
-        return grad_graph, grad_frames
-
-
-def frame_rows(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, T, V) -> (N*T, V, C): each frame a graph of V nodes with C channels."""
-    n, c, t, v = x.shape
-    return x.permute(0, 2, 3, 1).reshape(n * t, v, c)
+    def backward(ctx, grad):
+        frames, graph, weight, *stacks = ctx.saved_tensors
+        b, u, c = frames.shape
+        r, o, chunk = graph.shape[0], weight.shape[0], ctx.chunk
+        v = grad.shape[0] // b
+        need_frames, need_graph, need_weight, need_bias = ctx.needs_input_grad
+        weight_c = weight.to(grad.dtype)
+        grad_frames = frames.new_empty(b, u, c, dtype=grad.dtype) if need_frames else None
+        grad_graph = graph.new_zeros(r, u) if need_graph else None
+        grad_weight = grad.new_zeros(o, weight.shape[1]) if need_weight else None
+        for j, i in enumerate(range(0, b, chunk)):
+            part = grad[i * v : (i + chunk) * v]  # (b_c*V, O)
+            n_part = part.shape[0] // v
+            if need_weight:  # (O, K*C): faster than the transposed product on the CPU
+                grad_weight.addmm_(part.t(), stacks[j])
+            if not (need_frames or need_graph):
+                continue
+            grad_stack = torch.mm(part, weight_c).view(n_part, r, c)  # (b_c, V*K, C)
+            if need_graph:
+                grad_graph += torch.bmm(grad_stack, frames[i : i + chunk].to(grad.dtype).transpose(1, 2)).sum(0)
+            if need_frames:
+                torch.bmm(graph.t().expand(n_part, u, r), grad_stack, out=grad_frames[i : i + chunk])
+        return (
+            None if grad_frames is None else grad_frames.to(frames.dtype),
+            None if grad_graph is None else grad_graph.to(ctx.graph_dtype),
+            None if grad_weight is None else grad_weight.to(weight.dtype),
+            grad.sum(0).to(weight.dtype) if need_bias and ctx.has_bias else None,
+        )
 
 
 def window_rows(x: torch.Tensor, window_size: int, stride: int, dilation: int, padding: int) -> torch.Tensor:
@@ -201,7 +288,7 @@ def g3d_rows(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
 
 def g3d_aggregate_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
     """A :class:`stviz.multiscale.G3DBlock` after its embedding, in the original order: (N, C, T, V) -> (N, C_out,
-    T', V), BN folded (eval) or from the stack's statistics (:func:`fold_batch_statistics`).
+    T', V), BN folded (eval) or from the stack's statistics (:func:`projection_batch_norm`).
 
     The stack is laid out (N, C*K, w, T', V) (channel ``c*K + k``, then window frame i), so the projection writes
     the graph conv's output as (N, C_e*w, T', V) (channel ``o*w + i``): what the (1, w, 1) collapse convolution
@@ -213,10 +300,12 @@ def g3d_aggregate_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
     frames = block.windows(x)  # (N, C, T', w*U)
     t = frames.shape[2]
     s = torch.matmul(frames, gc.adjacency().reshape(k * w * v, w * v).t())  # (N, C, T', K*w*V)
-    s = s.view(n, c, t, k, w, v).permute(0, 1, 3, 4, 2, 5).reshape(n, c * k, w * t, v)
+    s = s.view(n, c, t, k, w, v).permute(0, 1, 3, 4, 2, 5)  # (N, C, K, w, T', V)
     weight = gc.conv.weight.view(o, k, c).transpose(1, 2).reshape(o, c * k)  # input channels c*K + k
     folded = fold_batchnorm(weight, gc.conv.bias, gc.bn)
     if folded is None:
-        folded = fold_batch_statistics(s, weight, gc.conv.bias, gc.bn)
-    y = pointwise_conv(s, *folded, gc.act).view(n, o * w, t, v)  # (N, C_e*w, T', V)
+        y = projection_batch_norm(s, weight, gc.conv.bias, gc.bn, gc.act)
+    else:
+        y = pointwise_conv_stack(s, *folded, gc.act)
+    y = y.view(n, o * w, t, v)  # (N, C_e*w, T', V)
     return pointwise_conv_bn(y, block.collapse.weight.view(c_out, o * w), block.collapse.bias, block.bn)

@@ -15,13 +15,15 @@ from torch import nn
 from stviz.checks import check_nctv, check_odd_kernel, check_positive_int, reduced_channels
 from stviz.init import ctrgcn_init, efficientgcn_init
 from stviz.layers import (
-    add_residual,
+    conv1x1,
     conv_bn,
     conv_bn_forward,
+    fold_batchnorm,
     make_activation,
     make_residual,
     residual_forward,
     temporal_conv,
+    uses_batch_statistics,
 )
 
 __all__ = [
@@ -132,15 +134,33 @@ class MultiScaleTemporalConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_nctv(x, channels=self.in_channels, block=type(self).__name__, weight=self)
-        out = torch.cat([_run_branch(branch, x) for branch in self.branches], dim=1)  # (N, C_out, T', V)
+        entries = self._folded_entries(x)  # eval: the first B - 1 branches start from these
+        if entries is None:
+            branches = [_run_branch(branch, x) for branch in self.branches]
+        else:
+            branches = [_run_branch(branch[3:], h) for branch, h in zip(self.branches[:-1], entries, strict=True)]
+            branches.append(_run_branch(self.branches[-1], x))
+        out = torch.cat(branches, dim=1)  # (N, C_out, T', V)
         if self.residual is not None:
             out += residual_forward(self.residual, x)  # in place: the concatenation is a fresh tensor
         return self.act(out)
 
+    def _folded_entries(self, x: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
+        """In eval, the 1x1 conv -> BN -> act entries of the first B - 1 branches as one product, each BN folded into
+        its rows: B - 1 views (N, C_out/B, T, V) of one tensor; x is read once instead of B - 1 times. None when BN
+        uses batch statistics (training), where each branch runs on its own, so that training rounds as it always
+        has (the zoo's checkpoints retrain bit for bit)."""
+        entries = [branch[:3] for branch in self.branches[:-1]]
+        if any(uses_batch_statistics(bn) for _, bn, _ in entries):
+            return None
+        folded = [fold_batchnorm(conv.weight, conv.bias, bn) for conv, bn, _ in entries]
+        y = conv1x1(x, torch.cat([w for w, _ in folded]), torch.cat([b for _, b in folded]))
+        return torch.split(entries[0][2](y), entries[0][0].out_channels, dim=1)
+
 
 def _run_branch(branch: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """A branch's layers in order, each convolution and the BatchNorm after it as one convolution in eval mode."""
-    layers = list(branch)
+    layers = list(branch)  # a Sequential or a slice of one
     i = 0
     while i < len(layers):
         layer = layers[i]
@@ -238,7 +258,9 @@ class _EfficientTemporalLayer(nn.Module):
         self.residual = make_residual(channels, channels, stride, residual, bias=bias)
 
     def _add_residual(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return add_residual(h, x, self.residual)
+        """``h + residual(x)`` (a projection's BatchNorm folded in eval), or ``h`` without a residual. Added in place:
+        ``h`` is a fresh BatchNorm or convolution output that no backward needs."""
+        return h if self.residual is None else h.add_(residual_forward(self.residual, x))
 
     def _check(self, x: torch.Tensor) -> None:
         check_nctv(x, channels=self.channels, block=type(self).__name__, weight=self)
@@ -294,9 +316,9 @@ class TemporalBottleneckLayer(_EfficientTemporalLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        h = self.act(self.reduct_conv(x))  # (N, C/r, T, V)
-        h = self.act(self.conv(h))  # (N, C/r, T', V)
-        return self.act(self._add_residual(self.expand_conv(h), x))
+        h = self.act(conv_bn_forward(x, *self.reduct_conv))  # (N, C/r, T, V)
+        h = self.act(conv_bn_forward(h, *self.conv))  # (N, C/r, T', V)
+        return self.act(self._add_residual(conv_bn_forward(h, *self.expand_conv), x))
 
 
 class TemporalSepLayer(_EfficientTemporalLayer):
@@ -326,9 +348,9 @@ class TemporalSepLayer(_EfficientTemporalLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        h = x if self.expand_conv is None else self.act(self.expand_conv(x))  # (N, C*e, T, V)
-        h = self.act(self.depth_conv(h))  # (N, C*e, T', V)
-        return self._add_residual(self.point_conv(h), x)
+        h = x if self.expand_conv is None else self.act(conv_bn_forward(x, *self.expand_conv))  # (N, C*e, T, V)
+        h = self.act(conv_bn_forward(h, *self.depth_conv))  # (N, C*e, T', V)
+        return self._add_residual(conv_bn_forward(h, *self.point_conv), x)
 
 
 class TemporalSandglassLayer(_EfficientTemporalLayer):
@@ -358,7 +380,7 @@ class TemporalSandglassLayer(_EfficientTemporalLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        h = self.act(self.depth_conv1(x))  # (N, C, T, V)
-        h = self.point_conv1(h)  # (N, C/r, T, V)
-        h = self.act(self.point_conv2(h))  # (N, C, T, V)
-        return self._add_residual(self.depth_conv2(h), x)  # (N, C, T', V)
+        h = self.act(conv_bn_forward(x, *self.depth_conv1))  # (N, C, T, V)
+        h = conv_bn_forward(h, *self.point_conv1)  # (N, C/r, T, V)
+        h = self.act(conv_bn_forward(h, *self.point_conv2))  # (N, C, T, V)
+        return self._add_residual(conv_bn_forward(h, *self.depth_conv2), x)  # (N, C, T', V)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -135,3 +139,11 @@ def test_in_place_accumulating_products_are_counted():
     a, b, out = torch.randn(4, 5, 6), torch.randn(4, 6, 7), torch.randn(4, 5, 7)
     cost = count(Accumulate(), a, b, out)
     assert cost.matmul_flops == 2 * 4 * 5 * 6 * 7 + 2 * 5 * 6 * 7
+
+
+def test_keep_freed_memory_tells_glibc_in_its_own_process():
+    """It changes the allocator of the process it runs in for good, so it runs in a child process here."""
+    code = "import sys; from stviz.cost import keep_freed_memory; sys.exit(0 if keep_freed_memory() else 3)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    expected = 0 if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" else 3
+    assert run.returncode == expected, run.stderr[-2000:]

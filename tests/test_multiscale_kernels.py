@@ -1,8 +1,9 @@
 """The fast contractions of MS-G3D's blocks (:mod:`stviz.multiscale_kernels`) against the plain ops they replace.
 
-Train mode takes two paths, chosen by the widths: a rows layout when the scale-major stack is wider than the
-output, and BatchNorm statistics folded from the stack's covariance when it is not. Both must give the original
-order's output, gradients and running statistics (checked in float64, and by ``gradcheck``).
+The paths are chosen by the widths: when the scale-major stack is wider than the output, a plain graph conv works
+sample by sample in its input's layout and a G3D block trains in a rows layout; when it is narrower, BatchNorm's
+statistics are folded from the stack's covariance in training. All must give the original order's output,
+gradients and running statistics (checked in float64, and by ``gradcheck`` on each custom autograd function).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from stviz import multiscale_kernels, set_seed
@@ -19,10 +19,11 @@ from stviz.graph import SkeletonGraph
 from stviz.layers import pointwise_conv
 from stviz.multiscale import G3DBlock, MultiScaleGraphConv
 from stviz.multiscale_kernels import (
-    SharedGraphProduct,
+    AggregateProjectFrames,
+    AggregateProjectRows,
     batch_norm_rows,
-    fold_batch_statistics,
 )
+from stviz.multiscale_stack import ProjectionBatchNorm, projection_batch_norm
 
 A = SkeletonGraph().binary_adjacency()
 CHAIN = torch.tensor([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]], dtype=torch.float32)  # 4 joints
@@ -74,36 +75,85 @@ def test_pointwise_conv_equals_a_1x1_conv2d(bias):
 
 @pytest.mark.parametrize("momentum", [0.1, None])
 @pytest.mark.parametrize("affine", [True, False])
-def test_batch_statistics_fold_equals_conv_then_batch_norm(momentum, affine):
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+def test_projection_batch_norm_equals_conv_then_batch_norm(momentum, affine, relu, bias):
     set_seed(0)
-    stack = (torch.randn(4, 6, 5, 3, dtype=torch.float64) * 2 + 3).requires_grad_()  # far from zero mean
-    conv = nn.Conv2d(6, 9, 1).double()
+    base = (torch.randn(4, 5, 2, 3, 7, dtype=torch.float64) * 2 + 3).requires_grad_()  # far from zero mean
+    conv = nn.Conv2d(6, 9, 1, bias=bias).double()
     bn = nn.BatchNorm2d(9, momentum=momentum, affine=affine).double()
     if affine:
         with torch.no_grad():
             bn.weight.uniform_(0.5, 1.5)
             bn.bias.normal_()
     bn_ref = copy.deepcopy(bn)
+    act = nn.ReLU(inplace=True) if relu else None
     for step in range(2):  # the second step checks the running statistics' update from non-initial values
-        got = F.conv2d(stack, *fold_batch_statistics(stack, conv.weight, conv.bias, bn))
-        want = bn_ref(conv(stack))
+        stack = base.permute(0, 3, 2, 1, 4)  # (N, 3, 2, 5, 7): a strided view of 6 channels x 35 positions
+        got = projection_batch_norm(stack, conv.weight.view(9, 6), conv.bias, bn, act).view(4, 9, 5, 7)
+        want = bn_ref(conv(stack.reshape(4, 6, 5, 7)))
+        want = torch.relu(want) if relu else want
         torch.testing.assert_close(got, want, **F64)
         torch.testing.assert_close(bn.running_mean, bn_ref.running_mean, **F64)
         torch.testing.assert_close(bn.running_var, bn_ref.running_var, **F64)
         assert bn.num_batches_tracked == bn_ref.num_batches_tracked == step + 1
-    grads = torch.autograd.grad(got.square().sum(), [stack, conv.weight, conv.bias])
-    want_grads = torch.autograd.grad(want.square().sum(), [stack, conv.weight, conv.bias])
+    params = [base, conv.weight, *([conv.bias] if bias else []), *([bn.weight, bn.bias] if affine else [])]
+    ref_params = [base, conv.weight, *([conv.bias] if bias else []), *([bn_ref.weight, bn_ref.bias] if affine else [])]
+    grad = torch.randn_like(got)
+    grads = torch.autograd.grad(got, params, grad)
+    want_grads = torch.autograd.grad(want, ref_params, grad)
     for g, w in zip(grads, want_grads, strict=True):
         torch.testing.assert_close(g, w, atol=1e-9, rtol=1e-9)
 
 
-@pytest.mark.parametrize("chunk_values", [1 << 20, 24])  # one chunk; chunks of 2 products and a last one of 1
-def test_shared_graph_product_passes_gradcheck(monkeypatch, chunk_values):
-    monkeypatch.setattr(multiscale_kernels, "GRADIENT_CHUNK", chunk_values)
-    graph = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+def test_projection_batch_norm_passes_gradcheck():
+    set_seed(0)
+    stack = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    weight, bias = torch.randn(6, 4, dtype=torch.float64, requires_grad=True), torch.randn(6, dtype=torch.float64)
+    gamma = torch.rand(6, dtype=torch.float64).add(0.5).requires_grad_()
+    beta = torch.randn(6, dtype=torch.float64, requires_grad=True)
+
+    def layer(stack, weight, gamma, beta):
+        return ProjectionBatchNorm.apply(stack, None, weight, bias, gamma, beta, 1e-5, True)[0]
+
+    assert torch.autograd.gradcheck(layer, (stack, weight, gamma, beta))
+    x = torch.randn(3, 2, 2, 4, dtype=torch.float64, requires_grad=True)  # built from x and 2 scales of a graph
+    adjacency = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    stack = torch.einsum("kvu,nctu->nkctv", adjacency, x).reshape(3, 4, 6)
+    got = ProjectionBatchNorm.apply(x, adjacency, weight, bias, gamma, beta, 1e-5, True)[0]
+    torch.testing.assert_close(got, layer(stack, weight, gamma, beta), **F64)
+
+    def aggregated(x, adjacency, weight, gamma, beta):
+        return ProjectionBatchNorm.apply(x, adjacency, weight, bias, gamma, beta, 1e-5, True)[0]
+
+    assert torch.autograd.gradcheck(aggregated, (x, adjacency, weight, gamma, beta))
+
+
+@pytest.mark.parametrize("chunk_values", [1 << 21, 24])  # one chunk; chunks of 2 graphs and a last one of 1
+@pytest.mark.parametrize("bias", [True, False])
+def test_aggregate_project_rows_passes_gradcheck(monkeypatch, chunk_values, bias):
+    monkeypatch.setattr(multiscale_kernels, "STACK_CHUNK", chunk_values)
     frames = torch.randn(5, 4, 2, dtype=torch.float64, requires_grad=True)
-    torch.testing.assert_close(SharedGraphProduct.apply(graph, frames), graph @ frames, **F64)
-    assert torch.autograd.gradcheck(SharedGraphProduct.apply, (graph, frames))
+    graph = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)  # V=3 rows of K=2 scales
+    weight = torch.randn(7, 4, dtype=torch.float64, requires_grad=True)  # (O, K*C)
+    b = torch.randn(7, dtype=torch.float64, requires_grad=True) if bias else None
+    want = (graph @ frames).view(15, 4) @ weight.t() + (0 if b is None else b)
+    torch.testing.assert_close(AggregateProjectRows.apply(frames, graph, weight, b), want, **F64)
+    assert torch.autograd.gradcheck(AggregateProjectRows.apply, (frames, graph, weight, b))
+
+
+@pytest.mark.parametrize("chunk_values", [1 << 20, 40])  # one chunk; chunks of 2 samples and a last one of 1
+@pytest.mark.parametrize("bias", [True, False])
+def test_aggregate_project_frames_passes_gradcheck(monkeypatch, chunk_values, bias):
+    monkeypatch.setattr(multiscale_kernels, "STACK_CHUNK", chunk_values)
+    x = torch.randn(5, 2, 2, 4, dtype=torch.float64, requires_grad=True)  # (N, C, T, U)
+    adjacency = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)  # K=2 scales, V=3 targets
+    weight = torch.randn(7, 4, dtype=torch.float64, requires_grad=True)  # (O, K*C), scale-major
+    b = torch.randn(7, dtype=torch.float64, requires_grad=True) if bias else None
+    stack = torch.einsum("kvu,nctu->nkctv", adjacency, x).reshape(5, 4, 2, 3)
+    want = torch.einsum("od,ndtv->notv", weight, stack) + (0 if b is None else b.view(1, 7, 1, 1))
+    torch.testing.assert_close(AggregateProjectFrames.apply(x, adjacency, weight, b), want, **F64)
+    assert torch.autograd.gradcheck(AggregateProjectFrames.apply, (x, adjacency, weight, b))
 
 
 def test_batch_norm_rows_is_batch_norm_over_columns():

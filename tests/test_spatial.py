@@ -105,6 +105,27 @@ def test_partition_graph_conv_equals_loop(c_in, c_out):
     torch.testing.assert_close(y, loop_partition(x, m.conv, m.edge_importance * a, 3, c_out), **TOL)
 
 
+@pytest.mark.parametrize("c_in,c_out", [(3, 16), (16, 16), (16, 8)])  # aggregate-first, project-first twice
+@pytest.mark.parametrize("bias", [True, False])
+def test_partition_graph_conv_folds_the_batch_norm_after_it(c_in, c_out, bias):
+    """``m(x, bn=bn)`` is ``bn(m(x))``: folded in eval (with and without autograd), applied in training."""
+    set_seed(0)
+    m = perturb(PartitionGraphConv(c_in, c_out, official.adjacency("stgcn"), edge_importance=True, bias=bias)).double()
+    bn = nn.BatchNorm2d(c_out).double()
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5), bn.bias.normal_(), bn.running_mean.normal_(), bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(2, c_in, 6, V, dtype=torch.float64, requires_grad=True)
+    for train in (False, True):
+        bn.train(train)
+        with torch.no_grad():
+            torch.testing.assert_close(m(x, bn=bn), bn(m.explicit(x)), atol=1e-10, rtol=1e-10)
+        got, want = m(x, bn=bn), bn(m.explicit(x))
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)
+        grads = torch.autograd.grad(got.square().sum(), [x, *m.parameters()])
+        for g, w in zip(grads, torch.autograd.grad(want.square().sum(), [x, *m.parameters()]), strict=True):
+            torch.testing.assert_close(g, w, atol=1e-9, rtol=1e-9)
+
+
 def test_partition_graph_conv_a_at_call():
     set_seed(0)
     a = official.adjacency("stgcn")

@@ -53,8 +53,8 @@ class STGCNBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, A: torch.Tensor | None = None) -> torch.Tensor:
         check_nctv(x, channels=self.in_channels, block=type(self).__name__, weight=self.gcn.conv)
-        bn_in, _, conv, bn_out, dropout = self.tcn  # eval: the temporal conv and its BN as one conv
-        y = dropout_(conv_bn_forward(torch.relu_(bn_in(self.gcn(x, A))), conv, bn_out), dropout.p, self.training)
+        bn_in, _, conv, bn_out, dropout = self.tcn  # eval: each BN folded into the conv before it
+        y = dropout_(conv_bn_forward(torch.relu_(self.gcn(x, A, bn=bn_in)), conv, bn_out), dropout.p, self.training)
         if self.residual is not None:
             y += residual_forward(self.residual, x)  # y is a fresh tensor
         return torch.relu_(y)

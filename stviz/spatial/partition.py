@@ -8,11 +8,12 @@ joint w receives. Yan et al., AAAI 2018 (ST-GCN); Song et al., TPAMI 2022 (Effic
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from stviz.checks import check_adjacency, check_nctv
 from stviz.init import efficientgcn_init
-from stviz.layers import add_residual, conv1x1, make_activation, make_residual
+from stviz.layers import conv1x1, fold_batchnorm, make_activation, make_residual, residual_forward
 
 __all__ = ["PartitionGraphConv", "EfficientGraphLayer"]
 
@@ -77,18 +78,30 @@ class PartitionGraphConv(nn.Module):
         x = self.conv(x).view(n, self.num_subsets, self.out_channels, t, v)  # (N, K, C, T, V)
         return torch.einsum("nkctv,kvw->nctw", x, a)  # (N, C, T, V)
 
-    def forward(self, x: torch.Tensor, A: torch.Tensor | None = None) -> torch.Tensor:
-        """:meth:`explicit`'s result in the cheaper order for the widths.
+    def forward(self, x: torch.Tensor, A: torch.Tensor | None = None, bn: nn.BatchNorm2d | None = None) -> torch.Tensor:
+        """:meth:`explicit`'s result in the cheaper order for the widths; ``bn(...)`` of it when ``bn`` is given.
 
         Widening (C_out > C_in): aggregate the K*C_in input channels over the graph first, then one 1x1 conv
         (fewer MACs). Otherwise project first, as :meth:`explicit` with the 1x1 conv as a batched matrix product
         when autograd records; without autograd, with the conv's output rows (frame, joint) holding K*C_out
         channels side by side, so the graph sum over (k, v) is one matrix product per frame with no permuted copy.
+
+        ``bn``, the BatchNorm that follows the layer, is folded in when it has fixed statistics (eval): its scale
+        goes into the conv's weight and bias, its shift into the pass that writes the output, so it costs no pass
+        of its own. With batch statistics it runs after the layer.
         """
         a = self._checked_graph(x, A)
+        folded = None if bn is None else fold_batchnorm(self.conv.weight.new_ones(self.out_channels), None, bn)
+        scale, shift = folded if folded is not None else (None, None)
+        weight, bias = self.conv.weight, self.conv.bias
+        if scale is not None:  # the K partitions' channels c all take channel c's scale
+            weight = weight * scale.repeat(self.num_subsets).view(-1, 1, 1, 1)
+            bias = None if bias is None else bias * scale.repeat(self.num_subsets)
         if self.contraction_order == "aggregate-first":
-            return self._aggregate_then_project(x, a)
-        return self._project_then_aggregate(x, a)
+            y = self._aggregate_then_project(x, a, weight, bias, shift)
+        else:
+            y = self._project_then_aggregate(x, a, weight, bias, shift)
+        return bn(y) if bn is not None and folded is None else y
 
     @property
     def contraction_order(self) -> str:
@@ -96,31 +109,50 @@ class PartitionGraphConv(nn.Module):
         joint row, against the original's K*C_in*C_out + K*C_out*V*V), else ``"project-first"``, the original's."""
         return "aggregate-first" if self.out_channels > self.in_channels else "project-first"
 
-    def _aggregate_then_project(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    def _aggregate_then_project(
+        self,
+        x: torch.Tensor,
+        a: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        shift: torch.Tensor | None,
+    ) -> torch.Tensor:
         n, c, t, v = x.shape
         k, d = self.num_subsets, self.out_channels
         a = a.to(x.dtype)
         z = torch.matmul(x.reshape(n * c * t, v), a.permute(1, 0, 2).reshape(v, k * v))  # (N*C*T, K*V)
         z = z.view(n, c, t, k, v).permute(0, 1, 3, 2, 4).reshape(n, c * k, t, v)  # channels (c, k)
-        weight = self.conv.weight.view(k, d, c).permute(1, 2, 0).reshape(d, c * k, 1, 1)
+        weight = weight.view(k, d, c).permute(1, 2, 0).reshape(d, c * k, 1, 1)
         y = conv1x1(z, weight, None)  # (N, C_out, T, V)
-        if self.conv.bias is None:
+        if bias is None and shift is None:
             return y
         # the bias b_k of subset k reaches joint w through the column sum of A_k
-        bias = torch.matmul(self.conv.bias.view(k, d).t(), a.sum(1))  # (C_out, V)
-        return y.add_(bias.to(y.dtype).view(1, d, 1, v))
+        total = None if bias is None else torch.matmul(bias.view(k, d).t(), a.sum(1))  # (C_out, V)
+        if shift is not None:
+            total = shift.view(d, 1) if total is None else total + shift.view(d, 1)
+        return y.add_(total.to(y.dtype).view(1, d, 1, -1))
 
-    def _project_then_aggregate(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    def _project_then_aggregate(
+        self,
+        x: torch.Tensor,
+        a: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        shift: torch.Tensor | None,
+    ) -> torch.Tensor:
         n, _, t, v = x.shape
         k, d = self.num_subsets, self.out_channels
         if torch.is_grad_enabled():  # with autograd, the einsum's backward is cheaper than the rows layout's
-            y = conv1x1(x, self.conv.weight, self.conv.bias).view(n, k, d, t, v)  # (N, K, C, T, V)
-            return torch.einsum("nkctv,kvw->nctw", y, a.to(y.dtype))
-        y = self.conv(x.contiguous(memory_format=torch.channels_last))  # memory (N, T, V, K*C_out)
+            y = conv1x1(x, weight, bias).view(n, k, d, t, v)  # (N, K, C, T, V)
+            y = torch.einsum("nkctv,kvw->nctw", y, a.to(y.dtype))
+            return y if shift is None else y.add_(shift.to(y.dtype).view(1, d, 1, 1))
+        y = F.conv2d(x.contiguous(memory_format=torch.channels_last), weight, bias)  # memory (N, T, V, K*C_out)
         y = y.permute(0, 2, 3, 1).reshape(n * t, v * k, d)  # a view: rows (v, k) of each frame
         a_rows = a.permute(1, 0, 2).reshape(v * k, v).to(y.dtype)  # [(v, k), w]
-        out = torch.matmul(y.transpose(1, 2), a_rows)  # (N*T, C_out, V)
-        return out.view(n, t, d, v).transpose(1, 2).contiguous()  # (N, C_out, T, V)
+        out = torch.matmul(y.transpose(1, 2), a_rows).view(n, t, d, v).transpose(1, 2)  # (N, C_out, T, V) strided
+        if shift is None:
+            return out.contiguous()
+        return torch.add(out, shift.to(out.dtype).view(1, d, 1, 1), out=x.new_empty(n, d, t, v, dtype=out.dtype))
 
 
 class EfficientGraphLayer(nn.Module):
@@ -160,4 +192,7 @@ class EfficientGraphLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_nctv(x, channels=self.in_channels, block=type(self).__name__, weight=self.bn)
-        return self.act(add_residual(self.bn(self.conv(x)), x, self.residual))
+        y = self.conv(x, bn=self.bn)  # a fresh tensor: BN folded in (eval) or applied (training)
+        if self.residual is not None:
+            y.add_(residual_forward(self.residual, x))
+        return self.act(y)

@@ -1,0 +1,210 @@
+"""The scale-major stack of MS-G3D's graph convolutions copied once, with a channel of ones, and what is done with
+it when it is no wider than the output (MS-G3D's first layer, 3 input channels):
+
+* :func:`with_ones_channel`, :func:`pointwise_conv_stack`: the copy that a scale-major stack needs anyway, with a
+  last channel of ones that carries the 1x1 convolution's bias, so the product writes the output once;
+* :class:`ProjectionBatchNorm` (:func:`projection_batch_norm`): in training, the BatchNorm statistics of ``W s + b``
+  follow from the stack's own mean and covariance, so BatchNorm is folded into the convolution even then, and the
+  layer is one product that never reads its output for statistics.
+
+Used by :mod:`stviz.multiscale` and :mod:`stviz.multiscale_kernels`; both give
+:meth:`stviz.multiscale.MultiScaleGraphConv.explicit`'s results and gradients up to float rounding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from stviz.layers import pointwise_conv, using_reference_kernels
+
+__all__ = [
+    "ProjectionBatchNorm",
+    "compute_dtype",
+    "pointwise_conv_stack",
+    "projection_batch_norm",
+    "with_ones_channel",
+    "without_autocast",
+]
+
+
+def compute_dtype(device_type: str, dtype: torch.dtype) -> torch.dtype:
+    """The dtype an autocast region computes products in on ``device_type`` (``dtype`` outside one, or on a device
+    without autocast, such as ``meta``)."""
+    if torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return dtype
+
+
+def without_autocast(device_type: str) -> contextlib.AbstractContextManager:
+    """A region with autocast off on ``device_type``: a custom function's forward casts explicitly."""
+    if torch.amp.is_autocast_available(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def with_ones_channel(stack: torch.Tensor, channels: int) -> torch.Tensor:
+    """``stack`` (N, ...) viewed as (N, D, P) (D = ``channels``, any strides that allow it), copied into a new
+    (N, D + 1, P) tensor whose last channel is all ones: a 1x1 convolution's bias becomes its last weight column, so
+    the product writes the output once instead of first filling it with the bias."""
+    n = stack.shape[0]
+    rows = stack.new_empty(n, channels + 1, stack[0].numel() // channels)
+    rows[:, :channels].view(stack.shape).copy_(stack)
+    rows[:, channels].fill_(1)
+    return rows
+
+
+def pointwise_conv_stack(
+    stack: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, act: nn.Module | None
+) -> torch.Tensor:
+    """``act(W s + b)`` on a strided stack, as one product: ``stack`` (N, ...) viewing as (N, D, P), ``weight``
+    (O, D), ``bias`` (O,) -> (N, O, P). The stack is copied once (:func:`with_ones_channel`), the copy that a
+    scale-major stack needs anyway. Under :func:`~stviz.layers.reference_kernels` a plain product (what the
+    cost tables count)."""
+    o, d = weight.shape
+    if using_reference_kernels():  # counted as the 1x1 convolution it is, without the bias column
+        return pointwise_conv(stack.reshape(stack.shape[0], d, -1), weight, bias, act)
+    rows = with_ones_channel(stack, d)
+    folded = torch.cat([weight, bias[:, None]], 1)  # (O, D + 1)
+    y = torch.bmm(folded.expand(rows.shape[0], o, d + 1), rows)
+    return y if act is None else act(y)
+
+
+class ProjectionBatchNorm(torch.autograd.Function):
+    """``relu(bn(W s + b))`` (or without the ReLU) with BatchNorm on the batch's statistics, read from the stack.
+
+    ``stack`` (N, ...) holds D = ``weight.shape[1]`` channels of P positions each, in any strides that view as
+    (N, D, P); ``weight`` (O, D). With an ``adjacency`` (K, V, U), ``stack`` is the graph conv's input x (N, C, T, U)
+    instead, and the scale-major stack (D = K*C channels, P = T*V) is made from it sample by sample, straight into
+    place; x's and the graph's gradients are then products too, with no permuted copy of the stack or its gradient.
+    The output's per-channel mean is ``W m + b`` and its biased variance
+    ``w_o^T Cov(s) w_o`` (``m``, ``Cov(s)``: the stack's mean and (D, D) covariance), so BatchNorm folds into the
+    weight and the whole layer is one matrix product per sample: the stack is copied once into (N, D + 1, P) with a
+    last channel of ones that carries the bias. Returns the (N, O, P) output and, for the running statistics, the
+    output's batch mean and biased variance (O,).
+
+    The backward is BatchNorm's, mapped through W: with ``P = sum_p g s_p^T`` (one product, whose ones column
+    gives ``sum_p g``) every other term is a (D, D) or (O, D) matrix, so only two products read the output's
+    gradient, one for ``P`` and one for the stack's gradient. The conv bias cancels in BatchNorm and gets a zero
+    gradient, as it does there.
+    """
+
+    @staticmethod
+    def forward(ctx, stack, adjacency, weight, bias, gamma, beta, eps: float, relu: bool):
+        n, (o, d) = stack.shape[0], weight.shape
+        if adjacency is None:
+            rows = with_ones_channel(stack, d)
+        else:
+            stack = stack.contiguous()
+            _, c, t, u = stack.shape
+            (k, v, _), graph = adjacency.shape, adjacency.to(stack.dtype).transpose(1, 2)
+            rows = stack.new_empty(n, d + 1, t * v)
+            rows[:, d].fill_(1)
+            for i in range(n):  # scale k of sample i: rows k*C .. k*C + C - 1
+                frames = stack[i].view(1, c * t, u).expand(k, c * t, u)
+                torch.bmm(frames, graph, out=rows[i, :d].view(k, c * t, v))
+        p = rows.shape[2]
+        s, count = rows[:, :d], n * p
+        with without_autocast(stack.device.type):  # statistics in the weight's dtype (float32 under amp)
+            s_stats = s.to(weight.dtype)
+            mean = s_stats.mean((0, 2))  # (D,)
+            centred = s_stats - mean.view(1, d, 1)
+            cov = torch.bmm(centred, centred.transpose(1, 2)).sum(0) / count  # (D, D)
+            projected_mean = weight @ mean  # (O,)
+            var = ((weight @ cov) * weight).sum(1)
+            inv_std = torch.rsqrt(var + eps)
+            scale = inv_std if gamma is None else inv_std * gamma
+            shift = -projected_mean * scale if beta is None else beta - projected_mean * scale
+            folded = torch.cat([weight * scale[:, None], shift[:, None]], 1).to(stack.dtype)  # (O, D + 1)
+            y = torch.bmm(folded.expand(n, o, d + 1), rows)  # (N, O, P)
+            if relu:
+                y.clamp_min_(0)
+        batch_mean = projected_mean if bias is None else projected_mean + bias
+        x = None if adjacency is None else stack
+        ctx.save_for_backward(
+            rows, y if relu else None, weight, mean, cov, inv_std, scale, projected_mean, x, adjacency
+        )
+        ctx.stack_shape, ctx.has_gamma = stack.shape, gamma is not None
+        ctx.mark_non_differentiable(batch_mean, var)
+        return y, batch_mean, var
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad, _mean_grad, _var_grad):
+        rows, y, weight, mean, cov, inv_std, scale, projected_mean, x, adjacency = ctx.saved_tensors
+        n, _, p = rows.shape
+        o, d = weight.shape
+        count = n * p
+        grad = grad.reshape(n, o, p)
+        if y is not None:
+            grad = torch.ops.aten.threshold_backward(grad, y, 0)
+        sums = torch.bmm(grad, rows.transpose(1, 2)).sum(0).to(weight.dtype)  # (O, D + 1)
+        grad_s_sum, grad_sum = sums[:, :d], sums[:, d]  # sum_p g s_p^T, sum_p g
+        grad_gamma = inv_std * ((grad_s_sum * weight).sum(1) - grad_sum * projected_mean)  # sum_p g * normalised
+        grad_weight = scale[:, None] * (
+            grad_s_sum - grad_sum[:, None] * mean[None, :] - (grad_gamma * inv_std)[:, None] * (weight @ cov)
+        )
+        grad_stack = grad_adjacency = None
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            # W'^T g - M (s - m) - W^T (scale * sum_p g / count), M = W^T diag(scale * grad_gamma * inv_std / count) W
+            coupling = weight.t() @ ((scale * grad_gamma * inv_std / count)[:, None] * weight)  # (D, D)
+            constant = weight.t() @ (scale * grad_sum / count) - coupling @ mean
+            correction = torch.cat([coupling, constant[:, None]], 1).neg().to(rows.dtype)  # (D, D + 1)
+            grad_stack = torch.bmm(correction.expand(n, d, d + 1), rows)
+            folded_t = (weight * scale[:, None]).t().to(rows.dtype)  # (D, O)
+            grad_stack.baddbmm_(folded_t.expand(n, d, o), grad)
+            if adjacency is None:
+                grad_stack = grad_stack.view(ctx.stack_shape)
+            else:  # back through the aggregation, for all samples and scales at once (a narrow stack: small)
+                _, c, t, u = x.shape
+                k, v, _ = adjacency.shape
+                scales = grad_stack.view(n * k, c * t, v)
+                graph = adjacency.to(scales.dtype).expand(n, k, v, u).reshape(n * k, v, u)
+                grad_stack = torch.bmm(scales, graph).view(n, k, c * t, u).sum(1).view(ctx.stack_shape)
+                if ctx.needs_input_grad[1]:
+                    frames = x.view(n, 1, c * t, u).expand(n, k, c * t, u).reshape(n * k, c * t, u)
+                    grad_adjacency = torch.bmm(scales.transpose(1, 2), frames).view(n, k, v, u).sum(0)
+                    grad_adjacency = grad_adjacency.to(adjacency.dtype)
+        grad_bias = torch.zeros_like(projected_mean) if ctx.needs_input_grad[3] else None
+        return (
+            grad_stack if ctx.needs_input_grad[0] else None,
+            grad_adjacency,
+            grad_weight if ctx.needs_input_grad[2] else None,
+            grad_bias,
+            grad_gamma if ctx.has_gamma and ctx.needs_input_grad[4] else None,
+            grad_sum if ctx.needs_input_grad[5] else None,
+            None,
+            None,
+        )
+
+
+def projection_batch_norm(
+    stack: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    bn: nn.BatchNorm2d,
+    act: nn.Module | None,
+    adjacency: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``act(bn(W s + b))`` with ``bn`` on the batch's statistics, as one product (:class:`ProjectionBatchNorm`).
+
+    ``stack`` (N, ...) viewing as (N, D, P), or with ``adjacency`` (K, V, U) the graph conv's input (N, C, T, U);
+    ``weight`` (O, D): returns (N, O, P). Updates ``bn``'s running statistics as its own forward would. A ReLU is
+    applied inside (its mask read from the output); another ``act`` runs on the output."""
+    relu = isinstance(act, nn.ReLU)
+    y, mean, var = ProjectionBatchNorm.apply(stack, adjacency, weight, bias, bn.weight, bn.bias, bn.eps, relu)
+    if bn.training and bn.track_running_stats:
+        _update_running_statistics(bn, mean, var, y.shape[0] * y.shape[2])
+    return y if relu or act is None else act(y)
+
+
+def _update_running_statistics(bn: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Tensor, count: int) -> None:
+    """What ``bn``'s forward does to its running statistics for a batch of ``count`` values per channel."""
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+        momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+        bn.running_mean.lerp_(mean, momentum)
+        bn.running_var.lerp_(var * count / max(count - 1, 1), momentum)
