@@ -30,7 +30,7 @@ from torch.autograd.function import once_differentiable
 from stviz.layers import fold_batchnorm, pointwise_conv_bn, using_reference_kernels
 from stviz.multiscale_stack import compute_dtype, pointwise_conv_stack, projection_batch_norm, without_autocast
 
-STACK_CHUNK = 1 << 20  # values of the aggregated stack made (and its gradient used) at once by AggregateProjectRows
+STACK_CHUNK = 1 << 20  # values of the aggregated stack made (and its gradient used) at once: 4 MB in float32
 
 
 CONTRACTION_ORDERS = ("aggregate-first", "project-first")
@@ -99,10 +99,10 @@ class AggregateProjectFrames(torch.autograd.Function):
     """``W · concat_k(A_k x) + b`` sample by sample, without a layout change: (N, C, T, U) -> (N, O, T, V).
 
     Each sample's scale-major stack (K*C rows of T*V values, and a last row of ones that carries the bias) is one
-    batched product over the K scales, and its projection one product that writes the sample's output where it
-    belongs; in the backward, x's gradient and the graph's are products per sample and scale too. No permuted copy
-    of the input, the output or their gradients is made (a rows layout needs four), and the stack is made in
-    chunks of about :data:`STACK_CHUNK` values that stay in cache and are kept for the backward.
+    product per scale, written straight into place, and its projection one product that writes the sample's output
+    where it belongs; in the backward, x's gradient and the graph's are products per sample and scale too. No
+    permuted copy of the input, the output or their gradients is made (a rows layout needs four), and the stack is
+    made in chunks of about :data:`STACK_CHUNK` values that stay in cache and are kept for the backward.
     """
 
     @staticmethod
