@@ -24,6 +24,7 @@ __all__ = [
     "make_residual",
     "add_residual",
     "fold_batchnorm",
+    "update_running_statistics",
     "reference_kernels",
     "using_reference_kernels",
     "pointwise_conv",
@@ -120,6 +121,18 @@ def add_residual(y: torch.Tensor, x: torch.Tensor, residual: nn.Module | None) -
 def uses_batch_statistics(bn: nn.modules.batchnorm._BatchNorm) -> bool:
     """Whether ``bn`` normalises with the batch's own statistics (train mode, or no running statistics)."""
     return bn.training or bn.running_mean is None
+
+
+def update_running_statistics(
+    bn: nn.modules.batchnorm._BatchNorm, mean: torch.Tensor, var: torch.Tensor, count: float | torch.Tensor
+) -> None:
+    """What ``bn``'s own forward does to its batch count and running statistics, given the batch's per-channel
+    ``mean`` and biased ``var`` over ``count`` values per channel (the running variance is the unbiased one)."""
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+        momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+        bn.running_mean.lerp_(mean.detach(), momentum)
+        bn.running_var.lerp_(var.detach() * count / max(count - 1, 1), momentum)
 
 
 def fold_batchnorm(

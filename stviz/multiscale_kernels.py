@@ -148,8 +148,8 @@ class AggregateProjectFrames(torch.autograd.Function):
         for stack, i in zip(stacks, range(0, n, ctx.chunk), strict=True):
             b = stack.shape[0]
             part = grad[i : i + b]  # (b, O, T*V)
-            for j in range(b):
-                if grad_folded is not None:
+            if grad_folded is not None:
+                for j in range(b):
                     grad_folded.addmm_(part[j], stack[j].t())
             if not (need_x or need_graph):
                 continue

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from stviz.layers import pointwise_conv, using_reference_kernels
+from stviz.layers import pointwise_conv, update_running_statistics, using_reference_kernels
 
 __all__ = [
     "ProjectionBatchNorm",
@@ -197,14 +197,5 @@ def projection_batch_norm(
     relu = isinstance(act, nn.ReLU)
     y, mean, var = ProjectionBatchNorm.apply(stack, adjacency, weight, bias, bn.weight, bn.bias, bn.eps, relu)
     if bn.training and bn.track_running_stats:
-        _update_running_statistics(bn, mean, var, y.shape[0] * y.shape[2])
+        update_running_statistics(bn, mean, var, y.shape[0] * y.shape[2])
     return y if relu or act is None else act(y)
-
-
-def _update_running_statistics(bn: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Tensor, count: int) -> None:
-    """What ``bn``'s forward does to its running statistics for a batch of ``count`` values per channel."""
-    with torch.no_grad():
-        bn.num_batches_tracked.add_(1)
-        momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
-        bn.running_mean.lerp_(mean, momentum)
-        bn.running_var.lerp_(var * count / max(count - 1, 1), momentum)

@@ -18,6 +18,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from stviz.layers import update_running_statistics
+
 __all__ = [
     "init_distributed",
     "world_size",
@@ -110,11 +112,7 @@ class GlobalBatchNorm(_BatchNorm):
         centred = x - mean.view(shape)
         var = _sum_over_ranks(centred.pow(2).sum(dims)) / total  # (C,), biased
         if self.track_running_stats:
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                m = self.momentum if self.momentum is not None else 1.0 / self.num_batches_tracked.item()
-                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
-                self.running_var.mul_(1 - m).add_(var.detach() * total / (total - 1), alpha=m)
+            update_running_statistics(self, mean, var, total)
         out = centred * torch.rsqrt(var + self.eps).view(shape)
         if self.affine:
             out = out * self.weight.view(shape) + self.bias.view(shape)
