@@ -92,21 +92,25 @@ def aggregate_project_frames(
         stack = torch.einsum("kvu,nctu->nkctv", adjacency, x).reshape(n, k * c, t * v)
         y = torch.einsum("od,ndp->nop", weight.reshape(o, k * c), stack).view(n, o, t, v)
         return y if bias is None else y + bias.view(1, o, 1, 1)
-    return AggregateProjectFrames.apply(x, adjacency, weight.reshape(o, -1), bias)
+    tensors = (x, adjacency, weight, bias)
+    backward = torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in tensors)
+    return AggregateProjectFrames.apply(x, adjacency, weight.reshape(o, -1), bias, backward)
 
 
 class AggregateProjectFrames(torch.autograd.Function):
     """``W · concat_k(A_k x) + b`` sample by sample, without a layout change: (N, C, T, U) -> (N, O, T, V).
 
     Each sample's scale-major stack (K*C rows of T*V values, and a last row of ones that carries the bias) is one
-    product per scale, written straight into place, and its projection one product that writes the sample's output
-    where it belongs; in the backward, x's gradient and the graph's are products per sample and scale too. No
-    permuted copy of the input, the output or their gradients is made (a rows layout needs four), and the stack is
-    made in chunks of about :data:`STACK_CHUNK` values that stay in cache and are kept for the backward.
+    product batched over the scales, written straight into place, and its projection one product that writes the
+    sample's output where it belongs; in the backward, x's gradient is a chain of products per scale and the graph's
+    one batched product per sample. No permuted copy of the input, the output or their gradients is made (a rows
+    layout needs four), and the stack is made in chunks of about :data:`STACK_CHUNK` values that stay in cache and
+    are kept for the backward; the stack's gradient reuses one buffer.
     """
 
     @staticmethod
-    def forward(ctx, x, adjacency, weight, bias):
+    def forward(ctx, x, adjacency, weight, bias, keep):
+        """``keep``: whether a backward may follow (the stacks are kept for it); else every chunk reuses one stack."""
         device = x.device.type
         dtype = compute_dtype(device, x.dtype)
         n, c, t, u = x.shape
@@ -116,19 +120,22 @@ class AggregateProjectFrames(torch.autograd.Function):
         d = folded.shape[1]  # K*C, and the row of ones
         out = x.new_empty(n, o, t, v, dtype=dtype)
         chunk = max(1, STACK_CHUNK // (d * t * v))
-        stacks = []
+        stacks, stack = [], None
         with without_autocast(device):
             for i in range(0, n, chunk):
                 b = min(chunk, n - i)
-                stack = x.new_empty(b, d, t * v, dtype=dtype)
-                if bias is not None:
-                    stack[:, k * c].fill_(1)
+                if keep or stack is None:
+                    stack = x.new_empty(b, d, t * v, dtype=dtype)
+                    if bias is not None:
+                        stack[:, k * c].fill_(1)
+                stack = stack[:b]
                 for j in range(b):  # scale s's aggregate of sample i + j: rows s*C .. s*C + C - 1
                     frames, scales = xc[i + j].view(c * t, u), stack[j, : k * c].view(k, c * t, v)
-                    for s in range(k):  # one product per scale: faster than a batched product here
-                        torch.mm(frames, graph[s].t(), out=scales[s])
+                    # batched over scales, the frames repeated (stride 0): 1.1-1.8x faster than a product per scale
+                    torch.bmm(frames.expand(k, c * t, u), graph.transpose(1, 2), out=scales)
                 torch.bmm(folded.expand(b, o, d), stack, out=out[i : i + b].view(b, o, t * v))
-                stacks.append(stack)
+                if keep:
+                    stacks.append(stack)
         ctx.save_for_backward(xc, graph, weight, *stacks)
         ctx.chunk, ctx.has_bias, ctx.dtypes = chunk, bias is not None, (x.dtype, adjacency.dtype)
         return out
@@ -139,27 +146,28 @@ class AggregateProjectFrames(torch.autograd.Function):
         x, graph, weight, *stacks = ctx.saved_tensors
         n, c, t, u = x.shape
         (k, v, _), o = graph.shape, weight.shape[0]
-        need_x, need_graph, need_weight, need_bias = ctx.needs_input_grad
+        need_x, need_graph, need_weight, need_bias, _ = ctx.needs_input_grad
         grad = grad.to(x.dtype).reshape(n, o, t * v)
         grad_folded = grad.new_zeros(o, stacks[0].shape[1]) if need_weight or need_bias else None
         grad_x = torch.empty_like(x) if need_x else None
         grad_graph = torch.zeros_like(graph) if need_graph else None
         weight_t = weight.to(x.dtype).t()  # (K*C, O)
+        # one buffer for every chunk's stack gradient: a fresh one per chunk is slower to write (cold memory)
+        grad_stacks = x.new_empty(ctx.chunk, k * c, t * v) if need_x or need_graph else None
         for stack, i in zip(stacks, range(0, n, ctx.chunk), strict=True):
             b = stack.shape[0]
             part = grad[i : i + b]  # (b, O, T*V)
             if grad_folded is not None:
                 for j in range(b):
                     grad_folded.addmm_(part[j], stack[j].t())
-            if not (need_x or need_graph):
+            if grad_stacks is None:
                 continue
-            grad_stack = torch.bmm(weight_t.expand(b, k * c, o), part)  # (b, K*C, T*V)
+            grad_stack = torch.bmm(weight_t.expand(b, k * c, o), part, out=grad_stacks[:b])  # (b, K*C, T*V)
             for j in range(b):
                 scales = grad_stack[j].view(k, c * t, v)
                 frames = x[i + j].view(c * t, u)
-                if need_graph:
-                    for s in range(k):
-                        grad_graph[s].addmm_(scales[s].t(), frames)
+                if need_graph:  # batched over scales: K (V, C*T) @ (C*T, U) products alone use one thread each
+                    grad_graph.baddbmm_(scales.transpose(1, 2), frames.expand(k, c * t, u))
                 if need_x:
                     rows = grad_x[i + j].view(c * t, u)
                     torch.mm(scales[0], graph[0], out=rows)
@@ -171,6 +179,7 @@ class AggregateProjectFrames(torch.autograd.Function):
             None if grad_graph is None else grad_graph.to(graph_dtype),
             grad_folded[:, : k * c].to(weight.dtype) if need_weight else None,
             grad_folded[:, k * c].to(weight.dtype) if need_bias and ctx.has_bias else None,
+            None,
         )
 
 
@@ -238,14 +247,15 @@ class AggregateProjectRows(torch.autograd.Function):
         grad_frames = frames.new_empty(b, u, c, dtype=grad.dtype) if need_frames else None
         grad_graph = graph.new_zeros(r, u) if need_graph else None
         grad_weight = grad.new_zeros(o, weight.shape[1]) if need_weight else None
+        grad_stacks = grad.new_empty(chunk * v, weight.shape[1]) if need_frames or need_graph else None
         for j, i in enumerate(range(0, b, chunk)):
             part = grad[i * v : (i + chunk) * v]  # (b_c*V, O)
             n_part = part.shape[0] // v
             if need_weight:  # (O, K*C): faster than the transposed product on the CPU
                 grad_weight.addmm_(part.t(), stacks[j])
-            if not (need_frames or need_graph):
+            if grad_stacks is None:
                 continue
-            grad_stack = torch.mm(part, weight_c).view(n_part, r, c)  # (b_c, V*K, C)
+            grad_stack = torch.mm(part, weight_c, out=grad_stacks[: part.shape[0]]).view(n_part, r, c)  # (b_c, V*K, C)
             if need_graph:
                 grad_graph += torch.bmm(grad_stack, frames[i : i + chunk].to(grad.dtype).transpose(1, 2)).sum(0)
             if need_frames:

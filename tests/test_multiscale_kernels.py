@@ -152,8 +152,10 @@ def test_aggregate_project_frames_passes_gradcheck(monkeypatch, chunk_values, bi
     b = torch.randn(7, dtype=torch.float64, requires_grad=True) if bias else None
     stack = torch.einsum("kvu,nctu->nkctv", adjacency, x).reshape(5, 4, 2, 3)
     want = torch.einsum("od,ndtv->notv", weight, stack) + (0 if b is None else b.view(1, 7, 1, 1))
-    torch.testing.assert_close(AggregateProjectFrames.apply(x, adjacency, weight, b), want, **F64)
-    assert torch.autograd.gradcheck(AggregateProjectFrames.apply, (x, adjacency, weight, b))
+    torch.testing.assert_close(AggregateProjectFrames.apply(x, adjacency, weight, b, True), want, **F64)
+    assert torch.autograd.gradcheck(AggregateProjectFrames.apply, (x, adjacency, weight, b, True))
+    with torch.no_grad():  # no backward to come: every chunk reuses one stack (and its row of ones)
+        torch.testing.assert_close(multiscale_kernels.aggregate_project_frames(x, adjacency, weight, b), want, **F64)
 
 
 def test_batch_norm_rows_is_batch_norm_over_columns():
