@@ -135,6 +135,20 @@ def update_running_statistics(
         bn.running_var.lerp_(var.detach() * count / max(count - 1, 1), momentum)
 
 
+def batchnorm_affine(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(scale, shift)``, each (C,), with ``bn(y) = scale * y + shift`` per channel: ``scale = gamma / sqrt(var +
+    eps)``, ``shift = beta - mean * scale``. ``None`` when ``bn`` normalises with the batch's own statistics."""
+    if uses_batch_statistics(bn):
+        return None
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight
+    shift = -bn.running_mean * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias
+    return scale, shift
+
+
 def fold_batchnorm(
     weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.modules.batchnorm._BatchNorm
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -144,14 +158,10 @@ def fold_batchnorm(
     Returns ``None`` when ``bn`` normalises with the batch's own statistics (train mode, or no running
     statistics): there is nothing fixed to fold then.
     """
-    if uses_batch_statistics(bn):
+    affine = batchnorm_affine(bn)
+    if affine is None:
         return None
-    scale = torch.rsqrt(bn.running_var + bn.eps)
-    if bn.weight is not None:
-        scale = scale * bn.weight
-    shift = -bn.running_mean * scale
-    if bn.bias is not None:
-        shift = shift + bn.bias
+    scale, shift = affine
     folded_bias = shift if bias is None else bias * scale + shift
     return weight * scale.view(-1, *([1] * (weight.dim() - 1))), folded_bias
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from stviz.cost import count
 from stviz.graph import SkeletonGraph
-from stviz.layers import conv_bn_forward, conv_forward, dropout_, pointwise_conv
+from stviz.layers import batchnorm_affine, conv_bn_forward, conv_forward, dropout_, pointwise_conv
 from stviz.reconcile import original_order
 from stviz.spatial import PartitionGraphConv, ShiftGraphConv
 from stviz.temporal import max_pool_frames
@@ -58,6 +58,20 @@ def test_conv_bn_forward_pointwise_equals_conv_then_bn(training):
     reference.train(training)
     torch.testing.assert_close(conv_bn_forward(x, conv, bn), reference(conv(x)), **F64)
     torch.testing.assert_close(bn.running_mean, reference.running_mean, **F64)  # the same statistics update
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batchnorm_affine_is_eval_batchnorm_per_channel_and_none_in_training(affine):
+    torch.manual_seed(2)
+    bn = nn.BatchNorm2d(5, affine=affine).double()
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2)
+        if affine:
+            bn.weight.uniform_(0.5, 2), bn.bias.uniform_(-1, 1)
+    y = torch.randn(3, 5, 4, 2, dtype=torch.float64)
+    scale, shift = batchnorm_affine(bn.eval())
+    torch.testing.assert_close(scale.view(1, 5, 1, 1) * y + shift.view(1, 5, 1, 1), bn(y), **F64)
+    assert batchnorm_affine(bn.train()) is None  # batch statistics: nothing fixed to fold
 
 
 def test_dropout_keeps_entries_with_the_right_probability_and_scale():

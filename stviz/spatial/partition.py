@@ -13,7 +13,7 @@ from torch import nn
 
 from stviz.checks import check_adjacency, check_nctv
 from stviz.init import efficientgcn_init
-from stviz.layers import conv1x1, fold_batchnorm, make_activation, make_residual, residual_forward
+from stviz.layers import batchnorm_affine, conv1x1, make_activation, make_residual, residual_forward
 
 __all__ = ["PartitionGraphConv", "EfficientGraphLayer"]
 
@@ -91,12 +91,13 @@ class PartitionGraphConv(nn.Module):
         of its own. With batch statistics it runs after the layer.
         """
         a = self._checked_graph(x, A)
-        folded = None if bn is None else fold_batchnorm(self.conv.weight.new_ones(self.out_channels), None, bn)
+        folded = None if bn is None else batchnorm_affine(bn)
         scale, shift = folded if folded is not None else (None, None)
         weight, bias = self.conv.weight, self.conv.bias
         if scale is not None:  # the K partitions' channels c all take channel c's scale
-            weight = weight * scale.repeat(self.num_subsets).view(-1, 1, 1, 1)
-            bias = None if bias is None else bias * scale.repeat(self.num_subsets)
+            scale = scale.repeat(self.num_subsets)
+            weight = weight * scale.view(-1, 1, 1, 1)
+            bias = None if bias is None else bias * scale
         if self.contraction_order == "aggregate-first":
             y = self._aggregate_then_project(x, a, weight, bias, shift)
         else:

@@ -15,9 +15,9 @@ from stviz.checks import check_adjacency, check_nctv, check_positive_int
 from stviz.init import kaiming_conv
 from stviz.layers import (
     add_residual,
+    batchnorm_affine,
     conv1x1,
     conv_forward,
-    fold_batchnorm,
     make_residual,
     residual_forward,
 )
@@ -158,7 +158,7 @@ class ChannelTopologyUnit(nn.Module):
         weight, bias = torch.cat([e.weight for e in embed]), torch.cat([e.bias for e in embed])
         e = F.conv2d(x.mean(2, keepdim=True), weight, bias).view(n, k, 2 * r, v)  # (N, K, 2R, V)
         relation = torch.tanh(e[:, :, :r].unsqueeze(-1) - e[:, :, r:].unsqueeze(-2))  # (N, K, R, U, V)
-        folded = fold_batchnorm(self.bn.weight.new_ones(c), None, self.bn)  # (scale, shift) or None in training
+        folded = batchnorm_affine(self.bn)  # (scale, shift) or None in training
         y = None
         for i, m in enumerate(self.convs):
             topology = m.expand(relation[:, i]) * self.alpha + self.topology[i]  # (N, C, U, V)
