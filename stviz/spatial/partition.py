@@ -8,7 +8,6 @@ joint w receives. Yan et al., AAAI 2018 (ST-GCN); Song et al., TPAMI 2022 (Effic
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from stviz.checks import check_adjacency, check_nctv
@@ -125,13 +124,19 @@ class PartitionGraphConv(nn.Module):
         z = z.view(n, c, t, k, v).permute(0, 1, 3, 2, 4).reshape(n, c * k, t, v)  # channels (c, k)
         weight = weight.view(k, d, c).permute(1, 2, 0).reshape(d, c * k, 1, 1)
         y = conv1x1(z, weight, None)  # (N, C_out, T, V)
-        if bias is None and shift is None:
-            return y
-        # the bias b_k of subset k reaches joint w through the column sum of A_k
+        offset = self._output_offset(a, bias, shift)
+        return y if offset is None else y.add_(offset.to(y.dtype).view(1, d, 1, -1))
+
+    def _output_offset(
+        self, a: torch.Tensor, bias: torch.Tensor | None, shift: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """What the conv's bias and BN's shift add to the output, (C_out, V) or (C_out, 1); None when neither is
+        given. The bias b_k of subset k reaches joint w through the column sum of A_k."""
+        k, d = self.num_subsets, self.out_channels
         total = None if bias is None else torch.matmul(bias.view(k, d).t(), a.sum(1))  # (C_out, V)
         if shift is not None:
             total = shift.view(d, 1) if total is None else total + shift.view(d, 1)
-        return y.add_(total.to(y.dtype).view(1, d, 1, -1))
+        return total
 
     def _project_then_aggregate(
         self,
@@ -141,19 +146,24 @@ class PartitionGraphConv(nn.Module):
         bias: torch.Tensor | None,
         shift: torch.Tensor | None,
     ) -> torch.Tensor:
-        n, _, t, v = x.shape
+        n, c, t, v = x.shape
         k, d = self.num_subsets, self.out_channels
         if torch.is_grad_enabled():  # with autograd, the einsum's backward is cheaper than the rows layout's
             y = conv1x1(x, weight, bias).view(n, k, d, t, v)  # (N, K, C, T, V)
             y = torch.einsum("nkctv,kvw->nctw", y, a.to(y.dtype))
             return y if shift is None else y.add_(shift.to(y.dtype).view(1, d, 1, 1))
-        y = F.conv2d(x.contiguous(memory_format=torch.channels_last), weight, bias)  # memory (N, T, V, K*C_out)
-        y = y.permute(0, 2, 3, 1).reshape(n * t, v * k, d)  # a view: rows (v, k) of each frame
+        # The 1x1 conv as one product per sample that reads x transposed (no channels-last copy of x): rows
+        # (frame, joint) of K*C_out channels side by side, so the graph sum over (k, v) is one product per frame.
+        frames = x.reshape(n, c, t * v).transpose(1, 2)  # (N, T*V, C_in): a view of x, channels-first or last
+        y = torch.bmm(frames, weight.view(k * d, c).t().expand(n, c, k * d))  # (N, T*V, K*C_out)
+        y = y.view(n * t, v * k, d)  # rows (v, k) of each frame
         a_rows = a.permute(1, 0, 2).reshape(v * k, v).to(y.dtype)  # [(v, k), w]
         out = torch.matmul(y.transpose(1, 2), a_rows).view(n, t, d, v).transpose(1, 2)  # (N, C_out, T, V) strided
-        if shift is None:
+        offset = self._output_offset(a, bias, shift)  # added in the pass that writes the output in x's layout
+        if offset is None:
             return out.contiguous()
-        return torch.add(out, shift.to(out.dtype).view(1, d, 1, 1), out=x.new_empty(n, d, t, v, dtype=out.dtype))
+        offset = offset.to(out.dtype).view(1, d, 1, -1)
+        return torch.add(out, offset, out=x.new_empty(n, d, t, v, dtype=out.dtype))
 
 
 class EfficientGraphLayer(nn.Module):
