@@ -124,7 +124,7 @@ def test_partition_graph_conv_orders_equal_explicit(c_in, c_out, grad):
     x = torch.randn(2, c_in, 5, 25, dtype=torch.float64)
     with torch.set_grad_enabled(grad):
         torch.testing.assert_close(conv(x), conv.explicit(x), **F64)
-        x_channels_last = x.contiguous(memory_format=torch.channels_last)  # read in place, transposed, without autograd
+        x_channels_last = x.contiguous(memory_format=torch.channels_last)  # without autograd read in place, transposed
         torch.testing.assert_close(conv(x_channels_last), conv.explicit(x), **F64)
     weight = torch.randn(2, c_out, 5, 25, dtype=torch.float64)
 
