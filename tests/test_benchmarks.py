@@ -63,3 +63,32 @@ def test_transcribed_original_equals_stviz(name):
         grads.append((y.detach(), xi.grad))
     torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-9, rtol=1e-9)
     torch.testing.assert_close(grads[0][1], grads[1][1], atol=1e-9, rtol=1e-9)
+
+
+BOUND = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "multiscale_bound.py"))
+
+
+def test_bound_times_the_block_before_batchnorm():
+    """``benchmarks/multiscale_bound.py`` times a graph conv's products alone: they must be its 1x1 convolution on the
+    explicit stack, bias included, with the same gradients for the input and every weight."""
+    set_seed(0)
+    block = CASES["msg3d MultiScale_GraphConv(4, powers) 64->64 T8"].make()[0].double().train()
+    perturb(block)
+    x = torch.randn(2, 64, 8, 25, dtype=torch.float64)
+    results = []
+    for fn in (BOUND["products"], lambda b, x: b.conv(b.aggregate(x))):
+        xi = x.clone().requires_grad_(True)
+        block.zero_grad()
+        y = fn(block, xi)
+        y.backward(torch.ones_like(y) + xi[:, :1].detach())
+        results.append([y.detach(), xi.grad] + [p.grad.clone() for p in block.parameters() if p.grad is not None])
+    assert len(results[0]) == len(results[1]) == 5  # output, input, the graph's offsets, the conv's weight and bias
+    for ours, explicit in zip(*results, strict=True):
+        torch.testing.assert_close(ours, explicit, atol=1e-9, rtol=1e-9)
+
+
+def test_bound_names_the_cases_it_takes():
+    with pytest.raises(SystemExit, match="must name one MultiScale_GraphConv case"):
+        BOUND["main"](["--case", "stgcn ConvTemporalGraphical", "--batch", "1", "--frames", "8"])
+    with pytest.raises(SystemExit, match="no wider than the output"):
+        BOUND["main"](["--case", "msg3d MultiScale_GraphConv(13) 3->96", "--batch", "1", "--frames", "8"])
