@@ -153,7 +153,7 @@ class AggregateProjectFrames(torch.autograd.Function):
         grad_graph = torch.zeros_like(graph) if need_graph else None
         weight_t = weight.to(x.dtype).t()  # (K*C, O)
         # one buffer for every chunk's stack gradient: a fresh one per chunk is slower to write (cold memory)
-        grad_stacks = x.new_empty(ctx.chunk, k * c, t * v) if need_x or need_graph else None
+        grad_stacks = x.new_empty(min(ctx.chunk, n), k * c, t * v) if need_x or need_graph else None
         for stack, i in zip(stacks, range(0, n, ctx.chunk), strict=True):
             b = stack.shape[0]
             part = grad[i : i + b]  # (b, O, T*V)
@@ -247,7 +247,7 @@ class AggregateProjectRows(torch.autograd.Function):
         grad_frames = frames.new_empty(b, u, c, dtype=grad.dtype) if need_frames else None
         grad_graph = graph.new_zeros(r, u) if need_graph else None
         grad_weight = grad.new_zeros(o, weight.shape[1]) if need_weight else None
-        grad_stacks = grad.new_empty(chunk * v, weight.shape[1]) if need_frames or need_graph else None
+        grad_stacks = grad.new_empty(min(chunk, b) * v, weight.shape[1]) if need_frames or need_graph else None
         for j, i in enumerate(range(0, b, chunk)):
             part = grad[i * v : (i + chunk) * v]  # (b_c*V, O)
             n_part = part.shape[0] // v

@@ -124,19 +124,19 @@ class PartitionGraphConv(nn.Module):
         z = z.view(n, c, t, k, v).permute(0, 1, 3, 2, 4).reshape(n, c * k, t, v)  # channels (c, k)
         weight = weight.view(k, d, c).permute(1, 2, 0).reshape(d, c * k, 1, 1)
         y = conv1x1(z, weight, None)  # (N, C_out, T, V)
-        offset = self._output_offset(a, bias, shift)
-        return y if offset is None else y.add_(offset.to(y.dtype).view(1, d, 1, -1))
+        offset = self._output_offset(a, bias, shift, y.dtype)
+        return y if offset is None else y.add_(offset)
 
     def _output_offset(
-        self, a: torch.Tensor, bias: torch.Tensor | None, shift: torch.Tensor | None
+        self, a: torch.Tensor, bias: torch.Tensor | None, shift: torch.Tensor | None, dtype: torch.dtype
     ) -> torch.Tensor | None:
-        """What the conv's bias and BN's shift add to the output, (C_out, V) or (C_out, 1); None when neither is
-        given. The bias b_k of subset k reaches joint w through the column sum of A_k."""
+        """What the conv's bias and BN's shift add to the output, (1, C_out, 1, V) or (1, C_out, 1, 1) in ``dtype``;
+        None when neither is given. The bias b_k of subset k reaches joint w through the column sum of A_k."""
         k, d = self.num_subsets, self.out_channels
         total = None if bias is None else torch.matmul(bias.view(k, d).t(), a.sum(1))  # (C_out, V)
         if shift is not None:
             total = shift.view(d, 1) if total is None else total + shift.view(d, 1)
-        return total
+        return None if total is None else total.to(dtype).view(1, d, 1, -1)
 
     def _project_then_aggregate(
         self,
@@ -151,7 +151,8 @@ class PartitionGraphConv(nn.Module):
         if torch.is_grad_enabled():  # with autograd, the einsum's backward is cheaper than the rows layout's
             y = conv1x1(x, weight, bias).view(n, k, d, t, v)  # (N, K, C, T, V)
             y = torch.einsum("nkctv,kvw->nctw", y, a.to(y.dtype))
-            return y if shift is None else y.add_(shift.to(y.dtype).view(1, d, 1, 1))
+            offset = self._output_offset(a, None, shift, y.dtype)  # the bias went through the einsum
+            return y if offset is None else y.add_(offset)
         # The 1x1 conv as one product per sample that reads x transposed (no channels-last copy of x): rows
         # (frame, joint) of K*C_out channels side by side, so the graph sum over (k, v) is one product per frame.
         frames = x.reshape(n, c, t * v).transpose(1, 2)  # (N, T*V, C_in): a view of x, channels-first or last
@@ -159,10 +160,9 @@ class PartitionGraphConv(nn.Module):
         y = y.view(n * t, v * k, d)  # rows (v, k) of each frame
         a_rows = a.permute(1, 0, 2).reshape(v * k, v).to(y.dtype)  # [(v, k), w]
         out = torch.matmul(y.transpose(1, 2), a_rows).view(n, t, d, v).transpose(1, 2)  # (N, C_out, T, V) strided
-        offset = self._output_offset(a, bias, shift)  # added in the pass that writes the output in x's layout
+        offset = self._output_offset(a, bias, shift, out.dtype)  # added as the output is written in x's layout
         if offset is None:
             return out.contiguous()
-        offset = offset.to(out.dtype).view(1, d, 1, -1)
         return torch.add(out, offset, out=x.new_empty(n, d, t, v, dtype=out.dtype))
 
 
