@@ -35,9 +35,10 @@ class _Gather:
 
     rows: (C, R, 2): the two source rows (within their plane) of each of the R output rows per channel; one
     ``keep`` mask (C, R, 2) per output tells which of them count there. Each output row is the weighted sum of
-    its kept source rows. The pattern of one sample is repeated over the batch with NumPy, on one thread: these
-    arrays are small next to the data, and a torch op this size would wake the thread pool, which costs more
-    than the work on a busy machine. The indices are int32 (half the bytes of int64) while every index fits.
+    its kept source rows. The index arrays repeat one sample's pattern over the batch and are built once per
+    plan; the tap weights change with the positions, so one sample's are computed on every call and repeated
+    over the batch by one broadcasting copy. The indices are int32 (half the bytes of int64) while every index
+    fits.
     """
 
     def __init__(self, rows: np.ndarray, keeps: list[np.ndarray], shape: tuple, device: torch.device):
@@ -61,9 +62,11 @@ class _Gather:
         """(N, C, rows_in, V) -> (P, N, C, R, V), with one array of tap weights (C, R, 2) per output."""
         n, c, _, v = src.shape
         weight_type = np.float64 if src.dtype == torch.float64 else np.float32
-        parts = zip(weights, self.keeps, strict=True)
-        per_sample = _join([np.tile(w[keep].astype(weight_type), n) for w, keep in parts])
-        per_sample = torch.from_numpy(per_sample).to(src.device, src.dtype)
+        per_sample, done = src.new_empty(len(self.indices)), 0
+        for w, keep in zip(weights, self.keeps, strict=True):  # one sample's weights, repeated over the batch
+            sample = torch.from_numpy(w[keep].astype(weight_type)).to(src.device, src.dtype)
+            per_sample[done : done + n * len(sample)].view(n, -1).copy_(sample)
+            done += n * len(sample)
         rows = src.detach().reshape(-1, v)  # detached: embedding_bag does extra bookkeeping for a weight needing grad
         out = F.embedding_bag(self.indices, rows, self.offsets, mode="sum", per_sample_weights=per_sample)
         return out.view(len(self.keeps), n, c, self.rows_out, v)
