@@ -4,18 +4,20 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# A pinned CPU-friendly torch first, so pip never pulls a multi-GB CUDA build by accident.
+# A pinned torch first. On Linux, PyPI's torch wheel brings CUDA (several GB); on a machine without a GPU, take the
+# CPU wheel: make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH  ?= torch==2.13.0
+TORCH_INDEX ?=
 # Jupyter refuses to run as root unless told to (containers and CI machines often are root).
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test browser-test html figures lint bench zoo clean
+.PHONY: setup lab test browser-test html figures lint zoo clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
@@ -33,9 +35,9 @@ browser-test: setup
 html: setup
 	$(VENV)/bin/jupyter nbconvert --to html --execute --output-dir build/html notebooks/*.ipynb
 
-# Retrain the five zoo checkpoints from their recipes (about 7 minutes of one CPU thread), and beside them, on the
-# second core, the seed and ensemble study (about 5.5 minutes) and then notebook 05's TSM study (about 7 minutes):
-# 5 min 44 s on a quiet 2-core machine. Each prints its accuracies; deterministic for its seeds.
+# Retrain the five zoo checkpoints from their recipes on one core (5 min 56 s in the last full run), and beside them,
+# on the second core, the seed and ensemble study (about 5 minutes) and then notebook 05's TSM study (about 2
+# minutes): about 7 minutes on a quiet 2-core machine. Each prints its accuracies; deterministic for its seeds.
 zoo: setup
 	$(PY) -m stviz.zoo.build & models=$$!; \
 	$(PY) benchmarks/seeds.py && $(PY) benchmarks/tsm_training.py; studies=$$?; \

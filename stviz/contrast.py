@@ -56,7 +56,7 @@ BLOCKS = (
           "W", "-", lambda g: PartitionGraphConv(64, 64, g.stgcn_partition("spatial", 1, centre_distance="official"))),
     Block("spatial", "ST-GCN: st_gcn", "graph conv + 9x1 temporal conv", "A", "W, temporal conv",
           "-", lambda g: STGCNBlock(64, 64, g.stgcn_partition("spatial", 1, centre_distance="official"))),
-    Block("spatial", "EfficientGCN: Spatial_Graph_Layer", "sum_k W_k x (A_k * E_k), 3 hops", "A (10-hop norm.)",
+    Block("spatial", "EfficientGCN: Spatial_Graph_Layer", "sum_k W_k x (A_k * E_k), hops 0-2", "A[:3], 10-hop norm.",
           "W, edge mask E", "-", lambda g: EfficientGraphLayer(64, 64, g.hop_partition(10))),
     Block("spatial", "CTR-GCN: unit_gcn", "per-channel topology A + alpha*T(x)", "-",
           "PA, alpha, embeddings", "T(x) per channel", lambda g: ChannelTopologyUnit(64, 64, g.inward_outward())),
@@ -151,8 +151,9 @@ def model_rows(
 def contraction_rows(model: nn.Module, frames: int = 64) -> list[dict]:
     """One dict per MS-G3D graph layer of ``model``: the contraction order it takes, and why.
 
-    MACs are those of ``W · concat_k(A_k x)`` alone, per sample of ``frames`` frames, in each order
-    (:func:`stviz.multiscale_teaching.contraction_table`); a layer projects first only when that needs fewer.
+    MACs are those of ``W · concat_k(A_k x)`` alone, per skeleton sequence (one person) of ``frames`` frames, in
+    each order (:func:`stviz.multiscale_teaching.contraction_table`); a layer projects first only when that needs
+    fewer.
     """
     rows = []
     for row in contraction_table(model, frames):

@@ -110,7 +110,8 @@ class ContractionRow:
 
 
 def contraction_table(model: nn.Module, frames: int = 64) -> list[ContractionRow]:
-    """Every MS-GCN and G3D block of ``model`` with both contraction orders' MACs for one sample of ``frames`` frames.
+    """Every MS-GCN and G3D block of ``model`` with both contraction orders' MACs for one skeleton sequence
+    (one person) of ``frames`` frames.
 
     ``model`` follows the stviz model interface (:func:`stviz.cost.model_input`). The output frames of each block are
     read from a forward pass of a copy of the model on the meta device (shapes only, no arithmetic); MACs are the

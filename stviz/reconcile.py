@@ -43,7 +43,8 @@ def _ctr_unit_in_original_order(unit: ChannelTopologyUnit):
 
 @contextlib.contextmanager
 def original_order(model: nn.Module) -> Iterator[nn.Module]:
-    """Within the block, ``model``'s CTR-GCN units and MS-G3D graph convolutions run in the originals' order.
+    """Within the block, ``model``'s CTR-GCN units and its ST-GCN, EfficientGCN and MS-G3D graph convolutions run in
+    the originals' order.
 
     MS-G3D's blocks use their ``explicit`` forward (aggregate every scale, then project; unfold the windows);
     CTR-GCN's topology convolutions embed every frame before averaging over T; ST-GCN's and EfficientGCN's graph
@@ -82,7 +83,7 @@ class Convention:
         kind = {"MACs": "all MACs (conv + einsum/matmul)", "conv MACs": "conv MACs only",
                 "thop MACs": "conv + linear MACs (thop)"}  # fmt: skip
         order = ", originals' order" if self.original_order else ""
-        return f"{kind[self.quantity]}, T={self.frames}, {self.persons} persons{order}"
+        return f"{kind[self.quantity]}, T={self.frames}, {self.persons} persons, {self.classes}-class head{order}"
 
 
 @dataclass(frozen=True)

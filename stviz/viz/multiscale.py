@@ -116,7 +116,7 @@ def plot_contraction_costs(rows: Sequence, ax: Axes | None = None) -> Axes:
     labels = [f"{r.layer.split('.')[1]}: {r.kind}\n{r.in_channels}->{r.out_channels}, K={r.scales}" for r in rows]
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_yscale("log")
-    ax.set(xlabel="stage: layer, graph channels in -> out, scales", ylabel="MMACs per sample (log)",
+    ax.set(xlabel="stage: layer, graph channels in -> out, scales", ylabel="MMACs per skeleton sequence (log)",
            title="Graph contraction cost per MS-G3D layer (black outline: the order the layer takes)")  # fmt: skip
     ax.legend(loc="upper left")
     return ax
