@@ -290,10 +290,10 @@ def load_extension(verbose: bool = True) -> ExtensionInfo:
                     info.reason = f"CUDA kernel: {_short_reason(error)}"
                 except Exception as cpu_error:
                     info.reason = f"{info.reason}; CPU-only build: {_short_reason(cpu_error)}"
-            where = "on the GPU" if info.devices else "anywhere"
+            where, there = ("on the GPU", " there") if info.devices else ("on this machine", "")
             warnings.warn(
                 f"stviz: the compiled temporal shift op is unavailable {where} ({info.reason}); "
-                "using the pure-PyTorch implementation there (same results, slower).",
+                f"using the pure-PyTorch implementation{there} (same results, slower).",
                 RuntimeWarning,
                 stacklevel=2,
             )
