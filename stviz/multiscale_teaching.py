@@ -90,7 +90,7 @@ class ExplicitOrder(nn.Module):
 
 @dataclass(frozen=True)
 class ContractionRow:
-    """One graph layer of an MS-G3D model and what each contraction order costs it, per sample."""
+    """One graph layer of an MS-G3D model and what each contraction order costs it, per skeleton sequence."""
 
     layer: str  # module path, e.g. "stages.0.sgcn.0"
     kind: str  # "MS-GCN" or "G3D w=3" / "G3D w=5"
@@ -100,8 +100,8 @@ class ContractionRow:
     scales: int
     stride: int
     frames: int  # output frames at the model's input length
-    aggregate_first: int  # MACs per sample (all output frames) in the original order
-    project_first: int  # MACs per sample with the 1x1 projection first
+    aggregate_first: int  # MACs per skeleton sequence (all output frames) in the original order
+    project_first: int  # MACs per skeleton sequence with the 1x1 projection first
     chosen: str  # the block's contraction_order
 
     @property
