@@ -36,7 +36,7 @@ html: setup
 	$(VENV)/bin/jupyter nbconvert --to html --execute --output-dir build/html notebooks/*.ipynb
 
 # Retrain the five zoo checkpoints from their recipes on one core (5 min 56 s in the last full run), and beside them,
-# on the second core, the seed and ensemble study (about 5.5 minutes) and then notebook 05's TSM study (about 2
+# on the second core, the seed and ensemble study (about 5 minutes) and then notebook 05's TSM study (about 2
 # minutes): about 7 minutes on a quiet 2-core machine. Each prints its accuracies; deterministic for its seeds.
 zoo: setup
 	$(PY) -m stviz.zoo.build & models=$$!; \
