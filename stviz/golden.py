@@ -15,7 +15,7 @@ from torch import nn
 
 from stviz import official
 
-__all__ = ["golden_dir", "load_case", "build_case"]
+__all__ = ["golden_dir", "load_case", "build_case", "run_case"]
 
 
 def golden_dir() -> Path:
@@ -49,3 +49,12 @@ def build_case(case: dict) -> nn.Module:
         weights = official.convert_state_dict(case["repo"], case["name"], case["state_dict"], **case["kwargs"])
         module.load_state_dict(weights, strict=True)
     return module.eval() if isinstance(module, nn.Module) else module
+
+
+def run_case(case: dict) -> torch.Tensor:
+    """:func:`build_case`'s module on the case's input (and its ``forward_args``, e.g. ST-GCN's ``A``), without
+    autograd: the output to compare with ``case["output"]`` (the first of a tuple, as ST-GCN's blocks return (x, A))."""
+    module = build_case(case)
+    with torch.no_grad():
+        out = module(case["input"], *case.get("forward_args", []))
+    return out[0] if isinstance(out, (tuple, list)) else out

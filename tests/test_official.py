@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from stviz import official
+from stviz import golden, official
 
 GOLDEN = Path(os.environ.get("STVIZ_GOLDEN", Path(__file__).resolve().parent / "golden"))
 CASES = sorted(GOLDEN.glob("*.pt")) if GOLDEN.is_dir() else []
@@ -28,13 +28,6 @@ def load_case(path: Path) -> dict:
 def require_adapter(case: dict) -> None:
     if (case["repo"], case["name"]) not in official.available():
         pytest.skip(f"stviz.official has no adapter for {case['repo']}.{case['name']} yet")
-
-
-def build_loaded(case: dict) -> torch.nn.Module:
-    module = official.build(case["repo"], case["name"], **case["kwargs"])
-    sd = official.convert_state_dict(case["repo"], case["name"], case["state_dict"], **case["kwargs"])
-    module.load_state_dict(sd, strict=True)
-    return module.eval()
 
 
 def first(out):
@@ -60,17 +53,14 @@ def test_forward(path):
             assert torch.equal(got[key], want), key
         return
     require_adapter(case)
-    module = build_loaded(case)
-    with torch.no_grad():
-        out = first(module(case["input"], *case.get("forward_args", [])))
-    torch.testing.assert_close(out, case["output"], **TOL)
+    torch.testing.assert_close(golden.run_case(case), case["output"], **TOL)
 
 
 @pytest.mark.parametrize("path", [p for p in CASES if "backward" in load_case(p)], ids=lambda p: p.stem)
 def test_backward(path):
     case = load_case(path)
     require_adapter(case)
-    module = build_loaded(case)
+    module = golden.build_case(case)
     x = case["input"].clone().requires_grad_(True)
     out = first(module(x, *case.get("forward_args", [])))
     out.backward(case["backward"]["grad_output"])
