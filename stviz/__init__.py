@@ -11,7 +11,7 @@ Submodules (import what you need; nothing heavy is imported here):
   person folding and input checks
 * :mod:`stviz.temporal`       multi-scale TCNs and EfficientGCN's temporal layers
 * :mod:`stviz.ops`            the learnable temporal shift op (C++/CUDA, pure-PyTorch fallback)
-* :mod:`stviz.shift`          Shift-GCN's learnable shift module and Shift_tcn
+* :mod:`stviz.shift`          Shift-GCN's learnable shift module and ShiftTCN
 * :mod:`stviz.channel`        EfficientGCN's attention modules, channel cost arithmetic
 * :mod:`stviz.multiscale`     MS-G3D's multi-scale and G3D blocks
 * :mod:`stviz.tsm`            TSM's temporal shift

@@ -70,12 +70,16 @@ class PartitionGraphConv(nn.Module):
         check_nctv(x, channels=self.in_channels, num_joints=a.shape[-1], block=type(self).__name__, weight=self.conv)
         return a
 
-    def explicit(self, x: torch.Tensor, A: torch.Tensor | None = None) -> torch.Tensor:
-        """The original's order: 1x1 conv to K*C_out channels, then ``einsum('nkctv,kvw->nctw')``."""
+    def explicit(
+        self, x: torch.Tensor, A: torch.Tensor | None = None, bn: nn.BatchNorm2d | None = None
+    ) -> torch.Tensor:
+        """The original's order: 1x1 conv to K*C_out channels, then ``einsum('nkctv,kvw->nctw')``; ``bn(...)`` of it
+        when ``bn`` is given (:meth:`forward`'s arguments). (N, C_in, T, V) -> (N, C_out, T, V)."""
         a = self._checked_graph(x, A)
         n, _, t, v = x.shape
         x = self.conv(x).view(n, self.num_subsets, self.out_channels, t, v)  # (N, K, C, T, V)
-        return torch.einsum("nkctv,kvw->nctw", x, a)  # (N, C, T, V)
+        y = torch.einsum("nkctv,kvw->nctw", x, a)  # (N, C, T, V)
+        return y if bn is None else bn(y)
 
     def forward(self, x: torch.Tensor, A: torch.Tensor | None = None, bn: nn.BatchNorm2d | None = None) -> torch.Tensor:
         """:meth:`explicit`'s result in the cheaper order for the widths; ``bn(...)`` of it when ``bn`` is given.
