@@ -101,6 +101,8 @@ class PartAttention(nn.Module):
     def __init__(self, channels: int, parts=NTU_PARTS, reduction: int = 4, bias: bool = True):
         super().__init__()
         inner = reduced_channels(channels, reduction, "reduction", type(self).__name__)
+        if not parts:
+            raise ValueError(f"{type(self).__name__}: parts must list at least one body part, got {parts!r}")
         self.channels, self.num_parts = channels, len(parts)
         joint_part = {j: p for p, joints in enumerate(parts) for j in joints}
         if sum(len(joints) for joints in parts) != len(joint_part) or sorted(joint_part) != list(
@@ -174,6 +176,11 @@ class AttentionLayer(nn.Module):
 
     def __init__(self, channels: int, attention: nn.Module, activation: str | None = "swish"):
         super().__init__()
+        if not isinstance(attention, nn.Module):
+            raise TypeError(
+                f"AttentionLayer: attention must be an nn.Module such as SpatialTemporalJointAttention({channels}), "
+                f"got {type(attention).__name__} {attention!r}"
+            )
         self.channels = channels
         self.attention = attention
         self.bn = nn.BatchNorm2d(channels)

@@ -92,11 +92,13 @@ def check_nctvm(
     branches: int | None = None,
     weight: nn.Module | torch.Tensor | None = None,
     min_frames: int = 1,
+    persons: int | None = None,
 ) -> None:
     """Check a model input (N, C, T, V, M), or (N, I, C, T, V, M) when ``branches`` is given.
 
     Raises ``TypeError`` for a non-float tensor or a dtype / device other than ``weight``'s, and ``ValueError``
-    for a wrong rank, channel, joint or branch count, an empty batch or fewer than ``min_frames`` frames.
+    for a wrong rank, channel, joint, branch or (when ``persons`` is given) person count, an empty batch or fewer
+    than ``min_frames`` frames.
     """
     check_float(x, f"{model}: x", weight)
     want = "(N, C, T, V, M)" if branches is None else "(N, I, C, T, V, M)"
@@ -113,11 +115,19 @@ def check_nctvm(
         )
     if x.shape[-1] == 0:
         raise ValueError(f"{model}: x has M=0 persons (shape {want} = {tuple(x.shape)}): expected M >= 1")
+    if persons is not None and x.shape[-1] != persons:
+        raise ValueError(
+            f"{model}: x has M={x.shape[-1]} persons, expected {persons}: the input BatchNorm holds statistics per "
+            f"person (shape {want} = {tuple(x.shape)})"
+        )
     _check_extent(f"{model}: ", "x", x, want, min_frames)
 
 
-def check_adjacency(a: torch.Tensor, name: str = "A", block: str | None = None, stacked: bool = False) -> None:
-    """Check a graph argument: a floating or boolean tensor of shape (V, V), or (K, V, V) when ``stacked``."""
+def check_adjacency(
+    a: torch.Tensor, name: str = "A", block: str | None = None, stacked: bool = False, binary: bool = False
+) -> None:
+    """Check a graph argument: a tensor of shape (V, V), or (K, V, V) when ``stacked``; with ``binary``, of 0s and 1s
+    only (a normalised matrix where a 0/1 one is expected would count hops wrongly, without an error)."""
     where = f"{block}: " if block else ""
     want = "(K, V, V)" if stacked else "(V, V)"
     if not isinstance(a, torch.Tensor):
@@ -126,6 +136,12 @@ def check_adjacency(a: torch.Tensor, name: str = "A", block: str | None = None, 
         raise ValueError(f"{where}{name} must have shape {want} with V >= 1, got {tuple(a.shape)}")
     if stacked and a.shape[0] == 0:
         raise ValueError(f"{where}{name} must have at least one matrix (K >= 1), got shape {tuple(a.shape)}")
+    if binary and a.device.type != "meta" and not ((a == 0) | (a == 1)).all():
+        others = torch.unique(a[(a != 0) & (a != 1)].float())[:3].tolist()
+        raise ValueError(
+            f"{where}{name} must be a binary (0/1) adjacency matrix, got other values such as "
+            f"{[round(v, 4) for v in others]}: pass the graph's edges, not a normalised matrix"
+        )
 
 
 def check_positive_int(value, name: str, minimum: int = 1, block: str | None = None) -> None:

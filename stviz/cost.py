@@ -122,14 +122,21 @@ def count(module: nn.Module, *inputs, **kwargs) -> Cost:
     """Parameters and FLOPs of ``module(*inputs, **kwargs)`` (one forward, nothing backpropagated).
 
     The forward runs with autograd enabled: under ``no_grad``, FlopCounterMode's module tracker fails on
-    parameters that a forward indexes (CTR-GCN's ``topology[k]``) in torch 2.13.
+    parameters that a forward indexes (CTR-GCN's ``topology[k]``) in torch 2.13. The module's buffers are put back
+    afterwards, so counting a module in training mode leaves BatchNorm's running statistics as they were.
     """
-    with (
-        torch.enable_grad(),
-        reference_kernels(),
-        FlopCounterMode(display=False, custom_mapping=_IN_PLACE_PRODUCTS) as counter,
-    ):
-        module(*inputs, **kwargs)
+    buffers = {name: buffer.clone() for name, buffer in module.named_buffers()}
+    try:
+        with (
+            torch.enable_grad(),
+            reference_kernels(),
+            FlopCounterMode(display=False, custom_mapping=_IN_PLACE_PRODUCTS) as counter,
+        ):
+            module(*inputs, **kwargs)
+    finally:
+        with torch.no_grad():
+            for name, buffer in module.named_buffers():
+                buffer.copy_(buffers[name])
     conv = matmul = linear = 0
     for op, n in counter.get_flop_counts().get("Global", {}).items():
         name = op.__name__.split(".")[0] if hasattr(op, "__name__") else str(op)

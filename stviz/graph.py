@@ -80,7 +80,7 @@ def k_adjacency(a: torch.Tensor, k: int, with_self: bool = False, self_factor: f
     ``with_self`` (MS-G3D's ``k_adjacency``).
     """
     check_positive_int(k, "k (hops)", minimum=0, block="k_adjacency")
-    check_adjacency(a, "a", block="k_adjacency")
+    check_adjacency(a, "a", block="k_adjacency", binary=True)
     eye = torch.eye(a.shape[-1], dtype=a.dtype)
     if k == 0:
         return eye
@@ -101,7 +101,7 @@ def multiscale_adjacency(a_binary: torch.Tensor, num_scales: int, disentangled: 
     float64 (matrix powers of a normalised matrix lose precision in float32), returned in ``a_binary``'s dtype.
     """
     check_positive_int(num_scales, "num_scales", minimum=1, block="multiscale_adjacency")
-    check_adjacency(a_binary, "a_binary", block="multiscale_adjacency")
+    check_adjacency(a_binary, "a_binary", block="multiscale_adjacency", binary=True)
     a = a_binary.double()
     eye = torch.eye(a.shape[-1], dtype=torch.float64)
     if disentangled:

@@ -72,6 +72,8 @@ __all__ = [
 
 def window_adjacency(a_binary: torch.Tensor, window_size: int) -> torch.Tensor:
     """G3D window graph ``tile(A + I, (w, w))`` (wV, wV); node ``i*V + v`` is joint v in window frame i."""
+    check_adjacency(a_binary, "adjacency", block="G3D window graph", binary=True)
+    check_positive_int(window_size, "window_size", block="G3D window graph")
     eye = torch.eye(a_binary.shape[-1], dtype=a_binary.dtype)
     return (a_binary + eye).repeat(window_size, window_size)
 
@@ -249,9 +251,15 @@ class TemporalWindows(nn.Module):
             check_positive_int(value, name, block=type(self).__name__)
         self.window_size, self.window_stride, self.window_dilation = window_size, window_stride, window_dilation
         self.padding = window_padding(window_size, window_dilation)
+        self.min_frames = 1 if self.output_frames(1) else 2  # the fewest frames that hold a window (2: even span)
+
+    def output_frames(self, frames: int) -> int:
+        """T' for an input of T = ``frames`` (0: too short for one window of ``d(w-1) + 1`` frames)."""
+        span = self.window_dilation * (self.window_size - 1) + 1
+        return max(0, (frames + 2 * self.padding - span) // self.window_stride + 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, block=type(self).__name__, weight=self)
+        check_nctv(x, block=type(self).__name__, weight=self, min_frames=self.min_frames)
         n, c, t, v = x.shape
         w, s, d = self.window_size, self.window_stride, self.window_dilation
         x = F.pad(x, (0, 0, self.padding, self.padding))
@@ -374,7 +382,8 @@ class G3DBlock(nn.Module):
         return self.bn(self.collapse(y).squeeze(3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__, weight=self)
+        fewest = self.windows.min_frames
+        check_nctv(x, self.in_channels, self.num_nodes, block=type(self).__name__, weight=self, min_frames=fewest)
         if self.graph_conv.dropout is not None and self.training:
             return self.explicit(x)
         if self.embed is not None:
@@ -425,8 +434,15 @@ class MultiWindowG3D(nn.Module):
 
     def explicit(self, x: torch.Tensor) -> torch.Tensor:
         """The original order in every window block. (N, C_out, T', V)."""
+        self._check(x)
         return sum(block.explicit(x) for block in self.blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__, weight=self)
+        self._check(x)
         return sum(block(x) for block in self.blocks)
+
+    def _check(self, x: torch.Tensor) -> None:
+        check_nctv(x, channels=self.in_channels, num_joints=self.num_nodes, block=type(self).__name__, weight=self)
+        lengths = [block.windows.output_frames(x.shape[2]) for block in self.blocks]
+        if len(set(lengths)) > 1:  # the pathways are summed; a window spanning an even number of frames drops one
+            raise ValueError(f"MultiWindowG3D: its windows give {lengths} output frames for T={x.shape[2]}, not one T'")

@@ -86,6 +86,8 @@ def _check(x: torch.Tensor, ypos: torch.Tensor, stride: int, grad_mode: str) -> 
         )
     if not ypos.is_floating_point():
         raise TypeError(f"temporal_shift: ypos must be a floating-point tensor, got dtype {ypos.dtype}")
+    if ypos.device != x.device:
+        raise TypeError(f"temporal_shift: ypos is on device {ypos.device} but x is on {x.device}: move one of them")
     check_finite_positions("temporal_shift", "ypos", ypos)
     if not isinstance(stride, int) or stride < 1:
         raise ValueError(f"temporal_shift: stride must be a positive int, got {stride!r}")

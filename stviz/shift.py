@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stviz.checks import check_nctv
+from stviz.checks import check_nctv, check_positive_int
 from stviz.ops import GRAD_MODES, temporal_shift
 
 __all__ = ["LearnableTemporalShift", "ShiftTCN"]
@@ -34,6 +34,9 @@ class LearnableTemporalShift(nn.Module):
             raise ValueError(f"LearnableTemporalShift: stride must be a positive int, got {stride!r}")
         if grad_mode not in GRAD_MODES:
             raise ValueError(f"LearnableTemporalShift: grad_mode must be one of {GRAD_MODES}, got {grad_mode!r}")
+        check_positive_int(channels, "channels", block="LearnableTemporalShift")
+        if not (isinstance(init_scale, int | float) and init_scale >= 0):
+            raise ValueError(f"LearnableTemporalShift: init_scale must be a number >= 0 (frames), got {init_scale!r}")
         self.channels = channels
         self.stride = stride
         self.init_scale = init_scale
@@ -50,7 +53,7 @@ class LearnableTemporalShift(nn.Module):
         return self.ypos
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.channels, block=type(self).__name__, min_frames=self.stride)
+        check_nctv(x, channels=self.channels, block=type(self).__name__, weight=self.ypos, min_frames=self.stride)
         return temporal_shift(x, self.positions(), stride=self.stride, grad_mode=self.grad_mode)
 
     def extra_repr(self) -> str:
@@ -77,7 +80,9 @@ class ShiftTCN(nn.Module):
         nn.init.kaiming_normal_(self.pointwise.weight, mode="fan_out")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctv(x, channels=self.in_channels, block="ShiftTCN", min_frames=self.shift_out.stride)
+        check_nctv(
+            x, channels=self.in_channels, block="ShiftTCN", weight=self.pointwise, min_frames=self.shift_out.stride
+        )
         x = self.shift_in(self.bn_in(x))
         x = torch.relu(self.pointwise(x))
         return self.bn_out(self.shift_out(x))  # (N, C_out, T // stride, V)

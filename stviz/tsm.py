@@ -33,6 +33,15 @@ def _check_fold_div(fold_div: int) -> None:
         raise ValueError(f"fold_div must be an int >= 2 (two folds must fit in C), got {fold_div!r}")
 
 
+def _check_fold_fits(channels: int, fold_div: int, where: str) -> None:
+    """A fold of ``channels // fold_div`` channels must not be empty: with none, nothing would shift."""
+    if channels < fold_div:
+        raise ValueError(
+            f"{where} C={channels} channels, fewer than fold_div={fold_div}: each shifted fold would hold "
+            f"C // fold_div = 0 channels and nothing would shift; expected C >= fold_div"
+        )
+
+
 def _shift_slices(x: torch.Tensor, fold: int, reverse: bool) -> torch.Tensor:
     """The shift as three strided copies into one new tensor, then the vacated border frames zeroed: each element
     is read and written once, on every thread, as in a copy. (N, C, T, V) -> (N, C, T, V)."""
@@ -71,6 +80,7 @@ def temporal_shift(x: torch.Tensor, fold_div: int = 8, reverse: bool = False) ->
     """
     check_nctv(x, block="temporal_shift")
     _check_fold_div(fold_div)
+    _check_fold_fits(x.shape[1], fold_div, "temporal_shift: x has")
     return _Shift.apply(x, x.shape[1] // fold_div, reverse)
 
 
@@ -159,6 +169,10 @@ class TSMSkeletonNet(nn.Module):
         a = graph.normalized("digraph")[None]  # (1, V, V)
         self.in_channels, self.num_joints = in_channels, graph.num_nodes
         self.config = {"num_classes": num_classes, "hidden": hidden, "fold_div": fold_div, "blocks": blocks}
+        if fold_div:
+            _check_fold_div(fold_div)
+            _check_fold_fits(hidden, fold_div, "TSMSkeletonNet: hidden has")
+        self.min_frames = 2 ** min(blocks, 2)  # T is halved before each of the first two blocks
 
         def per_frame(c_in: int) -> nn.Sequential:
             return nn.Sequential(PartitionGraphConv(c_in, hidden, a), nn.BatchNorm2d(hidden), nn.ReLU())
@@ -174,7 +188,7 @@ class TSMSkeletonNet(nn.Module):
         self.fc = nn.Linear(hidden, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_nctvm(x, self.in_channels, self.num_joints, "TSMSkeletonNet")
+        check_nctvm(x, self.in_channels, self.num_joints, "TSMSkeletonNet", weight=self.fc, min_frames=self.min_frames)
         n = x.shape[0]
         h = self.layers(self.embed(fold_persons(x, self.data_bn)))  # (N*M, hidden, T/4, V)
         return self.fc(mean_over_persons(h.mean((2, 3)), n))  # (N, num_classes)

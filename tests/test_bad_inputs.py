@@ -15,7 +15,7 @@ from stviz.graph import SkeletonGraph, hop_distance, k_adjacency, multiscale_adj
 from stviz.layers import make_activation
 from stviz.models import CTRGCN, STGCN, ShiftGCN, STGCNBlock, build_model, efficientgcn_block_args
 from stviz.models.efficientgcn import EfficientGCN
-from stviz.multiscale import G3DBlock, MultiScaleGraphConv, TemporalWindows
+from stviz.multiscale import G3DBlock, MultiScaleGraphConv, MultiWindowG3D, TemporalWindows
 from stviz.spatial import (
     ChannelTopologyConv,
     ChannelTopologyUnit,
@@ -23,7 +23,7 @@ from stviz.spatial import (
     PartitionGraphConv,
     ShiftGraphConv,
 )
-from stviz.temporal import MultiScaleTemporalConv, TemporalBottleneckLayer, TemporalSepLayer
+from stviz.temporal import MultiScaleTemporalConv, TemporalBottleneckLayer, TemporalConvBN, TemporalSepLayer
 
 V = 25
 G = SkeletonGraph()
@@ -124,7 +124,7 @@ def test_model_dtype_batch_and_person_checks(name):
 
 def test_person_count_message_says_what_the_input_has_and_what_the_model_expects():
     model, x = small_models()["ctrgcn"]
-    raises(ValueError, lambda: model.eval()(torch.cat([x, x[..., :1]], -1)), "x has M=3 persons", "expects M=2 persons")
+    raises(ValueError, lambda: model.eval()(torch.cat([x, x[..., :1]], -1)), "x has M=3 persons", "expected 2")
 
 
 def test_shiftgcn_refuses_too_few_frames():
@@ -296,3 +296,66 @@ def test_widget_controls_only_reach_values_their_blocks_accept():
             TemporalBasicLayer(c, k)
             for r in costs.reduct_ratio.options:
                 TemporalBottleneckLayer(c, k, reduct_ratio=r)
+
+
+# ---------------------------------------------------------------------------- inputs once accepted without an error
+
+
+def test_hop_counts_refuse_a_normalised_matrix():
+    normalised = G.normalized("symmetric", self_loops=False)
+    raises(ValueError, lambda: k_adjacency(normalised, 2), "binary (0/1)", "0.3536")
+    raises(ValueError, lambda: multiscale_adjacency(normalised, 3), "binary (0/1)")
+    raises(ValueError, lambda: MultiScaleGraphConv(8, 8, normalised, 3), "a_binary must be a binary (0/1)")
+    raises(ValueError, lambda: G3DBlock(8, 8, normalised, 2, 3), "binary (0/1)")
+    with torch.device("meta"):  # shapes only: a meta graph has no values to check
+        assert multiscale_adjacency(A_BIN.to("meta"), 3).shape == (3, V, V)
+
+
+def test_graphs_given_at_forward_are_checked():
+    conv, x = PartitionGraphConv(8, 8, num_subsets=3), torch.randn(2, 8, 6, V)
+    raises(ValueError, lambda: conv(x, torch.randn(3, V - 1, V)), "A must have shape (K, V, V)", "(3, 24, 25)")
+    raises(TypeError, lambda: conv(x, [1.0]), "A must be a torch.Tensor", "list")
+    with torch.no_grad():  # a float64 or 0/1 integer graph is taken in x's dtype
+        torch.testing.assert_close(conv(x, A_ST.double()), conv(x, A_ST))
+        torch.testing.assert_close(conv(x, A_ST.gt(0).long()), conv(x, A_ST.gt(0).float()))
+    ctr = ChannelTopologyConv(8, 8)
+    raises(ValueError, lambda: ctr(x, A=A_CTR), "ChannelTopologyConv: A must have shape (V, V)", "(3, 25, 25)")
+    raises(ValueError, lambda: G3DBlock(8, 8, A_CTR, 2, 3), "adjacency must have shape (V, V)", "(3, 25, 25)")
+
+
+def test_temporal_convolutions_refuse_even_kernels_and_bad_strides_when_built():
+    raises(ValueError, lambda: TemporalConvBN(8, 8, 4), "kernel_size must be an odd integer", "got 4")
+    raises(ValueError, lambda: TemporalConvBN(8, 8, 3, dilation=0), "dilation must be an integer >= 1", "got 0")
+    for stride in (0, -1, 2.0):
+        raises(ValueError, lambda stride=stride: STGCNBlock(8, 8, A_ST, stride=stride), "stride must be an integer")
+
+
+def test_windows_need_one_window_of_frames_and_pathways_of_one_length():
+    raises(ValueError, lambda: G3DBlock(8, 8, A_BIN, 2, 2)(torch.randn(1, 8, 1, V)), "T=1 frames", "at least 2")
+    raises(ValueError, lambda: TemporalWindows(2, window_dilation=3)(torch.randn(1, 8, 1, V)), "at least 2")
+    assert TemporalWindows(4)(torch.randn(1, 8, 6, V)).shape == (1, 8, 5, 4 * V)  # MS-G3D's even window: T - 1
+    multi = MultiWindowG3D(8, 8, A_BIN, 2, window_sizes=(3, 4))
+    raises(ValueError, lambda: multi(torch.randn(1, 8, 6, V)), "[6, 5] output frames for T=6")
+
+
+def test_a_model_with_per_person_statistics_refuses_another_person_count():
+    model = CTRGCN(5, num_persons=1)
+    raises(ValueError, lambda: model(torch.randn(1, 3, 8, V, 2)), "x has M=2 persons, expected 1")
+    assert model(torch.randn(1, 3, 8, V, 1)).shape == (1, 5)
+
+
+def test_model_and_layer_arguments_are_checked_when_built():
+    raises(ValueError, lambda: build_model("ctrgcn", 0), "num_classes must be an integer >= 1", "got 0")
+    raises(TypeError, lambda: AttentionLayer(8, "stja"), "attention must be an nn.Module", "str")
+    raises(ValueError, lambda: PartAttention(8, parts=[]), "at least one body part")
+    with torch.device("meta"):
+        raises(ValueError, lambda: EfficientGCN(0, fusion_stage=9), "fusion_stage must be an integer in 0..4", "9")
+
+
+def test_official_build_refuses_what_the_original_would_refuse_or_misread():
+    raises(TypeError, lambda: official.build("stgcn", "Model", num_classes=5), "'num_classes'", "num_class,")
+    raises(ValueError, lambda: official.build("effgcn", "EfficientGCN", model_type="EfficientGCN-B12"), "one digit")
+    raises(ValueError, lambda: official.build("effgcn", "EfficientGCN", model_type="EfficientGCN"), "'EfficientGCN'")
+    with torch.device("meta"):
+        shape = (3, 6, 288, 18, 2)
+        raises(NotImplementedError, lambda: official.build("effgcn", "EfficientGCN", data_shape=shape), "num_point=18")

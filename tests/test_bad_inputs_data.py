@@ -13,14 +13,17 @@ import torch
 
 from stviz.data import (
     SkeletonBody,
+    bone_stream,
     crop_resize,
     load_npz,
+    motion_stream,
     preprocess_skeleton,
     read_skeleton_file,
     select_bodies,
     to_fixed_length,
     write_skeleton_file,
 )
+from stviz.data.npz import NpzDataset
 
 BODY_LINE = "72057594037931101 0 1 1 1 1 0 0.02764709 0.05899339 2"
 JOINT_LINE = (
@@ -151,13 +154,45 @@ def test_ctrgcn_clip_longer_than_num_frames_is_refused(clip):
 
 @pytest.mark.parametrize(
     ("pipeline", "expected"),
-    [("ctrgcn", r"expected at least one frame with a body, got none"), ("teaching", r"no body in any frame")],
+    [
+        ("ctrgcn", r"expected at least one frame with a body, got none"),
+        ("teaching", r"no body in any frame"),
+        *[(p, r"expected a body with a joint away from \(0, 0, 0\)") for p in ("stgcn", "2s-agcn", "efficientgcn-raw")],
+    ],
 )
-def test_a_file_without_bodies_is_refused(tmp_path, pipeline, expected):
-    path = write_skeleton_file(tmp_path / "empty.skeleton", [[] for _ in range(5)])
+@pytest.mark.parametrize("frames", [0, 5])
+def test_a_file_without_bodies_is_refused(tmp_path, pipeline, expected, frames):
+    path = write_skeleton_file(tmp_path / "empty.skeleton", [[] for _ in range(frames)])
     with pytest.raises(ValueError, match=expected) as info:
         preprocess_skeleton(path, pipeline=pipeline)
     assert "empty.skeleton" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "expected"),
+    [
+        ("ctrgcn", r"every joint of the first actor is at \(0, 0, 0\) in every frame"),
+        *[(p, r"expected a body with a joint away from \(0, 0, 0\)") for p in ("stgcn", "2s-agcn", "efficientgcn-raw")],
+    ],
+)
+def test_a_file_whose_bodies_are_all_at_the_origin_is_refused(tmp_path, pipeline, expected):
+    path = write_skeleton_file(tmp_path / "zero.skeleton", [[SkeletonBody(1, np.zeros((25, 3)))] for _ in range(3)])
+    with pytest.raises(ValueError, match=expected):
+        preprocess_skeleton(path, pipeline=pipeline)
+
+
+def test_reader_refuses_lines_after_the_announced_frames_and_allows_blank_ones(tmp_path):
+    lines = skeleton_text(num_frames=2)
+    with pytest.raises(ValueError, match=r"line 30: 28 more non-empty line\(s\) after the 1 frame\(s\) that line 1"):
+        read_skeleton_file(write_lines(tmp_path, ["1", *lines[1:]]))
+    with pytest.raises(ValueError, match=r"line 58: 1 more non-empty line"):
+        read_skeleton_file(write_lines(tmp_path, [*lines, "hello world"]))
+    assert len(read_skeleton_file(write_lines(tmp_path, [*lines, "", "  "]))) == 2
+
+
+def test_write_skeleton_file_names_what_a_frame_must_hold(tmp_path):
+    with pytest.raises(TypeError, match=r"frames\[0\] must list SkeletonBody objects .*got ndarray"):
+        write_skeleton_file(tmp_path / "x.skeleton", np.zeros((3, 1, 25, 3)))
 
 
 def test_ctrgcn_refuses_a_file_whose_ids_are_all_too_short(tmp_path):
@@ -254,6 +289,24 @@ def test_load_npz_refuses_a_damaged_member(tmp_path):
         load_npz(path, "test")
 
 
+def test_load_npz_and_the_dataset_refuse_nan_naming_the_sample(tmp_path):
+    x = np.zeros((3, 4, 150), np.float32)
+    x[2, 1, 7] = np.inf
+    np.savez(tmp_path / "nan.npz", x_test=x, y_test=np.eye(3))
+    for load in (lambda: load_npz(tmp_path / "nan.npz", "test"), lambda: NpzDataset(tmp_path / "nan.npz", "test")):
+        with pytest.raises(ValueError, match=r"nan\.npz: x_test holds NaN or inf, first in sample 2"):
+            load()
+
+
+def test_dataset_epoch_and_crop_interval_are_checked_when_given(tmp_path):
+    np.savez(tmp_path / "ones.npz", x_test=np.ones((2, 4, 150), np.float32), y_test=np.eye(3)[[0, 2]])
+    dataset = NpzDataset(tmp_path / "ones.npz", "test")
+    with pytest.raises(ValueError, match=r"set_epoch: epoch must be an integer >= 0, got -1"):
+        dataset.set_epoch(-1)
+    with pytest.raises(ValueError, match=r"p_interval must be a sequence, \(p,\) or \(low, high\), got the number 0.9"):
+        load_npz(tmp_path / "ones.npz", "test", window=4, p_interval=0.9)
+
+
 def test_load_npz_refuses_integer_coordinates(tmp_path):
     path = tmp_path / "ints.npz"
     np.savez(path, x_test=np.zeros((2, 4, 150), np.int64), y_test=np.eye(3)[[0, 2]])
@@ -284,3 +337,10 @@ def test_load_npz_with_window_refuses_an_all_zero_sample(tmp_path):
 def test_torch_inputs_work_like_numpy_in_crop_resize():
     x = torch.ones(3, 10, 25, 2)
     assert crop_resize(x, window=4).shape == (3, 4, 25, 2)
+
+
+@pytest.mark.parametrize("x", [np.zeros((3, 4, 25, 2), np.uint8), torch.zeros(3, 4, 25, 2, dtype=torch.long)])
+def test_streams_refuse_integer_coordinates(x):
+    for stream in (bone_stream, motion_stream):
+        with pytest.raises(TypeError, match=r"x must hold float coordinates, got dtype (uint8|torch.int64)"):
+            stream(x)

@@ -126,6 +126,20 @@ def test_shift_modules_refuse_too_few_frames(module):
         module(torch.randn(1, 4, 2, 5))
 
 
+def test_shift_modules_check_dtype_device_and_their_arguments():
+    x = torch.randn(1, 4, 6, 5, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"ShiftTCN: x has dtype torch.float64 but the weights are torch.float32"):
+        ShiftTCN(4, 4)(x)
+    with pytest.raises(TypeError, match=r"LearnableTemporalShift: x has dtype torch.float64 but the weights"):
+        LearnableTemporalShift(4)(x)
+    with pytest.raises(TypeError, match=r"ypos is on device meta but x is on cpu"):
+        ops.temporal_shift(x.float(), torch.zeros(4, device="meta"))
+    with pytest.raises(ValueError, match=r"channels must be an integer >= 1, got -1"):
+        LearnableTemporalShift(-1)
+    with pytest.raises(ValueError, match=r"init_scale must be a number >= 0 \(frames\), got -3"):
+        LearnableTemporalShift(4, init_scale=-3)
+
+
 @pytest.mark.parametrize("fn", SHIFTS)
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
 def test_non_finite_positions_are_refused_on_every_path(fn, bad):

@@ -10,7 +10,7 @@ from stviz import zoo
 from stviz.baselines import TinyGCN
 from stviz.ensemble import load_scores
 from stviz.ensemble import main as ensemble_main
-from stviz.train import Recipe, load_checkpoint, train
+from stviz.train import Recipe, evaluate, load_checkpoint, train
 from stviz.train.cli import main
 from stviz.train.models import build_family_model
 
@@ -123,6 +123,36 @@ def data():
 def test_train_refuses_bad_arguments(data, kwargs, message):
     with pytest.raises(ValueError, match=message):
         train(TinyGCN(2), data, **{"epochs": 1, "progress": False, **kwargs})
+
+
+def test_train_and_evaluate_refuse_data_that_would_give_nan_or_an_index_error(data):
+    x, y = data
+    bad = x.clone()
+    bad[5, 0, 3, 2, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"train_data: X holds NaN or inf, first in sample 5"):
+        train(TinyGCN(2), (bad, y), epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"train_data: y holds class 2, but the model has 2 classes \(0..1\)"):
+        train(TinyGCN(2), (x, y + 1), epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"test_data: y must be class indices >= 0, got -1"):
+        train(TinyGCN(2), data, (x, y - 1), epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"data: y holds class 3, but the model has 2 classes"):
+        evaluate(TinyGCN(2), (x, y + 2))
+
+
+class _Diverging(torch.nn.Module):
+    """Logits that overflow to inf: a model whose training loss is not finite."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(1e38))
+
+    def forward(self, x):
+        return x.flatten(1)[:, :2] * self.scale * 1e38
+
+
+def test_train_stops_at_a_loss_that_is_not_finite(data):
+    with pytest.raises(FloatingPointError, match=r"training _Diverging: the loss is (nan|inf) in epoch 0"):
+        train(_Diverging(), data, epochs=1, progress=False)
 
 
 def test_train_refuses_amp_off_cpu_and_cuda_and_a_batch_split_it_cannot_make(data):

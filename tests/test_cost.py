@@ -11,6 +11,8 @@ import torch
 from torch import nn
 
 from stviz.cost import Cost, ModelInput, count, count_model, latency_ms, model_input
+from stviz.graph import SkeletonGraph
+from stviz.spatial import ChannelTopologyUnit
 
 
 class Toy(nn.Module):
@@ -147,3 +149,11 @@ def test_keep_freed_memory_tells_glibc_in_its_own_process():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     expected = 0 if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" else 3
     assert run.returncode == expected, run.stderr[-2000:]
+
+
+def test_counting_a_module_in_training_mode_leaves_its_running_statistics():
+    unit = ChannelTopologyUnit(8, 8, SkeletonGraph().inward_outward()).train()
+    before = {name: buffer.clone() for name, buffer in unit.named_buffers()}
+    count(unit, torch.randn(2, 8, 6, 25))
+    for name, buffer in unit.named_buffers():
+        assert torch.equal(buffer, before[name]), name

@@ -224,8 +224,13 @@ def test_basic_layer_matches_reference(c_in, c_out, residual, act):
 def test_zero_layer_and_activations():
     assert official.build("effgcn", "Zero_Layer")(torch.randn(2, 3)) == 0
     x = torch.randn(50)
-    torch.testing.assert_close(official.build("effgcn", "Swish")(x.clone()), x * torch.sigmoid(x))
-    torch.testing.assert_close(official.build("effgcn", "HardSwish")(x.clone()), x * F.relu6(x + 3) / 6)
+    for name, want in (("Swish", x * torch.sigmoid(x)), ("HardSwish", x * F.relu6(x + 3) / 6)):
+        leaf = x.clone().requires_grad_()  # the original's default inplace=False: the input is kept
+        torch.testing.assert_close(official.build("effgcn", name)(leaf), want)
+        assert torch.equal(leaf, x)
+        inplace = x.clone()
+        official.build("effgcn", name, inplace=True)(inplace)
+        torch.testing.assert_close(inplace, want)
 
 
 # ---------------------------------------------------------------------------- EfficientGCN's blocks and classifier

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stviz import official
-from stviz.tsm import ResidualShiftBlock, TemporalShift, source_frames, temporal_shift
+from stviz.tsm import ResidualShiftBlock, TemporalShift, TSMSkeletonNet, source_frames, temporal_shift
 
 
 def shift_loop(x: torch.Tensor, fold_div: int, reverse: bool = False) -> torch.Tensor:
@@ -91,6 +91,25 @@ def test_bad_input_names_the_expected_shape():
         official.build("tsm", "shift", n_segment=8)(torch.zeros(12, 8, 5, 1))
     with pytest.raises(ValueError, match="fold_div"):
         TemporalShift(fold_div=1)
+
+
+def test_a_shift_with_empty_folds_is_refused_not_a_copy():
+    with pytest.raises(ValueError, match=r"C=4 channels, fewer than fold_div=8: .* nothing would shift"):
+        temporal_shift(torch.randn(2, 4, 6, 5), 8)
+    with pytest.raises(ValueError, match=r"C=16 channels, fewer than fold_div=32"):
+        official.build("tsm", "shift", n_segment=8, fold_div=32)(torch.randn(16, 16, 5, 1))
+    with pytest.raises(ValueError, match=r"TSMSkeletonNet: hidden has C=16 channels, fewer than fold_div=32"):
+        TSMSkeletonNet(5, fold_div=32)
+    with pytest.raises(ValueError, match=r"n_segment must be an integer >= 1, got 0"):
+        official.build("tsm", "shift", n_segment=0)
+
+
+def test_tsm_skeleton_net_checks_frames_and_dtype():
+    net = TSMSkeletonNet(5)
+    with pytest.raises(ValueError, match=r"T=3 frames, expected at least 4"):
+        net(torch.randn(1, 3, 3, 25, 2))
+    with pytest.raises(TypeError, match=r"x has dtype torch.float64 but the weights are torch.float32"):
+        net(torch.randn(1, 3, 8, 25, 2, dtype=torch.float64))
 
 
 def test_source_frames_diagram():

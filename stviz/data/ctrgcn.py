@@ -150,7 +150,10 @@ def ctrgcn_pipeline(frames: Sequence[Sequence[SkeletonBody]], num_frames: int = 
         raise ValueError(f"the clip has {len(joints)} frames after denoising, expected at most {num_frames}")
     actors = joints.reshape(len(joints), -1, NUM_JOINTS, 3)  # (T', M, 25, 3)
     missing = actors.reshape(len(joints), actors.shape[1], -1).sum(-1) == 0  # (T', M)
-    first = np.flatnonzero((actors[:, 0] != 0).any((1, 2)))[0]
+    present = np.flatnonzero((actors[:, 0] != 0).any((1, 2)))
+    if len(present) == 0:
+        raise ValueError("CTR-GCN pipeline: every joint of the first actor is at (0, 0, 0) in every frame")
+    first = present[0]
     actors = actors - actors[first, 0, 1]
     if actors.shape[1] == 2:  # the original re-zeroes missing frames only with two actors
         actors[missing] = 0
@@ -166,6 +169,8 @@ def valid_frame_count(x: np.ndarray | torch.Tensor) -> int:
 
 def check_p_interval(p_interval: Sequence[float]) -> tuple[float, ...]:
     """The crop's ``p_interval`` as a tuple of floats: ``(p,)`` or ``(low, high)`` with 0 < low <= high <= 1."""
+    if isinstance(p_interval, int | float):
+        raise ValueError(f"p_interval must be a sequence, (p,) or (low, high), got the number {p_interval!r}")
     p_interval = tuple(float(p) for p in p_interval)
     in_range = all(0 < p <= 1 for p in p_interval) and p_interval == tuple(sorted(p_interval))
     if len(p_interval) not in (1, 2) or not in_range:

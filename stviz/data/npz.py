@@ -100,6 +100,10 @@ def _read_split(path: str | Path, split: str) -> tuple[np.ndarray, torch.Tensor]
         raise ValueError(f"{path}: x_{split} must have shape (N, T, 150) = (N, T, 2 x 25 x 3), got {x.shape}")
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"{path}: x_{split} must hold floats, got dtype {x.dtype}")
+    for start in range(0, len(x), 1024):  # in chunks: a full split is several GB
+        finite = np.isfinite(x[start : start + 1024]).all((1, 2))
+        if not finite.all():
+            raise ValueError(f"{path}: x_{split} holds NaN or inf, first in sample {start + int(np.argmin(finite))}")
     if y.ndim != 2 or y.shape[0] != x.shape[0]:
         raise ValueError(f"{path}: y_{split} must be one-hot (N={x.shape[0]}, num_class), got {y.shape}")
     if not (np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all()):
@@ -174,6 +178,8 @@ class NpzDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Draw the crops and rotations of epoch ``epoch`` from now on."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
+            raise ValueError(f"NpzDataset.set_epoch: epoch must be an integer >= 0, got {epoch!r}")
         self.epoch = int(epoch)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -133,7 +133,8 @@ def read_skeleton_file(path: str | Path) -> list[list[SkeletonBody]]:
 
     Raises ``ValueError`` naming the file and the line number when the file is not UTF-8 text, is truncated, a
     count is negative or larger than the rest of the file (or than Kinect's 6 bodies), a joint count is not 25, a line
-    has the wrong number of fields, a field is not a number, or x, y or z is not finite.
+    has the wrong number of fields, a field is not a number, x, y or z is not finite, or non-empty lines follow the
+    frames that the first line announces.
     """
     lines = _Lines(Path(path))
     num_frames = lines.count("the frame count", max(lines.left - 1, 0), "each frame needs at least its body-count line")
@@ -146,6 +147,13 @@ def read_skeleton_file(path: str | Path) -> list[list[SkeletonBody]]:
                 f"but only {lines.left} lines follow"
             )
         frames.append([_read_body(lines, f"frame {f} body {b}") for b in range(num_bodies)])
+    extra = [i for i in range(lines.number, len(lines.lines)) if lines.lines[i].strip()]
+    if extra:
+        lines.number = extra[0] + 1
+        raise lines.error(
+            f"{len(extra)} more non-empty line(s) after the {num_frames} frame(s) that line 1 announces "
+            f"(a wrong frame count, or two files joined?)"
+        )
     return frames
 
 
@@ -156,9 +164,14 @@ def write_skeleton_file(path: str | Path, frames: Sequence[Sequence[SkeletonBody
     the other joint fields are then written as zeros, with trackingState 2 (tracked).
     """
     out = [str(len(frames))]
-    for bodies in frames:
+    for t, bodies in enumerate(frames):
         out.append(str(len(bodies)))
         for body in bodies:
+            if not isinstance(body, SkeletonBody):
+                raise TypeError(
+                    f"write_skeleton_file: frames[{t}] must list SkeletonBody objects (frames is a list of frames, "
+                    f"each a list of bodies), got {type(body).__name__}"
+                )
             joints = np.asarray(body.joints, dtype=np.float64)
             if joints.shape == (NUM_JOINTS, 3):
                 joints = np.concatenate([joints, np.zeros((NUM_JOINTS, 8)), np.full((NUM_JOINTS, 1), 2.0)], 1)

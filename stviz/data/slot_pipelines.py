@@ -34,13 +34,19 @@ def read_slots(
 ) -> np.ndarray:
     """Bodies by slot, zero-padded in time: (num_slots, num_frames, 25, 3) of ``dtype``.
 
-    Slot m of frame t holds the m-th body the file lists in frame t; bodies past ``num_slots`` are dropped.
+    Slot m of frame t holds the m-th body the file lists in frame t; bodies past ``num_slots`` are dropped. A clip
+    without any body away from the origin (the originals leave such files out) is a ``ValueError``.
     """
     num_slots, num_frames = check_count(num_slots, "num_slots"), check_count(num_frames, "num_frames")
     if len(frames) > num_frames:
         raise ValueError(
             f"the clip has {len(frames)} frames, expected at most num_frames={num_frames} "
             "(the originals' generators fail on longer clips)"
+        )
+    if not any(any(body.xyz.any() for body in bodies) for bodies in frames):
+        raise ValueError(
+            "expected a body with a joint away from (0, 0, 0) in at least one frame, got none: NTU lists such "
+            "samples as missing, and the originals' generators skip them"
         )
     out = np.zeros((num_slots, num_frames, NUM_JOINTS, 3), dtype)
     for t, bodies in enumerate(frames):

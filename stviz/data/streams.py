@@ -22,6 +22,8 @@ def _check(x, name: str, num_joints: int | None = None) -> None:
         raise TypeError(f"{name}: x must be a torch.Tensor or numpy array, got {type(x).__name__}")
     if x.ndim not in (4, 5):
         raise ValueError(f"{name}: x must have shape (C, T, V, M) or (N, C, T, V, M), got {tuple(x.shape)}")
+    if not (x.is_floating_point() if isinstance(x, torch.Tensor) else np.issubdtype(x.dtype, np.floating)):
+        raise TypeError(f"{name}: x must hold float coordinates, got dtype {x.dtype} (integer differences wrap)")
     if num_joints is not None and x.shape[-2] != num_joints:
         raise ValueError(f"{name}: x has V={x.shape[-2]} joints but the parent list has {num_joints}")
 

@@ -58,6 +58,7 @@ class SkeletonModel(nn.Module):
 
     input_branches: int | None = None
     min_frames: int = 1
+    num_persons: int | None = None  # the persons M an input must have; None: any (persons share the input BN)
 
     def __init__(self, in_channels: int, num_joints: int):
         super().__init__()
@@ -73,6 +74,7 @@ class SkeletonModel(nn.Module):
             branches=self.input_branches,
             weight=self,
             min_frames=self.min_frames,
+            persons=self.num_persons,
         )
 
 

@@ -81,6 +81,7 @@ class CTRGCN(LayerStackModel):
     ):
         A = SkeletonGraph("ntu-rgb+d").inward_outward() if A is None else A
         super().__init__(in_channels, A.shape[-1])
+        self.num_persons = num_persons
         self.data_bn = nn.BatchNorm1d(num_persons * self.num_joints * in_channels)
         layers, last = [], in_channels
         for i, (width, stride) in enumerate(scaled_layers(base_channels)):

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from stviz.channel import AttentionLayer, SpatialTemporalJointAttention
+from stviz.checks import check_in_range
 from stviz.graph import SkeletonGraph
 from stviz.models.base import SkeletonModel
 from stviz.models.registry import register_model
@@ -158,6 +159,7 @@ class EfficientGCN(SkeletonModel):
             raise ValueError(f"EfficientGCN: layer_type must be one of {sorted(TEMPORAL_LAYERS)}, got {layer_type!r}")
         self.input_branches = input_branches
         self.block_args = [tuple(b) for b in (efficientgcn_block_args(level) if block_args is None else block_args)]
+        check_in_range(fusion_stage, 0, len(self.block_args), "fusion_stage", "EfficientGCN")
         options = dict(
             A=A, temporal_kernel=temporal_kernel, max_graph_distance=max_graph_distance, layer_type=layer_type,
             expand_ratio=expand_ratio, reduct_ratio=reduct_ratio, activation=activation, bias=bias,

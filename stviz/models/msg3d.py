@@ -81,6 +81,7 @@ class MSG3D(SkeletonModel):
     ):
         adjacency = SkeletonGraph("ntu-rgb+d").binary_adjacency() if adjacency is None else adjacency
         super().__init__(in_channels, adjacency.shape[-1])
+        self.num_persons = num_persons
         self.data_bn = nn.BatchNorm1d(num_persons * self.num_joints * in_channels)
         self.stages = nn.ModuleList()
         last = in_channels

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from stviz.checks import check_positive_int
 from stviz.models.base import SkeletonModel
 
 __all__ = ["MODELS", "register_model", "build_model"]
@@ -28,4 +29,5 @@ def build_model(name: str, num_classes: int = 60) -> SkeletonModel:
     """A registered model by name, NTU-60 configuration (``'stgcn'``, ``'ctrgcn'``, ``'efficientgcn-b0'``, ...)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
+    check_positive_int(num_classes, "num_classes", block=f"build_model({name!r})")
     return MODELS[name](num_classes=num_classes)

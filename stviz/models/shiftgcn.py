@@ -76,6 +76,7 @@ class ShiftGCN(LayerStackModel):
         base_channels: int = 64,
     ):
         super().__init__(in_channels, num_joints)
+        self.num_persons = num_persons
         self.data_bn = nn.BatchNorm1d(num_persons * num_joints * in_channels)
         layers, last = [], in_channels
         for i, (width, stride) in enumerate(scaled_layers(base_channels)):

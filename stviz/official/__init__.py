@@ -19,6 +19,7 @@ this package is the one place that knows the original class names, signatures an
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -104,8 +105,21 @@ def _adapter(repo: str, name: str) -> Adapter:
 
 
 def build(repo: str, name: str, **kwargs) -> nn.Module:
-    """An stviz module that computes what the original class ``name`` computes."""
-    return _adapter(repo, name).build(**kwargs)
+    """An stviz module that computes what the original class ``name`` computes.
+
+    Raises ``TypeError`` naming the original's arguments for a keyword the original would refuse (an
+    original with ``**kwargs``, as EfficientGCN's classes have, accepts and ignores any other keyword)."""
+    return _built(_adapter(repo, name), repo, name, kwargs)
+
+
+def _built(adapter: Adapter, repo: str, name: str, kwargs: dict) -> nn.Module:
+    signature = inspect.signature(adapter.build)
+    try:
+        signature.bind(**kwargs)
+    except TypeError as error:
+        takes = ", ".join(p for p in signature.parameters if not p.startswith("_"))
+        raise TypeError(f"{repo} {name}: {error}; the original takes ({takes})") from None
+    return adapter.build(**kwargs)
 
 
 def key_map(repo: str, name: str, **kwargs) -> KeyMap:
@@ -121,7 +135,7 @@ def convert_state_dict(repo: str, name: str, state_dict, strict: bool = True, **
     original and its stviz name. ``strict=False`` converts a partial dict.
     """
     adapter = _adapter(repo, name)
-    module = adapter.build(**kwargs)
+    module = _built(adapter, repo, name, kwargs)
     return convert(state_dict, module, adapter.keys(**kwargs), f"{repo} {name}", strict)
 
 

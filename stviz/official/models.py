@@ -8,6 +8,8 @@ has 8 relation channels, MS-G3D's first G3D path widens in its graph convolution
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 
@@ -72,7 +74,7 @@ STGCN_KEYS = nested(
 
 
 @register("stgcn", "Model", keys=STGCN_KEYS)
-def _stgcn(in_channels=3, num_class=60, graph_args=None, edge_importance_weighting=True, dropout=0.5, **_):
+def _stgcn(in_channels=3, num_class=60, graph_args=None, edge_importance_weighting=True, dropout=0.5):
     graph_args = graph_args or {"layout": "ntu-rgb+d", "strategy": "spatial"}
     if graph_args.get("layout") != "ntu-rgb+d" or graph_args.get("strategy") != "spatial":
         raise NotImplementedError(f"stviz builds ST-GCN's NTU 'spatial' graph only, got graph_args={graph_args}")
@@ -153,7 +155,10 @@ class _EfficientGCNOriginalOutput(EfficientGCN):
 
 
 def _effgcn_options(model_type="EfficientGCN-B0", block_args=None, scale_args=(1.2, 1.35), fusion_stage=2, **_):
-    level = int(model_type[-1])
+    match = re.fullmatch(r"EfficientGCN-[Bb](\d)", str(model_type))
+    if match is None:  # the original reads the level from the last character alone: "EfficientGCN-B12" builds B2
+        raise ValueError(f"effgcn: model_type must be 'EfficientGCN-B<level>' with one digit, got {model_type!r}")
+    level = int(match.group(1))
     return efficientgcn_block_args(level, block_args or EFFICIENTGCN_BASE, tuple(scale_args)), fusion_stage
 
 
@@ -194,6 +199,7 @@ def _efficientgcn(
         raise NotImplementedError(f"stviz's EfficientGCN builds att_type='stja' (the default), got {att_type!r}")
     args, _ = _effgcn_options(model_type, block_args, scale_args, fusion_stage)
     num_input, num_channel, _, num_point, _ = data_shape
+    _check_ntu(None, num_point, "effgcn EfficientGCN")
     temporal_kernel, max_graph_distance = kernel_size
     return _EfficientGCNOriginalOutput(
         num_classes=num_class, input_branches=num_input, in_channels=num_channel, block_args=args,

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from torch import nn
 
 from stviz.init import kaiming_conv
-from stviz.layers import make_activation
 from stviz.models.efficientgcn import temporal_layer
 from stviz.official import register
 from stviz.official.keys import prefixes
@@ -95,9 +94,9 @@ def _unit_tcn(in_channels: int, out_channels: int, kernel_size: int = 9, stride:
 
 @register("effgcn", "Swish")
 def _swish(inplace: bool = False):
-    return make_activation("swish")
+    return nn.SiLU(inplace=inplace)
 
 
 @register("effgcn", "HardSwish")
 def _hard_swish(inplace: bool = False):
-    return make_activation("hswish")
+    return nn.Hardswish(inplace=inplace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stviz.checks import check_float
+from stviz.checks import check_float, check_positive_int
 from stviz.official import register
 from stviz.tsm import temporal_shift
 
@@ -18,6 +18,7 @@ class NativeTemporalShift(nn.Module):
 
     def __init__(self, n_segment: int, fold_div: int = 3):
         super().__init__()
+        check_positive_int(n_segment, "n_segment", block="TemporalShift.shift")
         self.n_segment = n_segment
         self.fold_div = fold_div
 

@@ -64,11 +64,14 @@ class PartitionGraphConv(nn.Module):
         return A if self.edge_importance is None else A * self.edge_importance
 
     def _checked_graph(self, x: torch.Tensor, A: torch.Tensor | None) -> torch.Tensor:
+        """The applied graph (K, V, V) in x's dtype, after checking x and a forward-time A."""
+        if A is not None:
+            check_adjacency(A, "A", block=type(self).__name__, stacked=True)
         a = self.graph(A)
         if a.dim() != 3 or a.shape[0] != self.num_subsets:
             raise ValueError(f"PartitionGraphConv: A must have shape ({self.num_subsets}, V, V), got {tuple(a.shape)}")
         check_nctv(x, channels=self.in_channels, num_joints=a.shape[-1], block=type(self).__name__, weight=self.conv)
-        return a
+        return a.to(x.dtype)
 
     def explicit(
         self, x: torch.Tensor, A: torch.Tensor | None = None, bn: nn.BatchNorm2d | None = None

@@ -52,6 +52,8 @@ class ChannelTopologyConv(nn.Module):
             kaiming_conv(conv)
 
     def _check(self, x: torch.Tensor, A: torch.Tensor | None) -> None:
+        if A is not None:
+            check_adjacency(A, "A", block=type(self).__name__)
         num_joints = None if A is None else A.shape[-1]
         check_nctv(x, channels=self.in_channels, num_joints=num_joints, block=type(self).__name__, weight=self.value)
 

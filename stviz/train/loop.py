@@ -68,7 +68,20 @@ def _check_data(data: Data, name: str) -> Data:
         raise ValueError(f"{name}: expected at least one sample, got X of shape {tuple(x.shape)}")
     if y.dtype != torch.int64:
         raise ValueError(f"{name}: y must be int64 class indices, got {y.dtype}")
+    if bool((y < 0).any()):
+        raise ValueError(f"{name}: y must be class indices >= 0, got {int(y.min())}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        first = int((~torch.isfinite(x)).flatten(1).any(1).nonzero()[0])
+        raise ValueError(f"{name}: X holds NaN or inf, first in sample {first}")
     return x, y
+
+
+def _check_labels(y: torch.Tensor, num_classes: int, name: str) -> None:
+    """Class indices ``y`` must be below the model's number of outputs."""
+    if len(y) and int(y.max()) >= num_classes:
+        raise ValueError(
+            f"{name}: y holds class {int(y.max())}, but the model has {num_classes} classes (0..{num_classes - 1})"
+        )
 
 
 def _check_train_data(data: Data | Dataset, name: str) -> Data | Dataset:
@@ -122,6 +135,7 @@ def _scores(model: nn.Module, data: Data, batch_size: int, stream: str) -> tuple
     """:func:`evaluate`'s loss and accuracy, and the logits (N, K) they come from."""
     x, y = _check_data(data, "data")
     logits = predict(model, x, batch_size, stream)
+    _check_labels(y, logits.shape[1], "data")
     loss = nn.functional.cross_entropy(logits, y).item()
     return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean().item()}, logits
 
@@ -285,7 +299,13 @@ def _fit(model, train_data, test_data, recipe, seed, stream, progress, amp) -> T
                 xb, yb = transform(xb.to(device)), yb.to(device)
                 with torch.autocast(device.type, dtype=AMP_DTYPES.get(device.type), enabled=amp):
                     logits = net(xb)
+                    _check_labels(yb, logits.shape[1], "train_data")
                     loss = nn.functional.cross_entropy(logits.float(), yb)
+                if not bool(torch.isfinite(loss)):
+                    raise FloatingPointError(
+                        f"training {name}: the loss is {loss.item()} in epoch {epoch}: the learning rate may be too "
+                        f"high for this model (recipe {recipe.name!r}, lr {recipe.lr})"
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
