@@ -356,6 +356,7 @@ def test_official_build_refuses_what_the_original_would_refuse_or_misread():
     raises(TypeError, lambda: official.build("stgcn", "Model", num_classes=5), "'num_classes'", "num_class,")
     raises(ValueError, lambda: official.build("effgcn", "EfficientGCN", model_type="EfficientGCN-B12"), "one digit")
     raises(ValueError, lambda: official.build("effgcn", "EfficientGCN", model_type="EfficientGCN"), "'EfficientGCN'")
+    raises(ValueError, lambda: official.build("ctrgcn", "Model", in_channels=6), "in_channels=6 gives", "= 0 relation")
     with torch.device("meta"):
         shape = (3, 6, 288, 18, 2)
         raises(NotImplementedError, lambda: official.build("effgcn", "EfficientGCN", data_shape=shape), "num_point=18")

@@ -307,6 +307,13 @@ def test_dataset_epoch_and_crop_interval_are_checked_when_given(tmp_path):
         load_npz(tmp_path / "ones.npz", "test", window=4, p_interval=0.9)
 
 
+def test_load_npz_names_an_object_array(tmp_path):
+    x = np.empty((2, 4, 150), dtype=object)
+    np.savez(tmp_path / "objects.npz", x_test=x, y_test=np.eye(3)[[0, 2]])
+    with pytest.raises(ValueError, match=r"objects\.npz: expected a \.npz archive .*got an array of Python objects"):
+        load_npz(tmp_path / "objects.npz", "test")
+
+
 def test_load_npz_refuses_integer_coordinates(tmp_path):
     path = tmp_path / "ints.npz"
     np.savez(path, x_test=np.zeros((2, 4, 150), np.int64), y_test=np.eye(3)[[0, 2]])

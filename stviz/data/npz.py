@@ -62,7 +62,8 @@ def _read_arrays(path: Path, keys: tuple[str, str]) -> tuple[np.ndarray, np.ndar
         try:
             return data[keys[0]], data[keys[1]]
         except damaged as exc:
-            raise ValueError(f"{path}: expected {_EXPECTED}, got a damaged or truncated array: {exc}") from None
+            got = "an array of Python objects" if "allow_pickle" in str(exc) else "a damaged or truncated array"
+            raise ValueError(f"{path}: expected {_EXPECTED}, got {got}: {exc}") from None
 
 
 def load_npz(
