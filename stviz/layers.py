@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stviz.checks import check_odd_kernel, check_positive_int
+from stviz.checks import check_positive_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -55,8 +55,8 @@ ACTIVATIONS = {
 def make_activation(name: str | None) -> nn.Module:
     """An activation module by name (a key of :data:`ACTIVATIONS`); ``None`` or ``"linear"`` is the identity.
 
-    The modules work in place (the blocks apply them to fresh tensors): apply one to a tensor you still need, or to
-    a leaf that requires grad, and it is overwritten or refused."""
+    All but ``tanh`` and ``linear`` work in place (the blocks apply them to fresh tensors): apply one to a tensor you
+    still need, or to a leaf that requires grad, and it is overwritten or refused."""
     if name is None:
         return nn.Identity()
     if not isinstance(name, str) or name not in ACTIVATIONS:
@@ -80,8 +80,9 @@ def temporal_conv(
 ) -> nn.Conv2d:
     """A (k, 1) convolution along T, padded so that stride 1 keeps T: (N, C_in, T, V) -> (N, C_out, T', V).
 
-    An even ``kernel_size`` is refused: no padding keeps T then (the originals' formula drops a frame)."""
-    check_odd_kernel(kernel_size, block="temporal convolution")
+    ``T' = (T + 2 pad - d(k-1) - 1) // stride + 1``: an even ``kernel_size`` gives T - 1 frames at stride 1, as the
+    originals' padding does."""
+    check_positive_int(kernel_size, "kernel_size", block="temporal convolution")
     check_positive_int(stride, "stride", block="temporal convolution")
     check_positive_int(dilation, "dilation", block="temporal convolution")
     return nn.Conv2d(

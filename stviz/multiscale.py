@@ -75,7 +75,7 @@ def window_adjacency(a_binary: torch.Tensor, window_size: int) -> torch.Tensor:
     check_adjacency(a_binary, "adjacency", block="G3D window graph", binary=True)
     check_positive_int(window_size, "window_size", block="G3D window graph")
     eye = torch.eye(a_binary.shape[-1], dtype=a_binary.dtype)
-    return (a_binary + eye).repeat(window_size, window_size)
+    return torch.maximum(a_binary, eye).repeat(window_size, window_size)  # A + I, self-loops in A kept at 1
 
 
 def window_padding(window_size: int, window_dilation: int = 1) -> int:

@@ -321,10 +321,16 @@ def test_graphs_given_at_forward_are_checked():
     ctr = ChannelTopologyConv(8, 8)
     raises(ValueError, lambda: ctr(x, A=A_CTR), "ChannelTopologyConv: A must have shape (V, V)", "(3, 25, 25)")
     raises(ValueError, lambda: G3DBlock(8, 8, A_CTR, 2, 3), "adjacency must have shape (V, V)", "(3, 25, 25)")
+    torch.manual_seed(0)
+    plain = G3DBlock(8, 8, A_BIN, 2, 3)
+    torch.manual_seed(0)  # a binary graph with its self-loops is the same window graph
+    looped = G3DBlock(8, 8, A_BIN + torch.eye(V), 2, 3)
+    torch.testing.assert_close(looped.graph_conv.scales, plain.graph_conv.scales, atol=0, rtol=0)
 
 
-def test_temporal_convolutions_refuse_even_kernels_and_bad_strides_when_built():
-    raises(ValueError, lambda: TemporalConvBN(8, 8, 4), "kernel_size must be an odd integer", "got 4")
+def test_temporal_convolutions_refuse_bad_strides_when_built_and_take_even_kernels_as_the_originals():
+    assert TemporalConvBN(8, 8, 4)(torch.randn(1, 8, 16, V)).shape == (1, 8, 15, V)  # CTR-GCN's TemporalConv: T - 1
+    raises(ValueError, lambda: TemporalConvBN(8, 8, 0), "kernel_size must be an integer >= 1", "got 0")
     raises(ValueError, lambda: TemporalConvBN(8, 8, 3, dilation=0), "dilation must be an integer >= 1", "got 0")
     for stride in (0, -1, 2.0):
         raises(ValueError, lambda stride=stride: STGCNBlock(8, 8, A_ST, stride=stride), "stride must be an integer")
@@ -356,6 +362,8 @@ def test_official_build_refuses_what_the_original_would_refuse_or_misread():
     raises(TypeError, lambda: official.build("stgcn", "Model", num_classes=5), "'num_classes'", "num_class,")
     raises(ValueError, lambda: official.build("effgcn", "EfficientGCN", model_type="EfficientGCN-B12"), "one digit")
     raises(ValueError, lambda: official.build("effgcn", "EfficientGCN", model_type="EfficientGCN"), "'EfficientGCN'")
+    with torch.device("meta"):  # what the original reads right is read the same
+        assert official.build("effgcn", "EfficientGCN", model_type="B4").block_args == efficientgcn_block_args(4)
     raises(ValueError, lambda: official.build("ctrgcn", "Model", in_channels=6), "in_channels=6 gives", "= 0 relation")
     with torch.device("meta"):
         shape = (3, 6, 288, 18, 2)

@@ -181,6 +181,13 @@ def test_a_file_whose_bodies_are_all_at_the_origin_is_refused(tmp_path, pipeline
         preprocess_skeleton(path, pipeline=pipeline)
 
 
+def test_st_gcn_refuses_a_clip_whose_only_body_away_from_the_origin_is_past_its_two_slots(tmp_path):
+    zero = SkeletonBody(1, np.zeros((25, 3)))
+    path = write_skeleton_file(tmp_path / "third.skeleton", [[zero, zero, still_body(3)] for _ in range(3)])
+    with pytest.raises(ValueError, match=r"expected a body with a joint away from \(0, 0, 0\)"):
+        preprocess_skeleton(path, pipeline="stgcn")
+
+
 def test_reader_refuses_lines_after_the_announced_frames_and_allows_blank_ones(tmp_path):
     lines = skeleton_text(num_frames=2)
     with pytest.raises(ValueError, match=r"line 30: 28 more non-empty line\(s\) after the 1 frame\(s\) that line 1"):
@@ -303,8 +310,9 @@ def test_dataset_epoch_and_crop_interval_are_checked_when_given(tmp_path):
     dataset = NpzDataset(tmp_path / "ones.npz", "test")
     with pytest.raises(ValueError, match=r"set_epoch: epoch must be an integer >= 0, got -1"):
         dataset.set_epoch(-1)
-    with pytest.raises(ValueError, match=r"p_interval must be a sequence, \(p,\) or \(low, high\), got the number 0.9"):
-        load_npz(tmp_path / "ones.npz", "test", window=4, p_interval=0.9)
+    for p in (0.9, np.float32(0.5)):
+        with pytest.raises(ValueError, match=r"p_interval must be a sequence, \(p,\) or \(low, high\), got the number"):
+            load_npz(tmp_path / "ones.npz", "test", window=4, p_interval=p)
 
 
 def test_load_npz_names_an_object_array(tmp_path):

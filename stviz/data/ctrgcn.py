@@ -169,7 +169,7 @@ def valid_frame_count(x: np.ndarray | torch.Tensor) -> int:
 
 def check_p_interval(p_interval: Sequence[float]) -> tuple[float, ...]:
     """The crop's ``p_interval`` as a tuple of floats: ``(p,)`` or ``(low, high)`` with 0 < low <= high <= 1."""
-    if isinstance(p_interval, int | float):
+    if np.ndim(p_interval) == 0:
         raise ValueError(f"p_interval must be a sequence, (p,) or (low, high), got the number {p_interval!r}")
     p_interval = tuple(float(p) for p in p_interval)
     in_range = all(0 < p <= 1 for p in p_interval) and p_interval == tuple(sorted(p_interval))

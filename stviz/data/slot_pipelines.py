@@ -43,7 +43,7 @@ def read_slots(
             f"the clip has {len(frames)} frames, expected at most num_frames={num_frames} "
             "(the originals' generators fail on longer clips)"
         )
-    if not any(any(body.xyz.any() for body in bodies) for bodies in frames):
+    if not any(body.xyz.any() for bodies in frames for body in bodies[:num_slots]):
         raise ValueError(
             "expected a body with a joint away from (0, 0, 0) in at least one frame, got none: NTU lists such "
             "samples as missing, and the originals' generators skip them"

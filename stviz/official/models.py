@@ -155,9 +155,11 @@ class _EfficientGCNOriginalOutput(EfficientGCN):
 
 
 def _effgcn_options(model_type="EfficientGCN-B0", block_args=None, scale_args=(1.2, 1.35), fusion_stage=2, **_):
-    match = re.fullmatch(r"EfficientGCN-[Bb](\d)", str(model_type))
+    match = re.fullmatch(r".*?(?<!\d)(\d)", str(model_type))
     if match is None:  # the original reads the level from the last character alone: "EfficientGCN-B12" builds B2
-        raise ValueError(f"effgcn: model_type must be 'EfficientGCN-B<level>' with one digit, got {model_type!r}")
+        raise ValueError(
+            f"effgcn: model_type must end in one digit, the level (EfficientGCN-B<level>), got {model_type!r}"
+        )
     level = int(match.group(1))
     return efficientgcn_block_args(level, block_args or EFFICIENTGCN_BASE, tuple(scale_args)), fusion_stage
 

@@ -89,11 +89,11 @@ def _st_gcn(in_channels, out_channels, kernel_size, stride=1, dropout=0, residua
 def ctrgcn_rel_channels(in_channels: int, rel_reduction: int = 8) -> int:
     """CTR-GCN's relation channels: 8 when the input has 3 or 9 channels (raw coordinates), else C_in // r."""
     rel_channels = 8 if in_channels in (3, 9) else in_channels // rel_reduction
-    if isinstance(rel_channels, int) and rel_channels < 1:
+    if rel_channels < 1:
         raise ValueError(
             f"CTR-GCN: in_channels={in_channels} gives in_channels // rel_reduction = {rel_channels} relation channels "
             f"(the original's rule: 8 for 3 or 9 input channels, else in_channels // {rel_reduction}); the original "
-            f"cannot build it either"
+            f"builds it, and its forward fails"
         )
     return rel_channels
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -30,6 +32,12 @@ class NativeTemporalShift(nn.Module):
                 f"n_segment={self.n_segment}, got {tuple(x.shape)}"
             )
         nt, c, h, w = x.shape
+        if c < self.fold_div:  # folds of C // fold_div = 0 channels: the original returns a copy
+            warnings.warn(
+                f"TemporalShift.shift: C={c} < fold_div={self.fold_div}: no channel shifts (as in the original)",
+                stacklevel=2,
+            )
+            return x.clone()
         n, t = nt // self.n_segment, self.n_segment
         y = x.reshape(n, t, c, h * w).permute(0, 2, 1, 3)  # (N, C, T, H·W)
         y = temporal_shift(y, self.fold_div)

@@ -16,6 +16,7 @@ augmentation, such as :class:`stviz.data.npz.NpzDataset`: its ``set_epoch`` is c
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +71,10 @@ def _check_data(data: Data, name: str) -> Data:
         raise ValueError(f"{name}: y must be int64 class indices, got {y.dtype}")
     if bool((y < 0).any()):
         raise ValueError(f"{name}: y must be class indices >= 0, got {int(y.min())}")
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        first = int((~torch.isfinite(x)).flatten(1).any(1).nonzero()[0])
-        raise ValueError(f"{name}: X holds NaN or inf, first in sample {first}")
+    for start in range(0, len(x), 256) if x.is_floating_point() else ():  # in chunks: no mask as large as X
+        finite = torch.isfinite(x[start : start + 256]).flatten(1).all(1)
+        if not bool(finite.all()):
+            raise ValueError(f"{name}: X holds NaN or inf, first in sample {start + int((~finite).nonzero()[0])}")
     return x, y
 
 
@@ -295,17 +297,12 @@ def _fit(model, train_data, test_data, recipe, seed, stream, progress, amp) -> T
             model.train()
             history["lr"].append(optimizer.param_groups[0]["lr"])
             totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
-            for xb, yb in loader:
-                xb, yb = transform(xb.to(device)), yb.to(device)
+            for xb, labels in loader:
+                xb, yb = transform(xb.to(device)), labels.to(device)
                 with torch.autocast(device.type, dtype=AMP_DTYPES.get(device.type), enabled=amp):
                     logits = net(xb)
-                    _check_labels(yb, logits.shape[1], "train_data")
+                    _check_labels(labels, logits.shape[1], "train_data")  # the loader's batch: no device sync
                     loss = nn.functional.cross_entropy(logits.float(), yb)
-                if not bool(torch.isfinite(loss)):
-                    raise FloatingPointError(
-                        f"training {name}: the loss is {loss.item()} in epoch {epoch}: the learning rate may be too "
-                        f"high for this model (recipe {recipe.name!r}, lr {recipe.lr})"
-                    )
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
@@ -314,6 +311,11 @@ def _fit(model, train_data, test_data, recipe, seed, stream, progress, amp) -> T
                 totals += torch.tensor([loss.item() * len(yb), (logits.argmax(1) == yb).sum().item(), len(yb)])
             if world > 1:
                 totals = _sum_over_ranks(totals, device)
+            if not math.isfinite(totals[0].item()):  # summed over the ranks: every rank stops here together
+                raise FloatingPointError(
+                    f"training {name}: the loss is {totals[0].item()} in epoch {epoch}: the learning rate may be too "
+                    f"high for this model (recipe {recipe.name!r}, lr {recipe.lr})"
+                )
             history["train_loss"].append(totals[0].item() / totals[2].item())
             history["train_accuracy"].append(totals[1].item() / totals[2].item())
             if test_data is not None:
