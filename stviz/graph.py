@@ -19,6 +19,7 @@ Conventions:
 from __future__ import annotations
 
 import math
+import numbers
 from functools import cached_property
 from typing import Literal
 
@@ -52,8 +53,16 @@ __all__ = [
 # ----------------------------------------------------------------------------
 
 
+def _check_pairs(pairs, num_nodes: int, where: str) -> None:
+    """Every pair ``(i, j)`` must name two nodes in ``0..num_nodes - 1``."""
+    for pair in pairs:
+        if len(pair) != 2 or not all(isinstance(k, numbers.Integral) and 0 <= k < num_nodes for k in pair):
+            raise ValueError(f"{where}: each edge must be a pair of node indices in 0..{num_nodes - 1}, got {pair!r}")
+
+
 def edge_matrix(pairs, num_nodes: int) -> torch.Tensor:
     """``M[j, i] = 1`` for each pair ``(i, j)``: column i sends to row j. (V, V)."""
+    _check_pairs(pairs, num_nodes, "edge_matrix")
     m = torch.zeros(num_nodes, num_nodes)
     for i, j in pairs:
         m[j, i] = 1.0
@@ -67,10 +76,10 @@ def normalize_digraph(a: torch.Tensor) -> torch.Tensor:
 
 
 def normalize_symmetric(a: torch.Tensor) -> torch.Tensor:
-    """``D^-1/2 A D^-1/2`` with D the row sums (MS-G3D); zero rows stay 0. (V, V)."""
+    """``D^-1/2 A D^-1/2`` with D the row sums (MS-G3D); zero rows stay 0. (..., V, V)."""
     deg = a.sum(-1)
     inv = torch.where(deg > 0, deg.clamp_min(1e-30).rsqrt(), torch.zeros_like(deg))
-    return inv[:, None] * a * inv[None, :]
+    return inv[..., :, None] * a * inv[..., None, :]
 
 
 def k_adjacency(a: torch.Tensor, k: int, with_self: bool = False, self_factor: float = 1.0) -> torch.Tensor:
@@ -116,6 +125,7 @@ def hop_distance(edges, num_nodes: int, max_hop: int | None = None) -> torch.Ten
     """Shortest-path hop counts (V, V) through networkx; ``inf`` beyond ``max_hop``."""
     if max_hop is not None:
         check_positive_int(max_hop, "max_hop", minimum=0, block="hop_distance")
+    _check_pairs(edges, num_nodes, "hop_distance")
     g = nx.Graph()
     g.add_nodes_from(range(num_nodes))
     g.add_edges_from((i, j) for i, j in edges if i != j)

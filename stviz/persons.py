@@ -32,16 +32,25 @@ def fold_persons(x: torch.Tensor, data_bn: nn.BatchNorm1d | None = None) -> torc
     return x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v)  # (N*M, C, T, V)
 
 
+def _check_samples(x: torch.Tensor, n: int, where: str) -> None:
+    """The batch of ``x`` must hold ``n`` samples of M >= 1 persons each: N*M rows."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1 or x.shape[0] % n:
+        raise ValueError(f"{where}: x has {x.shape[0]} rows, expected N*M rows for N={n!r} samples")
+
+
 def unfold_persons(x: torch.Tensor, n: int) -> torch.Tensor:
     """Persons back out of the batch: (N*M, C, T, V) -> (N, C, T, V, M)."""
+    _check_samples(x, n, "unfold_persons")
     return x.view(n, -1, *x.shape[1:]).permute(0, 2, 3, 4, 1)
 
 
 def mean_over_persons(x: torch.Tensor, n: int) -> torch.Tensor:
     """Average person-minor rows back to one per sample: (N*M, ...) -> (N, ...)."""
+    _check_samples(x, n, "mean_over_persons")
     return x.reshape(n, -1, *x.shape[1:]).mean(1)
 
 
 def pool_persons(x: torch.Tensor, n: int) -> torch.Tensor:
     """Global average over (T, V), then over persons: (N*M, C, T, V) -> (N, C)."""
+    _check_samples(x, n, "pool_persons")
     return x.view(n, -1, x.shape[1], x.shape[2] * x.shape[3]).mean(3).mean(1)

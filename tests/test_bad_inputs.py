@@ -11,11 +11,12 @@ import torch
 
 from stviz import official
 from stviz.channel import AttentionLayer, PartAttention, SpatialTemporalJointAttention
-from stviz.graph import SkeletonGraph, hop_distance, k_adjacency, multiscale_adjacency
+from stviz.graph import SkeletonGraph, edge_matrix, hop_distance, k_adjacency, multiscale_adjacency, normalize_symmetric
 from stviz.layers import make_activation
 from stviz.models import CTRGCN, STGCN, ShiftGCN, STGCNBlock, build_model, efficientgcn_block_args
 from stviz.models.efficientgcn import EfficientGCN
 from stviz.multiscale import G3DBlock, MultiScaleGraphConv, MultiWindowG3D, TemporalWindows
+from stviz.persons import mean_over_persons, pool_persons, unfold_persons
 from stviz.spatial import (
     ChannelTopologyConv,
     ChannelTopologyUnit,
@@ -368,3 +369,14 @@ def test_official_build_refuses_what_the_original_would_refuse_or_misread():
     with torch.device("meta"):
         shape = (3, 6, 288, 18, 2)
         raises(NotImplementedError, lambda: official.build("effgcn", "EfficientGCN", data_shape=shape), "num_point=18")
+
+
+def test_graph_and_person_helpers_name_what_they_expect():
+    raises(ValueError, lambda: edge_matrix([(0, 30)], V), "pair of node indices in 0..24", "(0, 30)")
+    raises(ValueError, lambda: hop_distance([(0, 30)], V), "pair of node indices in 0..24", "(0, 30)")
+    for fold_back in (unfold_persons, pool_persons, mean_over_persons):
+        raises(ValueError, lambda f=fold_back: f(torch.randn(6, 3, 4, V), 4), "6 rows, expected N*M rows for N=4")
+    raises(ValueError, lambda: EfficientGraphLayer(8, 8, A_EFF, max_graph_distance=True), "got True")
+    raises(ValueError, lambda: PartitionGraphConv(8.5, 8, A_ST), "in_channels must be an integer >= 1", "8.5")
+    stack = torch.rand(3, V, V)  # normalize_symmetric takes a stack of graphs as one graph each
+    torch.testing.assert_close(normalize_symmetric(stack)[1], normalize_symmetric(stack[1]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stviz.checks import check_adjacency, check_nctv
+from stviz.checks import check_adjacency, check_nctv, check_positive_int
 from stviz.init import efficientgcn_init
 from stviz.layers import batchnorm_affine, conv1x1, make_activation, make_residual, residual_forward
 
@@ -37,6 +37,8 @@ class PartitionGraphConv(nn.Module):
         bias: bool = True,
     ):
         super().__init__()
+        check_positive_int(in_channels, "in_channels", block="PartitionGraphConv")
+        check_positive_int(out_channels, "out_channels", block="PartitionGraphConv")
         if A is None and num_subsets is None:
             raise ValueError("PartitionGraphConv needs A (K, V, V) or num_subsets when A comes with each call")
         if A is not None:
@@ -194,7 +196,8 @@ class EfficientGraphLayer(nn.Module):
     ):
         super().__init__()
         check_adjacency(A, "A", block="EfficientGraphLayer", stacked=True)
-        if not isinstance(max_graph_distance, int) or not 0 <= max_graph_distance < A.shape[0]:
+        bad_type = isinstance(max_graph_distance, bool) or not isinstance(max_graph_distance, int)
+        if bad_type or not 0 <= max_graph_distance < A.shape[0]:
             raise ValueError(
                 f"EfficientGraphLayer: max_graph_distance must be an int in 0..{A.shape[0] - 1} (A has "
                 f"{A.shape[0]} hop partitions), got {max_graph_distance!r}"
