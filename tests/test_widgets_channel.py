@@ -27,6 +27,7 @@ def test_cost_explorer_updates_rows_and_table():
 
 def test_cost_explorer_groups_follow_channels():
     ui = cost_explorer()
+    assert ui.rows["(k,1) conv, grouped (g=4)"]["macs"] * 4 == ui.rows["(k,1) conv, dense (g=1)"]["macs"]
     ui.groups.value = 16
     assert ui.rows["(k,1) conv, grouped (g=16)"] == temporal_conv_cost(64, 64, 5, 16)
     ui.channels.value = 48  # 16 divides 48: kept

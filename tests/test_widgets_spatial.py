@@ -39,7 +39,7 @@ def test_alpha_channel_subset_and_sample_change_the_topology(explorer):
     ui.sample.value = 3
     torch.testing.assert_close(ui.matrix, unit.convs[2].topology(ui.x[3:4], a[2], 1.0)[0, 5].detach())
     assert not torch.allclose(before, ui.matrix)
-    assert "alpha * refinement" in ui.summary.value
+    assert "|alpha T|" in ui.summary.value
 
 
 def test_shift_arrows_follow_the_cyclic_rule_and_the_local_rule():

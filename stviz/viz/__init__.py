@@ -56,6 +56,7 @@ from stviz.viz.style import (
 from stviz.viz.temporal import (
     plot_interpolation_weights,
     plot_receptive_field,
+    plot_time_ratios,
 )
 from stviz.viz.training import plot_seed_study, plot_training_curves
 from stviz.viz.tsm import (
@@ -89,6 +90,7 @@ __all__ = [
     "plot_shift_table",
     "plot_receptive_field",
     "plot_interpolation_weights",
+    "plot_time_ratios",
     "plot_shift_patterns",
     "plot_joint_gates",
     "plot_subset_refinements",

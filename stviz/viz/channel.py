@@ -38,8 +38,8 @@ def plot_shift_patterns(
         fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 4.2), layout="constrained")
     fig = axes[0].figure
     v = src.shape[1]
-    image = axes[0].imshow(src, cmap="twilight", aspect="auto", interpolation="nearest", vmin=0, vmax=v - 1)
-    fig.colorbar(image, ax=axes[0], label="source joint index (0-based)")
+    image = axes[0].imshow(src + 1, cmap="twilight", aspect="auto", interpolation="nearest", vmin=1, vmax=v)
+    fig.colorbar(image, ax=axes[0], label="source joint J (1-based, as the x axis)")
     axes[0].set_xticks(range(v), joint_labels() if v == 25 else range(v), rotation=90, fontsize=6)
     axes[0].set(xlabel="output joint", ylabel="channel", title="spatial shift: joint each channel reads")
     norm, cmap = _value_norm(resp, None)

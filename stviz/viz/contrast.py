@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from stviz.viz.core import _new_ax
-from stviz.viz.style import STREAM_COLOURS, STREAM_MARKERS, stream_label
+from stviz.viz.style import STREAM_COLOURS, STREAM_MARKERS, plain_log_ticks, stream_label
 
 __all__ = ["plot_cost_ratios", "plot_published_accuracies"]
 
@@ -43,10 +42,8 @@ def plot_cost_ratios(
     low, high = min(x.min(), y.min(), 1.0) / 1.5, max(x.max(), y.max(), 1.0) * 1.5
     ax.plot([low, high], [low, high], "--", color="grey", lw=1, label="time proportional to MACs")
     ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high))
-    for axis in (ax.xaxis, ax.yaxis):  # ticks at 0.2, 0.5, 1, 2, 5 as plain numbers, no 10^x
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        axis.set_minor_formatter(NullFormatter())
+    plain_log_ticks(ax.xaxis)
+    plain_log_ticks(ax.yaxis)
     ax.set_xlabel(f"MACs / MACs of {reference}")
     ax.set_ylabel(f"time / time of {reference} (interleaved)")
     ax.set_title(f"Models against {reference}: MACs and measured time")

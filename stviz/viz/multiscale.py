@@ -23,6 +23,7 @@ from stviz.viz.core import (
     _pose_xy,
     adjacency_heatmap,
     draw_skeleton,
+    joint_label,
 )
 from stviz.viz.style import WIDTH
 
@@ -148,7 +149,7 @@ def draw_window_graph(window_graph, window_size: int, joint: int, frame: int | N
     ax.add_collection(LineCollection(links, colors="tab:blue", linewidths=0.8, alpha=0.7, zorder=2))
     ax.scatter(*node_xy.T, s=12, c=_NODE_COLOUR, zorder=3)
     ax.scatter(*node_xy[targets].T, s=30, c="tab:blue", zorder=4, label="linked nodes")
-    ax.scatter(*node_xy[source], s=80, c="tab:red", zorder=5, label=f"frame {frame}, joint {joint}")
+    ax.scatter(*node_xy[source], s=80, c="tab:red", zorder=5, label=f"frame {frame}, {joint_label(joint, graph)}")
     for i in range(w):
         ax.text(i * step, xy[:, 1].max() + 0.08, f"window frame {i}", ha="center", va="bottom", fontsize=8)
     ax.set_aspect("equal")

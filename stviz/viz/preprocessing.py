@@ -40,10 +40,11 @@ def plot_pipelines(
 ) -> Figure:
     """One panel per pipeline on the same clip; returns the figure.
 
-    Each panel shows frame ``frame`` of the pipeline's output (3, T, 25, M) (the same index can be a different moment:
-    CTR-GCN drops empty frames, 2s-AGCN packs late bodies to the front), every body in it, the path of body 0's middle
-    of the spine over the non-empty frames (dotted) and the origin (+). A panel is drawn upright in that pipeline's own
-    coordinates: x-y for camera coordinates, x-z for 2s-AGCN. Its title names the pipeline and its checkpoints.
+    Each panel shows frame ``frame`` of the pipeline's output (3, T, 25, M) (the same index can be a different
+    moment: CTR-GCN drops empty frames, 2s-AGCN packs late bodies to the front), every body in it, the path of body
+    0's middle of the spine over the non-empty frames (dotted, where it moves more than 5 cm) and the origin (+). A
+    panel is drawn upright in that pipeline's own coordinates: x-y for camera coordinates, x-z for 2s-AGCN. Its
+    title names the pipeline and its checkpoints.
     """
     frames = read_skeleton_file(source) if isinstance(source, str | Path) else source
     if axes is None:
@@ -64,7 +65,9 @@ def plot_pipelines(
                 _draw_pose(ax, x[:, frame, :, m], plane, edges, _BODY_COLOURS[m % 2], f"body {m}")
         valid = np.abs(x[..., 0]).sum((0, 2)) > 0
         spine = x[:, valid, 1, 0]
-        ax.plot(spine[plane[0]], spine[plane[1]], ":", color="0.4", label="middle of spine over time")
+        if np.ptp(spine[list(plane)], axis=1).max() > 0.05:  # a path shorter than 5 cm would not show
+            path = dict(color="k", lw=1.5, zorder=4, label="middle of spine over time")
+            ax.plot(spine[plane[0]], spine[plane[1]], ":", **path)
         ax.plot(0, 0, "+", color="tab:red", markersize=12, markeredgewidth=2, label="origin")
         ax.set_aspect("equal", adjustable="datalim")
         ax.autoscale_view()
@@ -118,9 +121,10 @@ def plot_preprocessing_steps(
         ax.set_xlabel("x (m)")
         ax.set_ylabel("y (m)")
         ax.set_title(f"{title}\nt={frame}", fontsize=8)
-    for ax in axes[0]:
-        ax.xaxis.set_major_locator(MaxNLocator(3))
+    for i, ax in enumerate(axes[0]):
+        ax.xaxis.set_major_locator(MaxNLocator(3 if i < len(steps) else 2))  # the stream panels are narrower
         ax.tick_params(labelsize=7)
+        ax.margins(0.08)
     _legend_below(fig, axes[0][: len(steps)])
     return fig
 
@@ -139,7 +143,7 @@ def plot_fixed_length(
     """
     from stviz.data import to_fixed_length  # the plotted function itself
 
-    fig, axes = plt.subplots(1 + len(modes), 1, figsize=(WIDTH, 0.85 * (1 + len(modes))), sharey=True,
+    fig, axes = plt.subplots(1 + len(modes), 1, figsize=(WIDTH, 1.2 * (1 + len(modes))), sharex=True, sharey=True,
                              layout="constrained")  # fmt: skip
     panels = [("as read (empty frames are 0)", x)] + [(f"{m!r} to {num_frames}", to_fixed_length(x, num_frames, m))
                                                       for m in modes]  # fmt: skip
@@ -147,5 +151,6 @@ def plot_fixed_length(
         ax.plot(series[0, :, joint_index, coordinate])
         ax.set_title(title, fontsize=9, loc="left")
         ax.set_ylabel(f"{'xyz'[coordinate]} (m)")
-    axes[-1].set_xlabel("frame t")
+        ax.yaxis.set_major_locator(MaxNLocator(3))
+    axes[-1].set_xlabel("frame t (one axis for all panels)")
     return fig

@@ -109,9 +109,9 @@ def draw_motion_arrows(
     ax.add_collection(LineCollection(xy[np.array(graph.edges)], colors="0.7", linewidths=2))
     ax.plot(xy[:, 0], xy[:, 1], "o", color="0.35", ms=3)
     arrows = motion[:2, frame].T  # (V, 2)
-    gain = 0.25 / (float(np.abs(arrows).max()) or 1.0)
+    gain = 0.4 / (float(np.abs(arrows).max()) or 1.0)  # the longest arrow: 0.4 m, a quarter of the body
     ax.quiver(xy[:, 0], xy[:, 1], arrows[:, 0], arrows[:, 1], color="tab:red", angles="xy", scale_units="xy",
-              scale=1 / gain, width=0.006)  # fmt: skip
+              scale=1 / gain, width=0.012)  # fmt: skip
     ax.autoscale_view()
     _finish(ax, f"motion at t={frame}, x{gain:.0f}")
     return ax

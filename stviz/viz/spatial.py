@@ -10,6 +10,7 @@ import torch
 from matplotlib import colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from stviz.viz.core import (
     Convention,
@@ -135,13 +136,15 @@ def plot_refinement_sizes(ratios: Sequence[float], ax: Axes | None = None, title
     ratios = [float(r) for r in ratios]
     ax = _new_ax(ax, (6.5, 3.4))
     layers = range(1, len(ratios) + 1)
-    ax.bar(layers, ratios, color=["C3" if r > 1 else "C0" for r in ratios])
+    larger = [r > 1 for r in ratios]
+    ax.bar(layers, ratios, color=["C3" if big else "C0" for big in larger])
     ax.axhline(1.0, color="0.3", linestyle="--", label="refinement as large as A")
     ax.set_yscale("log")
     ax.set_xticks(list(layers))
     ax.set_xlabel("layer (1-based)")
     ax.set_ylabel("||alpha T|| / ||A|| (Frobenius)")
-    ax.legend(loc="upper right")
+    handles = ax.get_legend_handles_labels()[0] + ([Patch(color="C3", label="refinement larger than A")] * any(larger))
+    ax.legend(handles=handles, loc="upper right")
     ax.set_title(title or "Size of the refinement against the normalised A")
     return ax
 

@@ -13,10 +13,21 @@ import io
 
 import matplotlib
 import matplotlib.pyplot as plt
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from PIL import Image
 
-__all__ = ["DPI", "WIDTH", "STREAM_COLOURS", "STREAM_MARKERS", "stream_label", "use_style", "png_bytes"]
+__all__ = [
+    "DPI",
+    "WIDTH",
+    "STREAM_COLOURS",
+    "STREAM_MARKERS",
+    "stream_label",
+    "plain_log_ticks",
+    "use_style",
+    "png_bytes",
+]
 
 DPI = 72
 WIDTH = 10.0
@@ -27,6 +38,13 @@ STREAM_MARKERS = {1: "o", 2: "s", 4: "D"}
 def stream_label(streams: int) -> str:
     """Legend text for a number of fused streams: ``'1 stream'``, ``'4 streams'``."""
     return f"{streams} stream{'s' * (streams != 1)}"
+
+
+def plain_log_ticks(axis: Axis) -> None:
+    """A log axis ticked at 0.2, 0.5, 1, 2, 5, ... written as plain numbers, not as powers of 10."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _palette_png(png: bytes) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -12,8 +14,9 @@ from stviz.viz.core import (
     _new_ax,
     _numpy,
 )
+from stviz.viz.style import plain_log_ticks
 
-__all__ = ["plot_receptive_field", "plot_interpolation_weights"]
+__all__ = ["plot_receptive_field", "plot_interpolation_weights", "plot_time_ratios"]
 
 
 def plot_receptive_field(
@@ -73,3 +76,26 @@ def plot_interpolation_weights(weights, ypos: float, stride: int = 1, ax: Axes |
         title=f"Shift by ypos = {ypos:+.2f} frames (stride {stride}): interpolation weights",
         value_label="interpolation weight",
     )
+
+
+def plot_time_ratios(
+    ratios: Mapping[str, float], groups: Mapping[str, Sequence[str]], setup: str, ax: Axes | None = None
+) -> Axes:
+    """Horizontal bars from 1 to each ratio ``time(first) / time(second)`` on a log axis, so a bar's length is how far
+    the pair is from equal time, the same for 0.5 as for 2. ``groups`` names each colour and lists its pairs;
+    ``setup`` (input shape, threads) goes in the x label."""
+    ax = _new_ax(ax, (7, 0.4 * len(ratios) + 1.2))
+    labels, values = list(ratios), np.array(list(ratios.values()), dtype=float)
+    colour = {label: f"C{i}" for i, members in enumerate(groups.values()) for label in members}
+    ax.barh(labels, values - 1, left=1, color=[colour.get(label, "0.5") for label in labels])
+    ax.axvline(1.0, color="k", lw=1)
+    ax.set_xscale("log")
+    low, high = min(values.min(), 1.0), max(values.max(), 1.0)
+    ax.set_xlim(low / 1.3, high * 1.3)
+    plain_log_ticks(ax.xaxis)
+    ax.invert_yaxis()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=f"C{i}", label=name) for i, name in enumerate(groups)]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncols=len(groups), fontsize=8)
+    ax.set(ylabel="pair: first / second", xlabel=f"time ratio, measured in turns ({setup}; log scale)",
+           title="Forward time of one block against another (< 1: the first is faster)")  # fmt: skip
+    return ax

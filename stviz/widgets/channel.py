@@ -44,7 +44,7 @@ class CostExplorer(PictureBox):
         self.kernel_size = widgets.IntSlider(value=5, min=3, max=9, step=2, description="kernel k", style=WIDE_LABELS)
         self.expand_ratio = widgets.IntSlider(value=2, min=0, max=6, description="expand e", style=WIDE_LABELS)
         self.reduct_ratio = Choice(options=[1, 2, 4, 8, 16], value=4, description="reduce r")
-        self.groups = Choice(options=_divisors(64), value=1, description="groups g")
+        self.groups = Choice(options=_divisors(64), value=4, description="groups g")  # 1 would repeat the dense row
         self.table = widgets.HTML()
         self.image = picture()
         self.rows: dict[str, dict[str, int]] = {}

@@ -60,11 +60,12 @@ class TopologyExplorer(PictureBox):
     def redraw(self, change=None) -> None:
         self.compute()
         self.summary.value = (
-            f"|shared| = {self.shared.abs().sum():.2f}, |alpha * refinement| = {self.refinement.abs().sum():.2f} "
+            f"|shared| = {self.shared.abs().sum():.2f}, |alpha T| = {self.refinement.abs().sum():.2f} "
             f"(sums of absolute values over the {len(self.shared)} x {len(self.shared)} matrix)"
         )
         fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 4.4), layout="constrained")
-        parts = (("shared PA[k]", self.shared), ("alpha * refinement", self.refinement), ("total", self.matrix))
+        shared = f"shared PA[{self.subset.label}]"
+        parts = ((shared, self.shared), ("alpha T (the refinement)", self.refinement), ("total", self.matrix))
         bound = max(float(m.abs().max()) for _, m in parts) or 1.0
         norm = colors.Normalize(-bound, bound)  # one scale: the three panels' sizes compare
         for ax, (name, m) in zip(axes, parts, strict=True):
