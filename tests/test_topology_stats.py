@@ -117,7 +117,11 @@ def test_figures_of_the_statistics_share_one_scale_and_fit_the_notebook():
     fig = plot_topology_grid(refinement, range(4))
     assert fig.get_size_inches()[0] <= WIDTH
     ax = plot_refinement_sizes([1.5, 0.2])
-    assert [p.get_height() for p in ax.patches] == [1.5, 0.2]
+    assert [p.get_height() for p in ax.patches[:2]] == [1.5, 0.2]
+    legend = ax.get_legend()  # the red bar has a key, in its own colour
+    assert [t.get_text() for t in legend.get_texts()] == ["refinement as large as A", "refinement larger than A"]
+    assert legend.legend_handles[1].get_facecolor() == ax.patches[0].get_facecolor()
+    assert len(plot_refinement_sizes([0.5, 0.2]).get_legend().get_texts()) == 1
     with pytest.raises(ValueError, match="one shape"):
         plot_matrices_side_by_side({"a": a, "b": a[:3]}, "weight")
     plt.close("all")

@@ -86,3 +86,17 @@ def test_contraction_costs_plot_outlines_the_chosen_order():
         outlined = a if row.chosen == "aggregate-first" else p
         assert outlined.get_linewidth() == 2
         assert a.get_height() == pytest.approx(row.aggregate_first / 1e6)
+
+
+def test_time_ratios_are_bars_from_1_on_plain_log_ticks():
+    ratios = {"fast / slow": 0.5, "slow / fast": 2.0, "other": 1.25}
+    ax = viz.plot_time_ratios(ratios, {"pairs": ["fast / slow", "slow / fast"]}, setup="N=2")
+    spans = [sorted((bar.get_x(), bar.get_x() + bar.get_width())) for bar in ax.patches[:3]]
+    assert spans == [[0.5, 1.0], [1.0, 2.0], [1.0, 1.25]]  # each bar from 1 to its ratio, below 1 too
+    assert [bar.get_facecolor() for bar in ax.patches[:2]] == [colors.to_rgba("C0")] * 2  # the group's colour
+    assert ax.patches[2].get_facecolor() == colors.to_rgba("0.5")  # a pair in no group: grey
+    ax.figure.canvas.draw()
+    ticks = [label.get_text() for label in ax.get_xticklabels() if label.get_text()]
+    assert "1" in ticks and "0.5" in ticks and not any("10" in t for t in ticks)  # no powers of ten
+    assert ax.get_xscale() == "log" and "N=2" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pairs"]
