@@ -60,6 +60,11 @@ def test_draw_skeleton_highlight_colours_and_values(ntu):
     ax = viz.draw_skeleton(ntu, highlight={0: 0.0, 3: 1.0}, cbar_label="hops")
     colourbar = _colorbars(ax.figure)
     assert len(colourbar) == 1 and colourbar[0].get_ylabel() == "hops"
+    ax.figure.canvas.draw()  # whole counts get whole-number ticks, values get the usual ones
+    assert [t.get_text() for t in colourbar[0].get_yticklabels()] == ["0", "1"]
+    ax = viz.draw_skeleton(ntu, highlight={0: 0.0, 3: 0.5})
+    ax.figure.canvas.draw()
+    assert "0.1" in [t.get_text() for t in _colorbars(ax.figure)[0].get_yticklabels()]
 
 
 def test_draw_skeleton_edge_weights_and_pose(ntu):

@@ -24,6 +24,7 @@ from matplotlib import colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from stviz.graph import SkeletonGraph
 from stviz.viz.labels import annotate_joints
@@ -183,7 +184,9 @@ def draw_skeleton(
                 mapper = plt.cm.ScalarMappable(norm, node_cmap)
                 for v, value in highlight.items():
                     node_colours[v] = mapper.to_rgba(float(value))
-                ax.figure.colorbar(mapper, ax=ax, label=cbar_label)
+                bar = ax.figure.colorbar(mapper, ax=ax, label=cbar_label)
+                if all(float(value).is_integer() for value in values):  # counts (hops): whole-number ticks
+                    bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         else:
             for v in highlight:
                 node_colours[v] = "tab:red"
