@@ -143,7 +143,9 @@ def plot_refinement_sizes(ratios: Sequence[float], ax: Axes | None = None, title
     ax.set_xticks(list(layers))
     ax.set_xlabel("layer (1-based)")
     ax.set_ylabel("||alpha T|| / ||A|| (Frobenius)")
-    handles = ax.get_legend_handles_labels()[0] + ([Patch(color="C3", label="refinement larger than A")] * any(larger))
+    handles = ax.get_legend_handles_labels()[0]
+    if any(larger):  # the red bars' key
+        handles.append(Patch(color="C3", label="refinement larger than A"))
     ax.legend(handles=handles, loc="upper right")
     ax.set_title(title or "Size of the refinement against the normalised A")
     return ax
