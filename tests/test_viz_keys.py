@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.collections import PathCollection
@@ -69,3 +70,14 @@ def test_frame_influence_scale_reaches_the_smallest_share_or_says_it_stops():
     image = plot_frame_influence(shares, floor=1e-6).axes[1].images[0]  # a floor above the smallest share
     assert image.colorbar.extend == "min" and "below 1e-06" in image.colorbar.ax.get_ylabel()
     assert np.isclose(image.norm.vmin, 1e-6)
+
+
+def test_one_weight_is_drawn_mid_scale_where_it_shows_on_white():
+    ntu = SkeletonGraph()
+    ax = viz.draw_matrix_on_skeleton(ntu.inward_outward()[1], ntu)  # every arrow weight 1: a legend, no bar
+    arrow = [p for p in ax.patches if p.get_gid()][0]
+    legend_line = ax.get_legend().get_lines()[0]
+    assert to_rgba(arrow.get_edgecolor()) == to_rgba(legend_line.get_color())  # the key shows the drawn colour
+    assert arrow.get_edgecolor() != to_rgba(plt.get_cmap("viridis")(1.0))  # not viridis's pale top
+    ax = viz.draw_matrix_on_skeleton(torch.zeros(25, 25), ntu)  # nothing to draw: no error
+    assert not [p for p in ax.patches if p.get_gid()]

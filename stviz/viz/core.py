@@ -335,7 +335,11 @@ def draw_matrix_on_skeleton(
     edges = matrix_edges(m, convention, threshold, top_k)
     diagonal = np.diag(m)
     if norm is None:
-        norm, cmap = _value_norm(np.concatenate([diagonal, [w for *_, w in edges]]), cmap)
+        drawn = np.concatenate([diagonal, [w for *_, w in edges]])
+        norm, cmap = _value_norm(drawn, cmap)
+        weights = drawn[drawn != 0]
+        if norm.vmin == 0 and weights.size and np.ptp(weights) == 0:  # one weight, named in a legend: mid-scale,
+            norm = colors.Normalize(0.0, 2 * norm.vmax)  # not the pale yellow at viridis's top that hardly shows
     else:
         cmap = cmap or ("RdBu_r" if norm.vmin < 0 else "viridis")
     mapper = plt.cm.ScalarMappable(norm, cmap)
