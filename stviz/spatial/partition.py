@@ -128,7 +128,6 @@ class PartitionGraphConv(nn.Module):
     ) -> torch.Tensor:
         n, c, t, v = x.shape
         k, d = self.num_subsets, self.out_channels
-        a = a.to(x.dtype)
         z = torch.matmul(x.reshape(n * c * t, v), a.permute(1, 0, 2).reshape(v, k * v))  # (N*C*T, K*V)
         z = z.view(n, c, t, k, v).permute(0, 1, 3, 2, 4).reshape(n, c * k, t, v)  # channels (c, k)
         weight = weight.view(k, d, c).permute(1, 2, 0).reshape(d, c * k, 1, 1)
