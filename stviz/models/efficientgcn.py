@@ -29,8 +29,9 @@ __all__ = [
     "EfficientGCN",
 ]
 
-# [channels, stride, depth] of the four blocks before scaling.
+# [channels, stride, depth] of the four blocks before scaling, and the largest level built by name (B8).
 EFFICIENTGCN_BASE = ((48, 1, 0.5), (24, 1, 0.5), (64, 2, 1), (128, 2, 1))
+MAX_LEVEL = 8
 TEMPORAL_LAYERS = {
     "Basic": TemporalBasicLayer,
     "Sep": TemporalSepLayer,
@@ -153,6 +154,11 @@ class EfficientGCN(SkeletonModel):
         expand_ratio: int = 2, reduct_ratio: int = 4, activation: str | None = "swish", bias: bool = True,
         edge_importance: bool = True, dropout: float = 0.25,
     ):  # fmt: skip
+        if block_args is None and (isinstance(level, bool) or level not in range(MAX_LEVEL + 1)):
+            raise ValueError(  # B100's widths would ask for terabytes
+                f"EfficientGCN: level must be an integer in 0..{MAX_LEVEL} (EfficientGCN-B0 to B{MAX_LEVEL}), got "
+                f"{level!r}; the number of classes is the keyword num_classes"
+            )
         A = SkeletonGraph("ntu-rgb+d").hop_partition(max_hop=10) if A is None else A
         super().__init__(in_channels, A.shape[-1])
         if layer_type not in TEMPORAL_LAYERS:
