@@ -204,14 +204,19 @@ _CUDA_CFLAGS = ["-O3"]
 
 
 def _build_target(with_cuda: bool) -> tuple[str, Path, list[Path]]:
-    """(extension name, build folder, sources): the name hashes torch's version, the flags and the sources."""
+    """(extension name, build folder, sources): the name hashes torch's version, the flags and the sources, and for
+    CUDA the GPU architectures it is built for (``TORCH_CUDA_ARCH_LIST``, else the visible GPUs' compute
+    capabilities), so nodes with different GPUs sharing one cache folder each keep their own build."""
     csrc = _source_dir()
     sources = [csrc / "temporal_shift.cpp"]
+    architectures = []
     if with_cuda:
         sources.append(csrc / "cuda" / "temporal_shift.cu")
+        architectures = [os.environ.get("TORCH_CUDA_ARCH_LIST", "")]
+        architectures += [str(torch.cuda.get_device_capability(i)) for i in range(torch.cuda.device_count())]
     digest = hashlib.sha256()
     # The source folder is part of the key: ninja rebuilds whenever a source path changes.
-    for part in [torch.__version__, str(torch.version.cuda), str(csrc), *_CFLAGS, *_CUDA_CFLAGS]:
+    for part in [torch.__version__, str(torch.version.cuda), str(csrc), *_CFLAGS, *_CUDA_CFLAGS, *architectures]:
         digest.update(part.encode())
     for src in sources:
         digest.update(src.read_bytes())

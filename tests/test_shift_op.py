@@ -317,3 +317,17 @@ def test_cuda_equals_cpu(compiled, dtype, stride):
 @CUDA
 def test_opcheck_cuda(compiled):
     run_opcheck("cuda")
+
+
+def test_cuda_build_is_kept_per_gpu_architecture(monkeypatch):
+    """Nodes with different GPUs sharing a cache folder each keep their own build (no rebuild back and forth)."""
+    monkeypatch.delenv("TORCH_CUDA_ARCH_LIST", raising=False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    names = {}
+    for capability in ((8, 0), (9, 0)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i, c=capability: c)
+        names[capability] = ops._build_target(with_cuda=True)[0]
+    monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
+    names["listed"] = ops._build_target(with_cuda=True)[0]
+    assert len(set(names.values())) == 3
+    assert ops._build_target(with_cuda=False)[0] == ops._build_target(with_cuda=False)[0]  # the CPU build: one name
