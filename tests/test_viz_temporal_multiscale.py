@@ -100,3 +100,17 @@ def test_time_ratios_are_bars_from_1_on_plain_log_ticks():
     assert "1" in ticks and "0.5" in ticks and not any("10" in t for t in ticks)  # no powers of ten
     assert ax.get_xscale() == "log" and "N=2" in ax.get_xlabel()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pairs"]
+
+
+def test_zero_weights_are_pale_and_keyed_not_the_colour_maps_low_end():
+    rings = multiscale_adjacency(A, 5)
+    elbow = 5
+    fig = viz.draw_scale_rows({"rings": rings[4, elbow]}, elbow, NTU)
+    faces = fig.axes[0].collections[1].get_facecolor()  # the joints, after the bones
+    zero = rings[4, elbow] == 0
+    pale = np.array(colors.to_rgba("0.88"))
+    assert all(np.allclose(faces[v], pale) == bool(zero[v]) for v in range(NTU.num_nodes))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["weight 0", "J6 L elbow (the joint)"]
+    ax = viz.draw_skeleton(NTU, highlight={0: 0.0, 1: 1.0})  # a value of 0 takes the map's low end, not the pale
+    faces = ax.collections[1].get_facecolor()
+    assert not np.allclose(faces[0], pale) and all(np.allclose(faces[v], pale) for v in range(2, NTU.num_nodes))

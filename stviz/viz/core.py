@@ -46,6 +46,7 @@ __all__ = [
 Convention = Literal["row_target", "column_target"]
 _BONE_COLOUR = "0.75"
 _NODE_COLOUR = "0.35"
+_UNVALUED_COLOUR = "0.88"  # a joint without a value beside valued ones: pale, never read as the colour map's low end
 
 
 def _graph(graph: SkeletonGraph | None) -> SkeletonGraph:
@@ -146,7 +147,8 @@ def draw_skeleton(
     ``pose``: (V, 2) or (V, 3), x-y used; default the rest pose seen from the front.
     ``labels``: ``True``/``'name'`` (short names), ``'number'`` (1-based NTU numbers ``J1``..``J25``),
     ``'index'`` (0-based indices, for code-facing figures), ``False``.
-    ``highlight``: joints to mark in red, or ``{joint: colour}``, or ``{joint: value}`` (colour bar).
+    ``highlight``: joints to mark in red, or ``{joint: colour}``, or ``{joint: value}`` (colour bar; the joints
+    without a value are pale grey with an outline).
     ``edge_weights``: one weight per bone (aligned with ``graph.edges``) or ``{(i, j): w}``; colour bar.
     """
     graph = _graph(graph)
@@ -182,6 +184,7 @@ def draw_skeleton(
             else:
                 norm, node_cmap = _value_norm(np.asarray(values, dtype=float), cmap)
                 mapper = plt.cm.ScalarMappable(norm, node_cmap)
+                node_colours = [_UNVALUED_COLOUR] * graph.num_nodes
                 for v, value in highlight.items():
                     node_colours[v] = mapper.to_rgba(float(value))
                 bar = ax.figure.colorbar(mapper, ax=ax, label=cbar_label)
@@ -190,7 +193,8 @@ def draw_skeleton(
         else:
             for v in highlight:
                 node_colours[v] = "tab:red"
-    nodes = nx.draw_networkx_nodes(g, pos, ax=ax, node_color=node_colours, node_size=node_size)
+    edges = ["0.45" if colour == _UNVALUED_COLOUR else colour for colour in node_colours]  # outline the pale joints
+    nodes = nx.draw_networkx_nodes(g, pos, ax=ax, node_color=node_colours, edgecolors=edges, node_size=node_size)
     nodes.set_zorder(2)
     annotate_joints(ax, pos, _labels(graph, labels))
     _finish(ax, title)

@@ -12,11 +12,13 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from stviz.graph import SkeletonGraph
 from stviz.viz.core import (
     _BONE_COLOUR,
     _NODE_COLOUR,
+    _UNVALUED_COLOUR,
     _graph,
     _new_ax,
     _numpy,
@@ -41,7 +43,8 @@ def draw_scale_rows(rows: Mapping[str, object], joint: int, graph: SkeletonGraph
     """One skeleton per named (V,) row: how much ``joint`` takes from each joint under that matrix.
 
     ``rows``: e.g. ``{"power A^4": P[4][joint], "exactly 4 hops": D[4][joint]}``, non-negative weights. All panels
-    share one colour scale (0 to the largest weight of any row) and one colour bar; zero weights stay grey;
+    share one colour scale (0 to the largest weight of any row) and one colour bar; zero weights are pale grey
+    (a key below says so);
     ``joint`` is ringed in red. Returns the figure.
     """
     graph = _graph(graph)
@@ -59,10 +62,14 @@ def draw_scale_rows(rows: Mapping[str, object], joint: int, graph: SkeletonGraph
     mapper = ScalarMappable(colors.Normalize(0.0, top if top > 0 else 1.0), "viridis")
     pos = _pose_xy(graph, None)
     for ax, (name, row) in zip(axes, values.items(), strict=True):
-        weights = {v: colors.to_hex(mapper.to_rgba(float(w))) for v, w in enumerate(row) if w != 0}
-        draw_skeleton(graph, ax=ax, labels=False, highlight=weights or None, title=name, node_size=90)
+        weights = {v: colors.to_hex(mapper.to_rgba(float(w))) if w else _UNVALUED_COLOUR for v, w in enumerate(row)}
+        draw_skeleton(graph, ax=ax, labels=False, highlight=weights, title=name, node_size=90)
         ax.scatter(*pos[joint], s=260, facecolors="none", edgecolors="tab:red", linewidths=2, zorder=4)
     fig.colorbar(mapper, ax=list(axes), label="weight (one scale for all panels)", shrink=0.8)
+    zero = Line2D([], [], ls="", marker="o", markersize=8, color=_UNVALUED_COLOUR, markeredgecolor="0.45")
+    ring = Line2D([], [], ls="", marker="o", markersize=12, markerfacecolor="none", markeredgecolor="tab:red")
+    fig.legend([zero, ring], ["weight 0", f"{joint_label(joint, graph)} (the joint)"], loc="outside lower center",
+               ncols=2, fontsize=8)  # fmt: skip
     if title:
         fig.suptitle(title)
     return fig

@@ -81,7 +81,7 @@ class NeighbourhoodExplorer(PictureBox):
         self.groups = {variant: partition_groups(self.graph, joint, variant) for variant in ("official", "bfs")}
         fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.9), layout="constrained")
         viz.draw_skeleton(
-            self.graph, ax=axes[0], labels="number", cbar_label="hops from the joint",
+            self.graph, ax=axes[0], labels="number", cbar_label="hops from the joint (pale: farther)",
             highlight={v: float(distance[v]) for v in sorted(self.highlighted)},
             title=f"{len(self.highlighted)} joints within {hops} hop{'s' * (hops != 1)}\nof {label}",
         )  # fmt: skip
