@@ -40,20 +40,21 @@ def plot_seed_study(study: Mapping, ax: Axes | None = None) -> Axes:
     """Accuracy of every seed for each single stream and for the 2- and 4-stream ensembles.
 
     ``study`` is the dict :func:`stviz.zoo.load_seed_study` returns: ``accuracy`` maps each stream to one
-    accuracy per seed; ``ensemble_2`` and ``ensemble_4`` hold the ensembles' per seed. Dots are seeds (in seed
-    order from left to right), the bar is their mean. Colour and marker give the number of streams, as in
+    accuracy per seed (a fraction); ``ensemble_2`` and ``ensemble_4`` hold the ensembles' per seed. Drawn in
+    percent, as published accuracies are, so the two plots compare point for point. Dots are seeds (in seed order
+    from left to right), the bar is their mean. Colour and marker give the number of streams, as in
     :func:`stviz.viz.contrast.plot_published_accuracies` (:data:`stviz.viz.style.STREAM_COLOURS`).
     """
     columns = {name: (1, values) for name, values in study["accuracy"].items()}
     columns |= {"2-stream": (2, study["ensemble_2"]), "4-stream": (4, study["ensemble_4"])}
     ax = _new_ax(ax, (7, 3.2))
     for position, (streams, values) in enumerate(columns.values()):
-        values = np.asarray(values, dtype=float)
+        values = 100 * np.asarray(values, dtype=float)
         x = position + np.linspace(-0.12, 0.12, len(values))
         ax.scatter(x, values, s=18, color=STREAM_COLOURS[streams], marker=STREAM_MARKERS[streams], zorder=3)
         ax.hlines(values.mean(), position - 0.25, position + 0.25, color="black", lw=1.5)
     ax.set_xticks(range(len(columns)), list(columns))
-    ax.set_ylabel("held-out accuracy")
+    ax.set_ylabel("held-out accuracy (%)")
     handles = [Line2D([], [], ls="", marker=STREAM_MARKERS[k], color=STREAM_COLOURS[k], label=stream_label(k))
                for k in (1, 2, 4)] + [Line2D([], [], color="black", lw=1.5, label="mean over seeds")]  # fmt: skip
     ax.legend(handles=handles, fontsize=8, loc="lower right")
