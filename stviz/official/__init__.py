@@ -4,7 +4,7 @@ Three functions::
 
     A  = official.adjacency(repo)                    # the repo's NTU adjacency
     m  = official.build(repo, name, **kwargs)        # stviz module == original class `name`
-    sd = official.convert_state_dict(repo, name, torch.load(path, weights_only=True), **kwargs)
+    sd = official.convert_state_dict(repo, name, torch.load(path, map_location="cpu", weights_only=True), **kwargs)
     m.load_state_dict(sd, strict=True)
 
 ``repo`` is one of ``stgcn``, ``ctrgcn``, ``effgcn``, ``shiftgcn``, ``msg3d``,
