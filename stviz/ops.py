@@ -212,8 +212,9 @@ def _build_target(with_cuda: bool) -> tuple[str, Path, list[Path]]:
     architectures = []
     if with_cuda:
         sources.append(csrc / "cuda" / "temporal_shift.cu")
-        architectures = [os.environ.get("TORCH_CUDA_ARCH_LIST", "")]
-        architectures += [str(torch.cuda.get_device_capability(i)) for i in range(torch.cuda.device_count())]
+        listed = os.environ.get("TORCH_CUDA_ARCH_LIST", "")  # what torch then builds for, whatever the GPUs
+        visible = sorted({str(torch.cuda.get_device_capability(i)) for i in range(torch.cuda.device_count())})
+        architectures = [listed] if listed else visible
     digest = hashlib.sha256()
     # The source folder is part of the key: ninja rebuilds whenever a source path changes.
     for part in [torch.__version__, str(torch.version.cuda), str(csrc), *_CFLAGS, *_CUDA_CFLAGS, *architectures]:

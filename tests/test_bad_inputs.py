@@ -146,6 +146,7 @@ def test_unknown_model_and_level():
     raises(ValueError, lambda: EfficientGCN(layer_type="Dense"), "layer_type must be one of", "'Dense'")
     raises(ValueError, lambda: EfficientGCN(100), "level must be an integer in 0..8", "got 100", "num_classes")
     raises(ValueError, lambda: EfficientGCN(1.5), "level must be an integer in 0..8", "got 1.5")
+    raises(ValueError, lambda: EfficientGCN(2.0), "level must be an integer in 0..8", "got 2.0")
     with torch.device("meta"):
         assert EfficientGCN(100, block_args=[(16, 1, 1)], fusion_stage=1).block_args == [(16, 1, 1)]
 

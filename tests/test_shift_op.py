@@ -320,14 +320,17 @@ def test_opcheck_cuda(compiled):
 
 
 def test_cuda_build_is_kept_per_gpu_architecture(monkeypatch):
-    """Nodes with different GPUs sharing a cache folder each keep their own build (no rebuild back and forth)."""
+    """Nodes with different GPUs sharing a cache folder each keep their own build (no rebuild back and forth); with
+    TORCH_CUDA_ARCH_LIST set, torch builds for that list alone, so the GPUs present do not matter."""
     monkeypatch.delenv("TORCH_CUDA_ARCH_LIST", raising=False)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    names = {}
-    for capability in ((8, 0), (9, 0)):
-        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i, c=capability: c)
-        names[capability] = ops._build_target(with_cuda=True)[0]
+
+    def names(capability):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: capability)
+        return ops._build_target(with_cuda=True)[0], ops._build_target(with_cuda=False)[0]
+
+    (a100, cpu_a100), (h100, cpu_h100) = names((8, 0)), names((9, 0))
+    assert a100 != h100 and cpu_a100 == cpu_h100  # the CPU build: one name whatever the GPUs
     monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
-    names["listed"] = ops._build_target(with_cuda=True)[0]
-    assert len(set(names.values())) == 3
-    assert ops._build_target(with_cuda=False)[0] == ops._build_target(with_cuda=False)[0]  # the CPU build: one name
+    listed_a100, listed_h100 = names((8, 0))[0], names((9, 0))[0]
+    assert listed_a100 == listed_h100 and listed_a100 not in (a100, h100)

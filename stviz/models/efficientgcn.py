@@ -154,7 +154,8 @@ class EfficientGCN(SkeletonModel):
         expand_ratio: int = 2, reduct_ratio: int = 4, activation: str | None = "swish", bias: bool = True,
         edge_importance: bool = True, dropout: float = 0.25,
     ):  # fmt: skip
-        if block_args is None and (isinstance(level, bool) or level not in range(MAX_LEVEL + 1)):
+        named_level = isinstance(level, int) and not isinstance(level, bool) and 0 <= level <= MAX_LEVEL
+        if block_args is None and not named_level:
             raise ValueError(  # B100's widths would ask for terabytes
                 f"EfficientGCN: level must be an integer in 0..{MAX_LEVEL} (EfficientGCN-B0 to B{MAX_LEVEL}), got "
                 f"{level!r}; the number of classes is the keyword num_classes"

@@ -47,6 +47,7 @@ Convention = Literal["row_target", "column_target"]
 _BONE_COLOUR = "0.75"
 _NODE_COLOUR = "0.35"
 _UNVALUED_COLOUR = "0.88"  # a joint without a value beside valued ones: pale, never read as the colour map's low end
+_OUTLINE_COLOUR = "0.45"  # the outline that keeps a pale joint visible on white
 
 
 def _graph(graph: SkeletonGraph | None) -> SkeletonGraph:
@@ -193,8 +194,10 @@ def draw_skeleton(
         else:
             for v in highlight:
                 node_colours[v] = "tab:red"
-    edges = ["0.45" if colour == _UNVALUED_COLOUR else colour for colour in node_colours]  # outline the pale joints
-    nodes = nx.draw_networkx_nodes(g, pos, ax=ax, node_color=node_colours, edgecolors=edges, node_size=node_size)
+    outline_colours = [_OUTLINE_COLOUR if colour == _UNVALUED_COLOUR else colour for colour in node_colours]
+    nodes = nx.draw_networkx_nodes(
+        g, pos, ax=ax, node_color=node_colours, edgecolors=outline_colours, node_size=node_size
+    )
     nodes.set_zorder(2)
     annotate_joints(ax, pos, _labels(graph, labels))
     _finish(ax, title)

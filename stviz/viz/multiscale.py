@@ -18,6 +18,7 @@ from stviz.graph import SkeletonGraph
 from stviz.viz.core import (
     _BONE_COLOUR,
     _NODE_COLOUR,
+    _OUTLINE_COLOUR,
     _UNVALUED_COLOUR,
     _graph,
     _new_ax,
@@ -43,9 +44,8 @@ def draw_scale_rows(rows: Mapping[str, object], joint: int, graph: SkeletonGraph
     """One skeleton per named (V,) row: how much ``joint`` takes from each joint under that matrix.
 
     ``rows``: e.g. ``{"power A^4": P[4][joint], "exactly 4 hops": D[4][joint]}``, non-negative weights. All panels
-    share one colour scale (0 to the largest weight of any row) and one colour bar; zero weights are pale grey
-    (a key below says so);
-    ``joint`` is ringed in red. Returns the figure.
+    share one colour scale (0 to the largest weight of any row) and one colour bar; zero weights are pale grey (a
+    key below says so); ``joint`` is ringed in red. Returns the figure.
     """
     graph = _graph(graph)
     values = {name: _numpy(row).reshape(-1) for name, row in rows.items()}
@@ -66,7 +66,7 @@ def draw_scale_rows(rows: Mapping[str, object], joint: int, graph: SkeletonGraph
         draw_skeleton(graph, ax=ax, labels=False, highlight=weights, title=name, node_size=90)
         ax.scatter(*pos[joint], s=260, facecolors="none", edgecolors="tab:red", linewidths=2, zorder=4)
     fig.colorbar(mapper, ax=list(axes), label="weight (one scale for all panels)", shrink=0.8)
-    zero = Line2D([], [], ls="", marker="o", markersize=8, color=_UNVALUED_COLOUR, markeredgecolor="0.45")
+    zero = Line2D([], [], ls="", marker="o", markersize=8, color=_UNVALUED_COLOUR, markeredgecolor=_OUTLINE_COLOUR)
     ring = Line2D([], [], ls="", marker="o", markersize=12, markerfacecolor="none", markeredgecolor="tab:red")
     fig.legend([zero, ring], ["weight 0", f"{joint_label(joint, graph)} (the joint)"], loc="outside lower center",
                ncols=2, fontsize=8)  # fmt: skip
