@@ -81,3 +81,11 @@ def test_one_weight_is_drawn_mid_scale_where_it_shows_on_white():
     assert arrow.get_edgecolor() != to_rgba(plt.get_cmap("viridis")(1.0))  # not viridis's pale top
     ax = viz.draw_matrix_on_skeleton(torch.zeros(25, 25), ntu)  # nothing to draw: no error
     assert not [p for p in ax.patches if p.get_gid()]
+
+
+def test_shift_patterns_label_joints_readably_as_the_colour_bar_numbers_them():
+    sources = (torch.arange(25)[None, :] + torch.arange(8)[:, None]) % 25
+    fig = viz.plot_shift_patterns(sources, torch.eye(8))
+    ticks = fig.axes[0].get_xticklabels()
+    assert [t.get_text() for t in ticks] == [f"J{i}" for i in range(1, 26, 2)]  # 1-based, as the colour bar
+    assert min(t.get_fontsize() for t in ticks) >= 8

@@ -100,6 +100,7 @@ def test_time_ratios_are_bars_from_1_on_plain_log_ticks():
     assert "1" in ticks and "0.5" in ticks and not any("10" in t for t in ticks)  # no powers of ten
     assert ax.get_xscale() == "log" and "N=2" in ax.get_xlabel()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pairs"]
+    assert [t.get_text() for t in ax.texts] == ["0.50", "2.00", "1.25"]  # each value written at its bar's end
 
 
 def test_zero_weights_are_pale_and_keyed_not_the_colour_maps_low_end():

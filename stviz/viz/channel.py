@@ -17,7 +17,6 @@ from stviz.viz.core import (
     _value_norm,
     draw_matrix_on_skeleton,
     draw_skeleton,
-    joint_labels,
     skeleton_weight_key,
 )
 from stviz.viz.style import WIDTH
@@ -40,7 +39,8 @@ def plot_shift_patterns(
     v = src.shape[1]
     image = axes[0].imshow(src + 1, cmap="twilight", aspect="auto", interpolation="nearest", vmin=1, vmax=v)
     fig.colorbar(image, ax=axes[0], label="source joint J (1-based, as the x axis)")
-    axes[0].set_xticks(range(v), joint_labels() if v == 25 else range(v), rotation=90, fontsize=6)
+    ticks = range(0, v, 2)  # every second joint, as 1-based numbers like the colour bar: readable at this width
+    axes[0].set_xticks(ticks, [f"J{i + 1}" for i in ticks] if v == 25 else list(ticks), fontsize=8)
     axes[0].set(xlabel="output joint", ylabel="channel", title="spatial shift: joint each channel reads")
     norm, cmap = _value_norm(resp, None)
     image = axes[1].imshow(resp, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")

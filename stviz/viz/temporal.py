@@ -82,16 +82,20 @@ def plot_time_ratios(
     ratios: Mapping[str, float], groups: Mapping[str, Sequence[str]], setup: str, ax: Axes | None = None
 ) -> Axes:
     """Horizontal bars from 1 to each ratio ``time(first) / time(second)`` on a log axis, so a bar's length is how far
-    the pair is from equal time, the same for 0.5 as for 2. ``groups`` names each colour and lists its pairs;
-    ``setup`` (input shape, threads) goes in the x label."""
+    the pair is from equal time, the same for 0.5 as for 2, with the value at each bar's end. ``groups`` names each
+    colour and lists its pairs; ``setup`` (input shape, threads) goes in the x label."""
     ax = _new_ax(ax, (7, 0.4 * len(ratios) + 1.2))
     labels, values = list(ratios), np.array(list(ratios.values()), dtype=float)
     colour = {label: f"C{i}" for i, members in enumerate(groups.values()) for label in members}
     ax.barh(labels, values - 1, left=1, color=[colour.get(label, "0.5") for label in labels])
+    for row, value in enumerate(values):  # the value at the bar's end: a ratio of 1 has no bar to read
+        ahead = value >= 1
+        ax.annotate(f"{value:.2f}", (value, row), xytext=(3 if ahead else -3, 0), textcoords="offset points",
+                    ha="left" if ahead else "right", va="center", fontsize=8)  # fmt: skip
     ax.axvline(1.0, color="k", lw=1)
     ax.set_xscale("log")
     low, high = min(values.min(), 1.0), max(values.max(), 1.0)
-    ax.set_xlim(low / 1.3, high * 1.3)
+    ax.set_xlim(low / 1.6, high * 1.6)  # room for the values
     plain_log_ticks(ax.xaxis)
     ax.invert_yaxis()
     handles = [plt.Rectangle((0, 0), 1, 1, color=f"C{i}", label=name) for i, name in enumerate(groups)]
