@@ -39,6 +39,11 @@ def test_notebook_reads_right_without_a_kernel(path):
     assert nb["metadata"]["kernelspec"]["display_name"] == "Python 3 (ipykernel)"
     assert not OUTSIDE.findall(text), f"{path.name} cites files a clone does not have"
     assert not re.findall(r"/(?:work|tmp|root|home)/[\w.-]+/", text), f"{path.name} stores a path of this machine"
+    assert nb["nbformat"] == 4 and nb["nbformat_minor"] >= 5 and all("id" in c for c in nb["cells"]), (
+        f"{path.name}: a cell without an id (nbformat 4.5 requires one; nbformat.validator.normalize adds them)"
+    )
+    ids = [c["id"] for c in nb["cells"]]
+    assert len(set(ids)) == len(ids), f"{path.name}: two cells share an id"
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(c["execution_count"] is not None for c in code if "".join(c["source"]).strip()), "unexecuted cell"
     assert not [o for o in _outputs(nb) if o["output_type"] == "error"]
