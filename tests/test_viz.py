@@ -80,7 +80,7 @@ def test_draw_skeleton_edge_weights_and_pose(ntu):
 @pytest.mark.parametrize(("convention", "row_role"), [("row_target", "target"), ("column_target", "source")])
 def test_adjacency_heatmap_names_axes_and_roles(ntu, convention, row_role):
     ax = viz.adjacency_heatmap(ntu.normalized(), convention=convention, title="A", cbar_label="w")
-    names = viz.short_joint_names(ntu)
+    names = viz.joint_labels(ntu)  # 'J1 spine base': the reader-facing convention
     assert [t.get_text() for t in ax.get_xticklabels()] == names
     assert [t.get_text() for t in ax.get_yticklabels()] == names
     assert ax.get_ylabel() == f"{row_role} joint (row)"
@@ -268,3 +268,42 @@ def test_joint_labels_do_not_overlap_on_the_rest_pose(ntu, width):
     viz.draw_skeleton(ntu, ax=ax, labels="number")
     assert [t.get_text() for t in ax.texts] == [f"J{v}" for v in range(1, 26)]  # still in joint order
     assert _overlapping_labels(ax) == []
+
+
+def _joint_ticks(ax, axis):
+    """{tick position: text} of the labelled ticks of ``ax``'s x or y axis."""
+    positions, texts = (
+        (ax.get_xticks(), ax.get_xticklabels()) if axis == "x" else (ax.get_yticks(), ax.get_yticklabels())
+    )
+    return {round(p): t.get_text() for p, t in zip(positions, texts, strict=True) if t.get_text()}
+
+
+@pytest.mark.parametrize("v", [25, 18])
+def test_every_joint_axis_numbers_joints_from_one_as_J(v):
+    """One convention on every heatmap's joint axes: 'J<n>' with n 1-based, and NTU's short name when V=25."""
+    import re
+
+    from stviz.viz import spatial as viz_spatial
+
+    a = torch.rand(v, v)
+    axes = [
+        (viz.adjacency_heatmap(a), "xy"),
+        (viz_spatial.plot_matrices_side_by_side({"a": a, "b": a}, "w").axes[0], "xy"),
+        (viz.plot_topology_grid(torch.rand(2, v, v), [0, 1]).axes[0], "xy"),
+        (viz.plot_subset_heatmaps(torch.rand(2, v, v), ["s1", "s2"]).axes[0], "xy"),
+        (viz.plot_shift_table(torch.randint(0, v, (v, 4))), "y"),
+        (viz.plot_shift_patterns(torch.randint(0, v, (4, v)), torch.eye(4)).axes[0], "x"),
+    ]
+    pattern = re.compile(r"^J(\d+)( (.+))?$")
+    for ax, which in axes:
+        for axis in which:
+            ticks = _joint_ticks(ax, axis)
+            assert ticks, (ax.get_title(), axis)
+            for position, text in ticks.items():
+                match = pattern.match(text)
+                assert match and int(match.group(1)) == position + 1, (ax.get_title(), axis, text)
+                if v == 25 and match.group(3):
+                    assert text == viz.joint_label(position)
+    assert viz.tick_labels(v, "number")[-1] == f"J{v}"
+    with pytest.raises(ValueError, match="style must be 'name' or 'number'"):
+        viz.tick_labels(v, "index")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import torch
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
@@ -89,3 +90,23 @@ def test_shift_patterns_label_joints_readably_as_the_colour_bar_numbers_them():
     ticks = fig.axes[0].get_xticklabels()
     assert [t.get_text() for t in ticks] == [f"J{i}" for i in range(1, 26, 2)]  # 1-based, as the colour bar
     assert min(t.get_fontsize() for t in ticks) >= 8
+
+
+def test_gate_by_part_groups_joints_by_part_so_part_attention_shows_as_blocks():
+    from stviz.channel import NTU_PART_NAMES, NTU_PARTS
+
+    gate = torch.zeros(6, 25)
+    for value, part in enumerate(NTU_PARTS):
+        gate[:, list(part)] = value  # constant within each part, as part attention is
+    ax = viz.plot_gate_by_part(gate, title="parts")
+    image = ax.images[0].get_array()
+    order = [j for part in NTU_PARTS for j in part]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"J{j + 1}" for j in order]
+    row = list(image[0])
+    assert row == sorted(row)  # grouped: each part's value once, as one block
+    assert len([line for line in ax.lines if line.get_xdata()[0] % 1 == 0.5]) == len(NTU_PARTS) - 1  # separators
+    (top,) = ax.child_axes  # the part names, on a secondary x axis
+    assert [t.get_text() for t in top.get_xticklabels()] == list(NTU_PART_NAMES)
+    assert ax.images[0].colorbar is not None
+    with pytest.raises(ValueError, match=r"shape \(T, V\) with parts covering joints 0..V-1"):
+        viz.plot_gate_by_part(torch.zeros(6, 18))

@@ -9,6 +9,7 @@ modules (``stviz.viz.spatial``, ``stviz.viz.tsm``, ``stviz.viz.contrast``, ...).
 """
 
 from stviz.viz.channel import (
+    plot_gate_by_part,
     plot_joint_gates,
     plot_shift_patterns,
     plot_subset_refinements,
@@ -25,6 +26,7 @@ from stviz.viz.core import (
     plot_subset_heatmaps,
     short_joint_names,
     skeleton_weight_key,
+    tick_labels,
 )
 from stviz.viz.multiscale import (
     draw_scale_rows,
@@ -66,6 +68,7 @@ from stviz.viz.tsm import (
 __all__ = [
     "Convention",
     "short_joint_names",
+    "tick_labels",
     "joint_label",
     "joint_labels",
     "matrix_edges",
@@ -92,6 +95,7 @@ __all__ = [
     "plot_interpolation_weights",
     "plot_time_ratios",
     "plot_shift_patterns",
+    "plot_gate_by_part",
     "plot_joint_gates",
     "plot_subset_refinements",
     "draw_scale_rows",

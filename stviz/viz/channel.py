@@ -10,18 +10,21 @@ from matplotlib import colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from stviz.channel import NTU_PART_NAMES, NTU_PARTS
 from stviz.graph import SkeletonGraph
 from stviz.viz.core import (
+    _new_ax,
     _numpy,
     _pose_xy,
     _value_norm,
     draw_matrix_on_skeleton,
     draw_skeleton,
     skeleton_weight_key,
+    tick_labels,
 )
 from stviz.viz.style import WIDTH
 
-__all__ = ["plot_shift_patterns", "plot_joint_gates", "plot_subset_refinements"]
+__all__ = ["plot_gate_by_part", "plot_shift_patterns", "plot_joint_gates", "plot_subset_refinements"]
 
 
 def plot_shift_patterns(
@@ -40,7 +43,7 @@ def plot_shift_patterns(
     image = axes[0].imshow(src + 1, cmap="twilight", aspect="auto", interpolation="nearest", vmin=1, vmax=v)
     fig.colorbar(image, ax=axes[0], label="source joint J (1-based, as the x axis)")
     ticks = range(0, v, 2)  # every second joint, as 1-based numbers like the colour bar: readable at this width
-    axes[0].set_xticks(ticks, [f"J{i + 1}" for i in ticks] if v == 25 else list(ticks), fontsize=8)
+    axes[0].set_xticks(ticks, [tick_labels(v, "number")[i] for i in ticks], fontsize=8)
     axes[0].set(xlabel="output joint", ylabel="channel", title="spatial shift: joint each channel reads")
     norm, cmap = _value_norm(resp, None)
     image = axes[1].imshow(resp, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
@@ -122,3 +125,35 @@ def plot_subset_refinements(refinements, graph: SkeletonGraph | None = None, axe
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_gate_by_part(gate, ax: Axes | None = None, title: str | None = None, cbar_label: str = "gate",
+                      parts: Sequence[Sequence[int]] = NTU_PARTS,
+                      part_names: Sequence[str] = NTU_PART_NAMES) -> Axes:  # fmt: skip
+    """A (T, V) gate as a frames x joints image, its joints grouped by body part, with a colour bar.
+
+    Columns follow ``parts`` (0-based joint indices, each joint once), parted by white lines and named on top, so a
+    gate that is constant within each part (EfficientGCN's part attention) shows as five blocks. Returns the axes.
+    """
+    g = _numpy(gate)
+    order = [j for part in parts for j in part]
+    if g.ndim != 2 or sorted(order) != list(range(g.shape[1])):
+        raise ValueError(f"gate must have shape (T, V) with parts covering joints 0..V-1 once each, got "
+                         f"shape {tuple(g.shape)} and {len(order)} joints in parts")  # fmt: skip
+    if len(part_names) != len(parts):
+        raise ValueError(f"part_names has {len(part_names)} names for {len(parts)} parts")
+    ax = _new_ax(ax, (5, 3.5))
+    image = ax.imshow(g[:, order], aspect="auto", cmap="viridis", interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label=cbar_label)
+    names = tick_labels(g.shape[1], "number")
+    ax.set_xticks(range(len(order)), [names[j] for j in order], rotation=90, fontsize=7)
+    edges = np.cumsum([len(part) for part in parts])
+    for edge in edges[:-1]:
+        ax.axvline(edge - 0.5, color="white", lw=1.5)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(edges - np.array([len(part) for part in parts]) / 2 - 0.5, list(part_names), fontsize=7)
+    top.tick_params(length=0)
+    ax.set(xlabel="joint, grouped by body part", ylabel="frame")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax

@@ -32,6 +32,7 @@ from stviz.viz.labels import annotate_joints
 __all__ = [
     "Convention",
     "short_joint_names",
+    "tick_labels",
     "joint_label",
     "joint_labels",
     "matrix_edges",
@@ -91,6 +92,18 @@ def joint_labels(graph: SkeletonGraph | None = None) -> list[str]:
     """:func:`joint_label` of every joint, in index order: ``['J1 spine base', ..., 'J25 R thumb']`` on NTU."""
     graph = _graph(graph)
     return [joint_label(v, graph) for v in range(graph.num_nodes)]
+
+
+def tick_labels(num_joints: int, style: str = "name") -> list[str]:
+    """Axis ticks for V joints, one convention everywhere: 1-based numbers as in NTU's files.
+
+    ``style="name"``: :func:`joint_labels` on NTU (V=25, ``'J1 spine base'``); ``style="number"``: ``'J1'`` ..
+    ``'JV'``, also the ticks of a graph without NTU's names (V != 25)."""
+    if style not in ("name", "number"):
+        raise ValueError(f"style must be 'name' or 'number', got {style!r}")
+    if style == "name" and num_joints == 25:
+        return joint_labels()
+    return [f"J{v + 1}" for v in range(num_joints)]
 
 
 def _pose_xy(graph: SkeletonGraph, pose) -> dict[int, tuple[float, float]]:
@@ -218,7 +231,7 @@ def adjacency_heatmap(
 ) -> Axes:
     """Heatmap of a (V, V) matrix with joint names on both axes and a colour bar.
 
-    ``joint_names`` default: the short NTU names when V=25, else 0-based indices.
+    ``joint_names`` default: :func:`tick_labels` (``'J1 spine base'`` on NTU, ``'J1'`` .. ``'JV'`` otherwise).
     ``norm`` fixes a shared colour scale (e.g. across subsets); ``colorbar=False`` leaves the bar to the caller.
     ``convention`` only labels the axes: which one holds the targets, which the sources.
     ``annotate`` writes each non-zero value (2 decimals) in its cell.
@@ -228,7 +241,7 @@ def adjacency_heatmap(
         raise ValueError(f"A must be a square (V, V) matrix, got shape {tuple(a.shape)}")
     v = a.shape[0]
     if joint_names is None:
-        joint_names = short_joint_names() if v == 25 else [str(i) for i in range(v)]
+        joint_names = tick_labels(v)
     if len(joint_names) != v:
         raise ValueError(f"joint_names has {len(joint_names)} names for a {v}x{v} matrix")
     rows, cols = _axis_roles(convention)
@@ -433,11 +446,11 @@ def plot_subset_heatmaps(
         raise ValueError(f"names has {len(names)} entries for {k} subsets")
     fig, axes = plt.subplots(1, k, figsize=figsize, layout="constrained", squeeze=False)
     norm, cmap = _value_norm(a, None)
-    labels = joint_labels() if v == 25 else [str(i) for i in range(v)]
+    labels = tick_labels(v)
     for i, ax in enumerate(axes[0]):
         adjacency_heatmap(a[i], labels, ax=ax, title=names[i], cmap=cmap, convention=convention, norm=norm,
                           colorbar=False)  # fmt: skip
-        ax.set_xticks(range(v), [label.split(" ")[0] for label in labels], rotation=90)
+        ax.set_xticks(range(v), tick_labels(v, "number"), rotation=90)
         ax.tick_params(labelsize=6.5)
         if i > 0:
             ax.set_ylabel("")

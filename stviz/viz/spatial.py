@@ -19,8 +19,8 @@ from stviz.viz.core import (
     _numpy,
     _value_norm,
     draw_matrix_on_skeleton,
-    joint_labels,
     skeleton_weight_key,
+    tick_labels,
 )
 from stviz.viz.style import WIDTH
 
@@ -35,10 +35,11 @@ __all__ = [
 
 
 def _number_ticks(ax: Axes, v: int, rows: bool, columns: bool, step: int = 4) -> None:
-    """1-based joint numbers (as in NTU's files) on every ``step``-th tick, readable at notebook width."""
+    """1-based joint numbers (``'J1'``, as in NTU's files) on every ``step``-th tick, readable at notebook width."""
     ticks = list(range(0, v, step))
-    ax.set_yticks(ticks, [str(j + 1) for j in ticks] if rows else [], fontsize=7)
-    ax.set_xticks(ticks, [str(j + 1) for j in ticks] if columns else [], fontsize=7)
+    names = tick_labels(v, "number")
+    ax.set_yticks(ticks, [names[j] for j in ticks] if rows else [], fontsize=7)
+    ax.set_xticks(ticks, [names[j] for j in ticks] if columns else [], fontsize=7)
 
 
 def plot_topology_grid(
@@ -113,7 +114,7 @@ def plot_matrices_side_by_side(
     if len(shapes) != 1 or len(next(iter(shapes))) != 2 or len(set(next(iter(shapes)))) != 1:
         raise ValueError(f"expected (V, V) matrices of one shape, got shapes {sorted(shapes)}")
     v = next(iter(shapes))[0]
-    labels = joint_labels() if v == 25 else [str(i) for i in range(v)]
+    labels = tick_labels(v)
     norm, cmap = _value_norm(np.stack(list(mats.values())), None)
     fig, axes = plt.subplots(1, len(mats), figsize=(WIDTH, 6.2), layout="constrained", squeeze=False)
     rows, cols = _axis_roles(convention)
@@ -174,7 +175,7 @@ def plot_shift_table(sources, ax: Axes | None = None, title: str | None = None, 
         dark = np.mean(image.cmap(image.norm(s))[:3]) < 0.5
         ax.text(ch, j, str(s), ha="center", va="center", fontsize=fontsize, color="white" if dark else "black")
     ax.figure.colorbar(image, ax=ax, label=f"number of the joint read (J1-J{v})")
-    rows = joint_labels() if v == 25 else [f"J{i + 1}" for i in range(v)]
+    rows = tick_labels(v)
     ax.set_yticks(range(v), rows, fontsize=fontsize)
     ax.set_xticks(range(c), range(c), fontsize=fontsize)
     ax.set_xlabel("channel c (0-based index)")
