@@ -105,7 +105,7 @@ def plot_power_magnitudes(magnitudes: Mapping[str, object], ax: Axes | None = No
         ax.plot(np.arange(values.size), values, marker=marker, label=name)
     ax.set_yscale("log")
     ax.set(xlabel="scale k (power)", ylabel="largest entry of the k-th matrix (log)",
-           title="Raw powers count walks and explode; normalising first keeps every scale <= 1")  # fmt: skip
+           title="Raw powers count walks and explode; both normalisations keep every scale <= 1")  # fmt: skip
     ax.legend()
     return ax
 
