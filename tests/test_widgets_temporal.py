@@ -16,14 +16,16 @@ def test_receptive_field_explorer_redraws_on_each_slider():
     assert first_png[:4] == b"\x89PNG"
     ui.kernel_size.value = 5
     assert ui.size == 5 and ui.figure is not first and ui.image.value != first_png
-    ui.dilation.value = 2  # span (k - 1) d + 1
-    assert ui.size == 9
+    assert ui.reached == 5  # no holes without a dilation
+    ui.dilation.value = 2  # span (k - 1) d + 1, every other frame read
+    assert ui.size == 9 and ui.reached == 5
     ui.layers.value = 3  # three layers: 3 (k - 1) d + 1
     assert ui.size == 25
     assert torch.equal(ui.mask, stack_frames(*[conv_frames(80, 5, 1, 2)] * 3))
     ui.stride.value = 2  # layer l's reach is multiplied by the strides below it: 1 + 8 (1 + 2 + 4)
     assert ui.mask.shape == (10, 80)
-    assert ui.size == 57
+    assert ui.size == 57 and ui.reached == 29  # d = 2 and strides of 2: only even offsets ever reach it
+    assert "spans 57 frames, 29 of them reach it" in ui.figure.axes[0].get_title()
     assert ui.figure.axes[0].get_xlabel() == "input frame s"
 
 

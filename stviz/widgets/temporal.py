@@ -22,8 +22,9 @@ __all__ = ["ReceptiveFieldExplorer", "receptive_field_explorer", "ShiftInterpola
 class ReceptiveFieldExplorer(PictureBox):
     """Kernel size, dilation, stride and depth sliders for a stack of identical (k, 1) temporal convolutions.
 
-    State after each update: ``mask`` (T_out, T_in) bool, which input frames reach each output frame;
-    ``size`` (frames spanned by the receptive field of the middle output frame) and ``figure``.
+    State after each update: ``mask`` (T_out, T_in) bool, which input frames reach each output frame; for the middle
+    output frame, ``size`` (the frames its receptive field spans) and ``reached`` (those that reach it: fewer when a
+    dilation leaves holes); ``figure``.
     """
 
     def __init__(self, num_frames: int = 48):
@@ -35,7 +36,7 @@ class ReceptiveFieldExplorer(PictureBox):
         self.layers = widgets.IntSlider(value=1, min=1, max=4, description="layers")
         self.image = picture()
         self.mask: torch.Tensor | None = None
-        self.size = 0
+        self.size = self.reached = 0
         self.figure: Figure | None = None
         controls = [self.kernel_size, self.dilation, self.stride, self.layers]
         super().__init__([widgets.HBox(controls[:2]), widgets.HBox(controls[2:]), self.image])
@@ -50,10 +51,14 @@ class ReceptiveFieldExplorer(PictureBox):
             layers.append(conv_frames(frames, k, s, d))
             frames = layers[-1].shape[0]
         self.mask = stack_frames(*layers)
-        first, last = frame_span(self.mask)[self.mask.shape[0] // 2].tolist()
-        self.size = last - first + 1
+        middle = self.mask.shape[0] // 2
+        first, last = frame_span(self.mask)[middle].tolist()
+        self.size, self.reached = last - first + 1, int(self.mask[middle].sum())
         fig, ax = plt.subplots(figsize=(8.0, 3.6), layout="constrained")
-        title = f"{self.layers.value} x conv(k={k}, d={d}, s={s}): middle output frame sees {self.size} frames"
+        title = (
+            f"{self.layers.value} x conv(k={k}, d={d}, s={s}): middle output frame spans {self.size} frames, "
+            f"{self.reached} of them reach it"
+        )
         viz.plot_receptive_field(self.mask, ax=ax, title=title)
         self.figure = fig
         show_figure(self.image, fig)
