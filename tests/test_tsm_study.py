@@ -45,3 +45,10 @@ def test_shipped_study_is_consistent():
         assert len(confusion) == len(ACTION_CLASSES) and accuracy(confusion)[1] == study["test_samples"]
     ax = plot_class_accuracy(study)
     assert [t.get_text() for t in ax.get_xticklabels()] == list(ACTION_CLASSES)
+
+
+def test_class_accuracy_legend_is_readable_and_names_the_chance_line():
+    ax = plot_class_accuracy(load_tsm_study())
+    texts = ax.get_legend().get_texts()
+    assert [t.get_text() for t in texts] == ["time-reversed pairs", "chance within a pair", "shift", "bag of poses"]
+    assert min(t.get_fontsize() for t in texts) >= 9

@@ -12,9 +12,10 @@ from matplotlib.colors import to_rgba
 from stviz import viz
 from stviz.graph import SkeletonGraph
 from stviz.spatial import ShiftGraphConv
+from stviz.tsm import source_frames
 from stviz.viz.contrast import plot_published_accuracies
 from stviz.viz.style import STREAM_COLOURS
-from stviz.viz.tsm import plot_frame_influence
+from stviz.viz.tsm import plot_frame_influence, plot_share_by_depth, plot_shift_sources
 from stviz.zoo.published import PUBLISHED
 
 
@@ -110,3 +111,27 @@ def test_gate_by_part_groups_joints_by_part_so_part_attention_shows_as_blocks():
     assert ax.images[0].colorbar is not None
     with pytest.raises(ValueError, match=r"shape \(T, V\) with parts covering joints 0..V-1"):
         viz.plot_gate_by_part(torch.zeros(6, 18))
+
+
+def test_shift_diagram_digits_fill_their_cells_and_shrink_for_big_diagrams():
+    fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")  # notebook 05's figure: 16 x 8 cells
+    plot_shift_sources(source_frames(16, 8, fold_div=8), ax=ax)
+    assert len(ax.texts) == 16 * 8 and min(t.get_fontsize() for t in ax.texts) >= 9
+    fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")  # 64 rows of about 4 points each
+    plot_shift_sources(source_frames(64, 32, fold_div=8), ax=ax)
+    assert max(t.get_fontsize() for t in ax.texts) <= 6
+    plt.close("all")
+
+
+def test_share_by_depth_draws_both_shares_on_a_linear_scale():
+    own = {"blockres": torch.tensor([0.9, 0.8]), "block": torch.tensor([0.7, 0.6])}
+    far = {"blockres": torch.tensor([0.07, 0.003]), "block": torch.tensor([0.3, 0.2])}
+    fig = plot_share_by_depth(own, far)
+    assert len(fig.axes) == 2 and all(ax.get_yscale() == "linear" for ax in fig.axes)
+    for ax, want in zip(fig.axes, (own, far), strict=True):
+        assert [line.get_label() for line in ax.get_lines()] == list(want)
+        assert [list(line.get_ydata()) for line in ax.get_lines()] == [pytest.approx(v.tolist()) for v in want.values()]
+        assert ax.get_xlabel() and ax.get_title()
+    with pytest.raises(ValueError, match="same placements"):
+        plot_share_by_depth(own, {"block": far["block"]})
+    plt.close("all")

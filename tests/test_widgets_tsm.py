@@ -20,9 +20,11 @@ def test_fold_div_changes_how_many_channels_move():
 def test_direction_swaps_the_two_folds():
     ui = shift_diagram(channels=16, frames=6, fold_div=8)
     assert ui.sources[0].tolist() == [1, 2, 3, 4, 5, -1]
+    assert ui.title == "TSM shift, C=16, fold_div=8"
     ui.direction.value = ui.direction.options[1]
     assert ui.sources[0].tolist() == [-1, 0, 1, 2, 3, 4]
     assert ui.sources[2].tolist() == [1, 2, 3, 4, 5, -1]
+    assert ui.title == "reversed shift, C=16, fold_div=8"  # the picture says which direction it draws
 
 
 def test_redraw_updates_the_image():

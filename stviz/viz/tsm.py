@@ -1,5 +1,6 @@
 """Plots of notebook 05 (TSM): where each output channel and frame reads from, how each placement spreads a
-frame's inputs over time, the training study's accuracies and the shift's cost against a copy."""
+frame's inputs over time (a log heatmap, and two of its shares on a linear scale), the training study's accuracies
+and the shift's cost against a copy."""
 
 from __future__ import annotations
 
@@ -16,14 +17,21 @@ from stviz.viz.core import (
     _numpy,
 )
 
-__all__ = ["plot_shift_sources", "plot_frame_influence", "plot_class_accuracy", "plot_cost_ratios"]
+__all__ = [
+    "plot_shift_sources",
+    "plot_frame_influence",
+    "plot_share_by_depth",
+    "plot_class_accuracy",
+    "plot_cost_ratios",
+]
 
 
 def plot_shift_sources(sources, ax: Axes | None = None, title: str | None = None) -> Axes:
     """Channel x time diagram of a temporal shift: ``sources[c, t]`` is the input frame output (c, t) reads.
 
     ``sources`` is (C, T) int, -1 where the output is zero-filled (``stviz.tsm.source_frames``). Colour is the
-    offset (source - t); each cell is labelled with its source frame.
+    offset (source - t); each cell is labelled with its source frame, in the largest font (up to 10 pt) that the
+    cell's height and width leave room for on the figure.
     """
     src = _numpy(sources).astype(int)
     c, t = src.shape
@@ -32,14 +40,24 @@ def plot_shift_sources(sources, ax: Axes | None = None, title: str | None = None
     cmap = colors.ListedColormap(["0.85", "tab:blue", "white", "tab:orange"])
     norm = colors.BoundaryNorm([-2.5, -1.5, -0.5, 0.5, 1.5], cmap.N)
     image = ax.imshow(offset, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
+    fontsize = _cell_fontsize(ax, c, t, digits=len(str(max(int(src.max()), 0))))
     for (ch, f), s in np.ndenumerate(src):
-        ax.text(f, ch, "-" if s < 0 else str(s), ha="center", va="center", fontsize=6 if t > 12 else 7)
+        ax.text(f, ch, "-" if s < 0 else str(s), ha="center", va="center", fontsize=fontsize)
     bar = ax.figure.colorbar(image, ax=ax, ticks=[-2, -1, 0, 1])
     bar.ax.set_yticklabels(["zero-filled", "reads t-1", "reads t", "reads t+1"])
     ax.set_xlabel("output frame t (cell text: input frame read)")
     ax.set_ylabel("channel")
     ax.set_title(title or "Where each output (channel, frame) reads from")
     return ax
+
+
+def _cell_fontsize(ax: Axes, rows: int, cols: int, digits: int) -> float:
+    """A font size in points for one label per cell of a ``rows`` x ``cols`` image filling ``ax``: at most 60% of
+    a cell's height, ``digits`` characters (each about 0.6 em wide) within 70% of its width, between 5 and 10 pt.
+    The axes' size is the one before drawing (a layout engine may still change it by a few percent)."""
+    width, height = ax.get_position().size * ax.figure.get_size_inches() * 72  # points
+    cell_height, cell_width = height / rows, width / cols
+    return float(np.clip(min(0.6 * cell_height, 0.7 * cell_width / (0.6 * digits)), 5, 10))
 
 
 def plot_frame_influence(shares: Mapping[str, object], floor: float | None = None) -> Figure:
@@ -80,10 +98,39 @@ def plot_frame_influence(shares: Mapping[str, object], floor: float | None = Non
     return fig
 
 
+def plot_share_by_depth(own: Mapping[str, object], farthest: Mapping[str, object]) -> Figure:
+    """Two of :func:`plot_frame_influence`'s shares per depth on a linear scale, one line per placement.
+
+    ``own[label]`` is (depth,): the share of the output frame's sensitivity that comes from the frame itself after
+    1, ..., depth blocks; ``farthest[label]`` is (depth,): the share from the frames d steps away after d blocks
+    (both sides summed), the farthest the stack reaches. The log heatmap shows where the shares go to zero; this
+    view shows differences of a few percent.
+    """
+    if not own or set(own) != set(farthest):
+        raise ValueError(
+            f"plot_share_by_depth expects the same placements in own and farthest, got {list(own)} and {list(farthest)}"
+        )
+    curves = {label: (_numpy(own[label]).ravel(), _numpy(farthest[label]).ravel()) for label in own}
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True, layout="constrained")
+    titles = ("from the frame itself", "from the frames d steps away (both sides)")
+    for ax, which, title in zip(axes, range(2), titles, strict=True):
+        for i, (label, pair) in enumerate(curves.items()):  # one colour per placement, the same in both panels
+            ax.plot(np.arange(1, len(pair[which]) + 1), pair[which], marker="o", color=f"C{i}", label=label)
+        ax.set_xlabel("blocks stacked (d)")
+        ax.set_title(title)
+        ax.set_ylim(0, 1)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("share of the output frame's\nsensitivity (linear)")
+    axes[0].legend()
+    fig.suptitle("The shares that separate the placements, on a linear scale")
+    return fig
+
+
 def plot_class_accuracy(study: Mapping, ax: Axes | None = None) -> Axes:
     """Per-class test accuracy of each model of :func:`stviz.tsm_study.load_tsm_study`, with 95% Wilson intervals.
 
-    Classes of time-reversed pairs are shaded.
+    Classes of time-reversed pairs are shaded. The dashed line marks 0.5, chance within a time-reversed pair: a
+    model blind to time order can average no better over the pair's two classes, though each bar may lean away.
     """
     from stviz.tsm_study import accuracy, wilson_interval
 
@@ -103,13 +150,13 @@ def plot_class_accuracy(study: Mapping, ax: Axes | None = None) -> Axes:
             high.append(hi - correct / total)
         xs = np.arange(len(classes)) + (i - (len(confusion) - 1) / 2) * width
         ax.bar(xs, rates, width, yerr=[low, high], capsize=2, label=label)
-    ax.axhline(0.5, color="0.4", lw=0.8, ls="--")
+    ax.axhline(0.5, color="0.4", lw=0.8, ls="--", label="chance within a pair")
     ax.set_xticks(range(len(classes)), classes, rotation=35, ha="right")
     ax.set_xlim(-0.5, len(classes) - 0.5)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("test accuracy (95% interval)")
     ax.set_title(f"Per-class accuracy on {study['test_samples']} fresh clips (shaded: time-reversed pairs)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
     return ax
 
 

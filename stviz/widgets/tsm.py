@@ -17,7 +17,8 @@ DIRECTIONS = {"TSM: first fold reads t+1": False, "reversed: first fold reads t-
 
 
 class ShiftDiagram(PictureBox):
-    """Controls ``fold_div`` (slider) and ``direction`` (toggle); ``sources`` is the (C, T) diagram drawn."""
+    """Controls ``fold_div`` (slider) and ``direction`` (toggle); ``sources`` is the (C, T) diagram drawn, ``title``
+    its title, which names the direction."""
 
     def __init__(self, channels: int = 16, frames: int = 8, fold_div: int = 8):
         check_positive_int(channels, "channels", minimum=2, block="shift_diagram")
@@ -42,8 +43,9 @@ class ShiftDiagram(PictureBox):
             f"fold = {self.channels} // {self.fold_div.value} = {fold}: {2 * fold} of {self.channels} channels move, "
             f"{self.channels - 2 * fold} stay"
         )
+        self.title = f"{'reversed' if reverse else 'TSM'} shift, C={self.channels}, fold_div={self.fold_div.value}"
         fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
-        plot_shift_sources(self.sources, ax=ax, title=f"TSM shift, C={self.channels}, fold_div={self.fold_div.value}")
+        plot_shift_sources(self.sources, ax=ax, title=self.title)
         show_figure(self.image, fig)
 
 
