@@ -41,7 +41,7 @@ __all__ = ["Block", "BLOCKS", "USUAL_FRAMES", "block_rows", "model_rows", "contr
 class Block:
     """One row of the block table: what the block computes and what in it is fixed, learned or per sample."""
 
-    axis: str  # spatial, temporal, channel, multi-scale, shift
+    axis: str  # spatial, temporal, channel, multi-scale, shift; "spatial + temporal" for a whole layer
     name: str  # "repo: upstream class"
     computes: str
     fixed: str
@@ -54,7 +54,7 @@ class Block:
 BLOCKS = (
     Block("spatial", "ST-GCN: ConvTemporalGraphical", "sum_k W_k x A_k (3 partitions)", "A (3 partitions)",
           "W", "-", lambda g: PartitionGraphConv(64, 64, g.stgcn_partition("spatial", 1, centre_distance="official"))),
-    Block("spatial", "ST-GCN: st_gcn", "graph conv + 9x1 temporal conv", "A", "W, temporal conv",
+    Block("spatial + temporal", "ST-GCN: st_gcn", "graph conv + 9x1 temporal conv", "A", "W, temporal conv",
           "-", lambda g: STGCNBlock(64, 64, g.stgcn_partition("spatial", 1, centre_distance="official"))),
     Block("spatial", "EfficientGCN: Spatial_Graph_Layer", "sum_k W_k x (A_k * E_k), hops 0-2", "A[:3], 10-hop norm.",
           "W, edge mask E", "-", lambda g: EfficientGraphLayer(64, 64, g.hop_partition(10))),
@@ -153,7 +153,8 @@ def contraction_rows(model: nn.Module, frames: int = 64) -> list[dict]:
 
     MACs are those of ``W · concat_k(A_k x)`` alone, per skeleton sequence (one person) of ``frames`` frames, in
     each order (:func:`stviz.multiscale_teaching.contraction_table`); a layer projects first only when that needs
-    fewer.
+    fewer. ``graph channels`` are those that enter and leave the graph contraction, which can differ from the
+    block's: a G3D block after the first stage widens its channels in the window collapse, after the contraction.
     """
     rows = []
     for row in contraction_table(model, frames):
@@ -165,7 +166,7 @@ def contraction_rows(model: nn.Module, frames: int = 64) -> list[dict]:
         else:
             why = f"project-first would need {project / first:.1f}x the MACs"
         rows.append({"layer": row.layer, "kind": row.kind, "scales": row.scales,
-                     "channels": f"{row.in_channels} -> {row.out_channels}", "order": row.chosen,
+                     "graph channels": f"{row.in_channels} -> {row.out_channels}", "order": row.chosen,
                      "aggregate-first MMAC": first / 1e6, "project-first MMAC": project / 1e6, "why": why})  # fmt: skip
     return rows
 
@@ -224,8 +225,13 @@ def main(argv: list[str] | None = None) -> None:
         "convolutions (MS-G3D's 1x1 projections run as matrix products); the published figures below use thop's"
     )
     print(format_table(models, model_columns + ["ms"] * latency))
-    print("\nPublished figures, each counted under the convention that explains it")
-    print(format_table(reconcile(), ["model", "published", "counted", "match", "gap %", "convention", "source"]))
+    print(
+        "\nPublished figures, each counted under the convention that explains it; counted: in the figure's unit "
+        "(M = 1e6 parameters, G = 1e9 MACs); rounded: to the figure's decimals; match: rounded == published; "
+        "gap %: 100 * (published / counted - 1)"
+    )
+    columns = ["model", "published", "counted", "rounded", "match", "gap %", "convention", "source"]
+    print(format_table(reconcile(), columns))
 
 
 if __name__ == "__main__":

@@ -175,15 +175,18 @@ def counted(name: str, convention: Convention) -> int:
 def reconcile(figures: tuple[Figure, ...] = FIGURES) -> list[dict]:
     """One row per figure: the published figure, our count under its convention, and whether they match.
 
-    ``match`` is True when our count, rounded to the figure's published precision, equals it; otherwise ``gap %``
-    (published / counted - 1) is what stays unexplained.
+    ``counted`` is our count in the figure's unit (M: 1e6 parameters, G: 1e9 MACs) and ``rounded`` the same count
+    written as the figure is (as many decimals, the same unit). ``match`` is "yes" when ``rounded`` equals the
+    published figure; otherwise ``gap %``, ``100 * (published / counted - 1)`` (positive: the figure is above our
+    count), is what stays unexplained.
     """
     rows = []
     for figure in figures:
         ours = counted(figure.model, figure.convention)
         unit = 1e6 if figure.published.endswith("M") else 1e9
-        match = round(ours / unit, figure.decimals) == round(figure.value / unit, figure.decimals)
-        rows.append({"model": figure.model, "published": figure.published, "counted": ours / unit,
+        rounded = f"{ours / unit:.{figure.decimals}f}{figure.published[-1]}"
+        match = rounded == figure.published
+        rows.append({"model": figure.model, "published": figure.published, "counted": ours / unit, "rounded": rounded,
                      "match": "yes" if match else "no", "gap %": 100 * (figure.value / ours - 1),
                      "convention": figure.convention.describe(), "note": figure.note,
                      "source": figure.source})  # fmt: skip

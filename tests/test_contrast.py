@@ -32,7 +32,12 @@ def test_command_prints_one_line_per_block_and_model(printed):
 
 
 def test_every_axis_is_covered():
-    assert {b.axis for b in BLOCKS} == {"spatial", "temporal", "channel", "multi-scale", "shift"}
+    assert {b.axis for b in BLOCKS} == {"spatial", "spatial + temporal", "temporal", "channel", "multi-scale", "shift"}
+
+
+def test_st_gcn_layer_is_listed_under_both_axes_it_models():
+    (layer,) = [b for b in BLOCKS if b.name == "ST-GCN: st_gcn"]
+    assert "temporal" in layer.computes and layer.axis == "spatial + temporal"
 
 
 def test_rows_carry_the_counts():
@@ -131,6 +136,16 @@ def test_reconcile_matches_at_the_published_precision_only():
     assert reconcile((two,))[0]["match"] == "no"
 
 
+def test_reconcile_rows_show_the_count_rounded_as_the_figure_is_written():
+    rows = {(r["model"], r["published"]): r for r in reconcile()}
+    assert rows["msg3d", "24G"]["rounded"] == "24G" and rows["msg3d", "24G"]["gap %"] < 0  # 24.25 G: a match
+    assert rows["msg3d", "5.22G"]["rounded"] == "5.17G" and rows["msg3d", "5.22G"]["gap %"] > 0  # 5.173 G: none
+    assert rows["efficientgcn-b0", "0.32M"]["rounded"] == "0.32M"  # 324,708 parameters
+    assert all((r["rounded"] == r["published"]) == (r["match"] == "yes") for r in rows.values())
+    one = reconcile((Figure("stgcn", "3.10M", "test", Convention("params")),))[0]
+    assert (one["rounded"], one["match"]) == ("3.10M", "yes")
+
+
 def test_a_figure_that_is_not_a_number_with_unit_is_refused():
     with pytest.raises(ValueError, match="'1.46 M'"):
         Figure("ctrgcn", "1.46 M", "test", Convention("params"))
@@ -145,7 +160,9 @@ def test_contraction_rows_give_each_layers_order_and_the_cheaper_one():
         cheaper = "project-first" if row["project-first MMAC"] < row["aggregate-first MMAC"] else "aggregate-first"
         assert row["order"] == cheaper, row
     first = rows[0]
-    assert first["layer"] == "stages.0.gcn3d.blocks.0" and first["channels"] == "3 -> 96"
+    assert first["layer"] == "stages.0.gcn3d.blocks.0" and first["graph channels"] == "3 -> 96"
+    widened = rows[3]  # G3D 96 -> 192: the window collapse widens, after the graph contraction
+    assert widened["layer"] == "stages.1.gcn3d.blocks.0" and widened["graph channels"] == "96 -> 96"
     per_frame = contraction_macs(3, 96, first["scales"], 25, 3)
     assert first["aggregate-first MMAC"] == pytest.approx(64 * per_frame["aggregate-first"] / 1e6)
     assert "would need" in first["why"]
@@ -173,3 +190,21 @@ def test_published_accuracy_plot_has_one_marker_per_figure():
     ax = plot_published_accuracies(PUBLISHED)
     assert sum(len(c.get_offsets()) for c in ax.collections) == sum(r.xsub is not None for r in PUBLISHED)
     assert [t.get_text() for t in ax.get_xticklabels()] == list(dict.fromkeys(r.model for r in PUBLISHED))
+
+
+@pytest.mark.parametrize("bottom", [None, 35])
+def test_published_accuracy_labels_keep_apart_on_a_wide_axis(bottom):
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from stviz.viz.contrast import plot_published_accuracies
+    from stviz.zoo.published import PUBLISHED
+
+    fig, ax = plt.subplots(figsize=(4, 3.6), layout="constrained")
+    plot_published_accuracies(PUBLISHED, ax=ax)
+    ax.set_ylim(bottom, 100)  # e.g. the scale of a seed study beside it: 2.5 points are a few pixels
+    fig.canvas.draw()
+    boxes = [Text.get_window_extent(t) for t in ax.texts]
+    assert len(boxes) == 6
+    assert not [(i, j) for i in range(6) for j in range(i + 1, 6) if boxes[i].overlaps(boxes[j])]
+    plt.close(fig)

@@ -53,7 +53,8 @@ def plot_cost_ratios(
 
 def plot_published_accuracies(results, ax: Axes | None = None) -> Axes:
     """Published NTU-60 X-Sub top-1 (%) of each model, one colour and marker per number of streams
-    (the same as :func:`stviz.viz.plot_seed_study`'s), joined per model.
+    (the same as :func:`stviz.viz.plot_seed_study`'s), joined per model. Each marker carries its value; the labels
+    stay apart even when the axis spans far more than the values (e.g. shared with a seed study's).
 
     ``results`` are :class:`stviz.zoo.published.PublishedResult` (``model``, ``streams``, ``xsub``).
     """
@@ -67,7 +68,12 @@ def plot_published_accuracies(results, ax: Axes | None = None) -> Axes:
             label = stream_label(r.streams)
             ax.scatter(i, r.xsub, marker=STREAM_MARKERS.get(r.streams, "^"), s=40, zorder=3,
                        color=STREAM_COLOURS.get(r.streams, "0.3"), label=None if label in seen else label)  # fmt: skip
-            ax.annotate(f"{r.xsub:.1f}", (i, r.xsub), textcoords="offset points", xytext=(6, -3), fontsize=8)
+            # beside its marker; where a model has several, the best one's label above, the others' below, so that
+            # close values keep apart on an axis that is not zoomed in
+            top = max(m.xsub for m in mine)
+            place = {"xytext": (6, -3)} if len(mine) == 1 else {"xytext": (6, 1), "va": "bottom"} if r.xsub == top \
+                else {"xytext": (6, -1), "va": "top"}  # fmt: skip
+            ax.annotate(f"{r.xsub:.1f}", (i, r.xsub), textcoords="offset points", fontsize=8, **place)
             seen.add(label)
     ax.set_xticks(range(len(models)), models, rotation=15)
     ax.set_xlim(-0.5, len(models) - 0.2)
