@@ -71,8 +71,12 @@ def plot_published_accuracies(results, ax: Axes | None = None) -> Axes:
             # beside its marker; where a model has several, the best one's label above, the others' below, so that
             # close values keep apart on an axis that is not zoomed in
             top = max(m.xsub for m in mine)
-            place = {"xytext": (6, -3)} if len(mine) == 1 else {"xytext": (6, 1), "va": "bottom"} if r.xsub == top \
-                else {"xytext": (6, -1), "va": "top"}  # fmt: skip
+            if len(mine) == 1:
+                place = {"xytext": (6, -3)}
+            elif r.xsub == top:
+                place = {"xytext": (6, 1), "va": "bottom"}
+            else:
+                place = {"xytext": (6, -1), "va": "top"}
             ax.annotate(f"{r.xsub:.1f}", (i, r.xsub), textcoords="offset points", fontsize=8, **place)
             seen.add(label)
     ax.set_xticks(range(len(models)), models, rotation=15)
