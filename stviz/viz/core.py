@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from stviz.graph import SkeletonGraph
-from stviz.viz.labels import annotate_joints
+from stviz.viz.labels import annotate_joints, joint_label, joint_labels, short_joint_names, tick_labels
 
 __all__ = [
     "Convention",
@@ -65,45 +65,6 @@ def _new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
-
-
-def short_joint_names(graph: SkeletonGraph | None = None) -> list[str]:
-    """Joint names shortened for 25x25 heatmap ticks: ``'left hand tip'`` -> ``'L hand tip'``."""
-    replacements = (
-        ("base of spine", "spine base"), ("middle of spine", "spine mid"), ("left ", "L "), ("right ", "R "),
-    )  # fmt: skip
-    names = []
-    for name in _graph(graph).joint_names:
-        for old, new in replacements:
-            name = name.replace(old, new)
-        names.append(name)
-    return names
-
-
-def joint_label(index: int, graph: SkeletonGraph | None = None) -> str:
-    """Reader-facing name of the joint at 0-based ``index``: its 1-based NTU number and short name, ``'J21 spine'``."""
-    graph = _graph(graph)
-    if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < graph.num_nodes:
-        raise ValueError(f"index must be a 0-based joint index in 0..{graph.num_nodes - 1}, got {index!r}")
-    return f"J{int(index) + 1} {short_joint_names(graph)[index]}"
-
-
-def joint_labels(graph: SkeletonGraph | None = None) -> list[str]:
-    """:func:`joint_label` of every joint, in index order: ``['J1 spine base', ..., 'J25 R thumb']`` on NTU."""
-    graph = _graph(graph)
-    return [joint_label(v, graph) for v in range(graph.num_nodes)]
-
-
-def tick_labels(num_joints: int, style: str = "name") -> list[str]:
-    """Axis ticks for V joints, one convention everywhere: 1-based numbers as in NTU's files.
-
-    ``style="name"``: :func:`joint_labels` on NTU (V=25, ``'J1 spine base'``); ``style="number"``: ``'J1'`` ..
-    ``'JV'``, also the ticks of a graph without NTU's names (V != 25)."""
-    if style not in ("name", "number"):
-        raise ValueError(f"style must be 'name' or 'number', got {style!r}")
-    if style == "name" and num_joints == 25:
-        return joint_labels()
-    return [f"J{v + 1}" for v in range(num_joints)]
 
 
 def _pose_xy(graph: SkeletonGraph, pose) -> dict[int, tuple[float, float]]:

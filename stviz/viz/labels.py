@@ -1,4 +1,5 @@
-"""Joint labels on a skeleton panel that do not overlap: near joints' labels are fanned out with leader lines."""
+"""Joint names as readers see them (1-based NTU numbers, short names), and joint labels on a skeleton panel that do
+not overlap: near joints' labels are fanned out with leader lines."""
 
 from __future__ import annotations
 
@@ -6,7 +7,48 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.transforms import offset_copy
 
-__all__ = ["annotate_joints"]
+from stviz.graph import SkeletonGraph
+
+__all__ = ["annotate_joints", "joint_label", "joint_labels", "short_joint_names", "tick_labels"]
+
+
+def short_joint_names(graph: SkeletonGraph | None = None) -> list[str]:
+    """Joint names shortened for 25x25 heatmap ticks: ``'left hand tip'`` -> ``'L hand tip'``."""
+    replacements = (
+        ("base of spine", "spine base"), ("middle of spine", "spine mid"), ("left ", "L "), ("right ", "R "),
+    )  # fmt: skip
+    names = []
+    for name in (SkeletonGraph() if graph is None else graph).joint_names:
+        for old, new in replacements:
+            name = name.replace(old, new)
+        names.append(name)
+    return names
+
+
+def joint_label(index: int, graph: SkeletonGraph | None = None) -> str:
+    """Reader-facing name of the joint at 0-based ``index``: its 1-based NTU number and short name, ``'J21 spine'``."""
+    graph = SkeletonGraph() if graph is None else graph
+    if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < graph.num_nodes:
+        raise ValueError(f"index must be a 0-based joint index in 0..{graph.num_nodes - 1}, got {index!r}")
+    return f"J{int(index) + 1} {short_joint_names(graph)[index]}"
+
+
+def joint_labels(graph: SkeletonGraph | None = None) -> list[str]:
+    """:func:`joint_label` of every joint, in index order: ``['J1 spine base', ..., 'J25 R thumb']`` on NTU."""
+    graph = SkeletonGraph() if graph is None else graph
+    return [joint_label(v, graph) for v in range(graph.num_nodes)]
+
+
+def tick_labels(num_joints: int, style: str = "name") -> list[str]:
+    """Axis ticks for V joints, one convention everywhere: 1-based numbers as in NTU's files.
+
+    ``style="name"``: :func:`joint_labels` on NTU (V=25, ``'J1 spine base'``); ``style="number"``: ``'J1'`` ..
+    ``'JV'``, also the ticks of a graph without NTU's names (V != 25)."""
+    if style not in ("name", "number"):
+        raise ValueError(f"style must be 'name' or 'number', got {style!r}")
+    if style == "name" and num_joints == 25:
+        return joint_labels()
+    return [f"J{v + 1}" for v in range(num_joints)]
 
 
 def _label_groups(
