@@ -51,13 +51,15 @@ def skeleton_joints() -> Figure:
 
 
 def layouts() -> Figure:
-    """The three layouts side by side: NTU-25, OpenPose-18, COCO-17, centres in red."""
+    """The three layouts side by side: NTU-25 (numbers J1..J25), OpenPose-18, COCO-17 (0-based ids), centres in red."""
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 4.2), layout="constrained")
     for ax, name in zip(axes, ("ntu-rgb+d", "openpose", "coco"), strict=True):
         graph = SkeletonGraph(name)
+        ntu = name == "ntu-rgb+d"  # NTU: 1-based numbers as in its files; the others: their own 0-based keypoint ids
+        centre = f"J{graph.center + 1}" if ntu else f"{graph.center} (0-based ids)"
         viz.draw_skeleton(
-            graph, ax=ax, labels="index", highlight={graph.center: "tab:red"},
-            title=f"{name}: V={graph.num_nodes}, {len(graph.edges)} bones, centre {graph.center} (0-based)",
+            graph, ax=ax, labels="number" if ntu else "index", highlight={graph.center: "tab:red"},
+            title=f"{name}: V={graph.num_nodes}, {len(graph.edges)} bones, centre {centre}",
         )  # fmt: skip
         ax.title.set_fontsize(9)
     return fig

@@ -55,12 +55,34 @@ def test_plot_preprocessing_steps_adds_bones_and_motion_panels(clip):
     xyz, _ = bodies_to_array(read_skeleton_file(clip))  # the body moves +0.01 m in x per frame from frame 2
     fig = plot_preprocessing_steps([("read", xyz, 2)], streams=(xyz.transpose(3, 1, 2, 0), 5))
     read_ax, bones_ax, motion_ax = fig.axes
-    assert bones_ax.get_title() == "bones at t=5" and motion_ax.get_title().startswith("motion at t=5\nx")
+    assert bones_ax.get_title() == "bones at t=5" and motion_ax.get_title().startswith("motion at t=5\narrows")
     assert len(bones_ax.lines) == 24 + 1  # one line per bone from the origin, and the origin
     arrows = motion_ax.collections[-1]
     np.testing.assert_allclose(arrows.U, 0.01, atol=1e-6)  # every joint moves 0.01 m in x
     np.testing.assert_allclose(arrows.V, 0, atol=1e-6)
     assert len(fig.legends) == 1 and fig.get_size_inches()[0] <= WIDTH
+    plt.close(fig)
+
+
+def test_plot_preprocessing_steps_puts_at_most_four_panels_in_a_row(clip):
+    xyz, _ = bodies_to_array(read_skeleton_file(clip))
+    steps = [(f"step {i}", xyz, 2) for i in range(5)]
+    fig = plot_preprocessing_steps(steps, streams=(xyz.transpose(3, 1, 2, 0), 5))  # 5 steps and 2 streams
+    assert len(fig.axes) == 7  # the eighth place of the 2 x 4 grid is removed
+    rows = [ax.get_subplotspec().rowspan.start for ax in fig.axes]
+    assert rows == [0] * 4 + [1] * 3  # reading order: the steps first, then bones and motion
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes[:4]] == [f"step {i}" for i in range(4)]
+    assert fig.get_size_inches()[0] <= WIDTH and len(fig.legends) == 1
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(("step", "drawn"), [(0.01, False), (0.03, True)])
+def test_plot_pipelines_draws_the_spine_path_only_where_it_shows(tmp_path, step, drawn):
+    pose = np.asarray(SkeletonGraph().rest_pose, dtype=np.float64)
+    frames = [[SkeletonBody(1, pose + [step * t, 0.2, 3.0])] for t in range(12)]  # 11 steps: 0.11 m or 0.33 m
+    fig = plot_pipelines(write_skeleton_file(tmp_path / "clip.skeleton", frames), pipelines=("stgcn",))
+    (legend,) = fig.legends
+    assert ("middle of spine over time" in [t.get_text() for t in legend.get_texts()]) == drawn
     plt.close(fig)
 
 

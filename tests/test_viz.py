@@ -171,6 +171,9 @@ def test_draw_streams_shows_motion_bones_and_speed(ntu):
     pose_ax, bone_ax, speed_ax = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
     arrows = pose_ax.collections[-1]  # the quiver: one arrow per joint, only the hand's is non-zero
     assert arrows.U[7] == pytest.approx(0.1) and abs(arrows.U).sum() == pytest.approx(0.1)
+    gain = 0.4 / 0.1  # the longest arrow is drawn 0.4 m long
+    assert pose_ax.get_title() == f"motion at t=1\narrows {gain:.0f}x longer"  # the title says what the factor is
+    assert arrows.units == "inches" and arrows.width >= 0.02  # as thick in a narrow panel as in a wide one
     assert len(bone_ax.lines) == 24 + 1  # 24 bones from the origin, and the origin
     bone_ends = {tuple(line.get_xydata()[1].round(3)) for line in bone_ax.lines[:-1]}
     assert (round(0.18, 3), round(0.44 - 0.46, 3)) in bone_ends  # left shoulder - spine, from the origin
@@ -219,6 +222,17 @@ def test_use_style_sets_the_shared_resolution():
     width = int.from_bytes(png[16:20], "big")  # PNG header: IHDR width
     assert width == viz.WIDTH * viz.DPI
     assert not plt.fignum_exists(fig.number)  # closed, so not shown twice
+
+
+def test_layouts_number_ntu_joints_from_1_and_the_others_by_their_own_ids():
+    fig = figures.layouts()
+    ntu_ax, openpose_ax, coco_ax = fig.axes
+    ntu_labels = {t.get_text() for t in ntu_ax.texts}
+    assert ntu_labels == {f"J{v}" for v in range(1, 26)} and ntu_ax.get_title().endswith("centre J21")
+    assert {t.get_text() for t in openpose_ax.texts} == {str(v) for v in range(18)}
+    assert openpose_ax.get_title().endswith("centre 1 (0-based ids)")
+    assert {t.get_text() for t in coco_ax.texts} == {str(v) for v in range(17)}
+    plt.close(fig)
 
 
 def test_figures_write_every_png_deterministically(tmp_path):

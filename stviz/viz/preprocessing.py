@@ -42,7 +42,7 @@ def plot_pipelines(
 
     Each panel shows frame ``frame`` of the pipeline's output (3, T, 25, M) (the same index can be a different
     moment: CTR-GCN drops empty frames, 2s-AGCN packs late bodies to the front), every body in it, the path of body
-    0's middle of the spine over the non-empty frames (dotted, where it moves more than 5 cm) and the origin (+). A
+    0's middle of the spine over the non-empty frames (dotted, where it moves more than 15 cm) and the origin (+). A
     panel is drawn upright in that pipeline's own coordinates: x-y for camera coordinates, x-z for 2s-AGCN. Its
     title names the pipeline and its checkpoints.
     """
@@ -65,7 +65,7 @@ def plot_pipelines(
                 _draw_pose(ax, x[:, frame, :, m], plane, edges, _BODY_COLOURS[m % 2], f"body {m}")
         valid = np.abs(x[..., 0]).sum((0, 2)) > 0
         spine = x[:, valid, 1, 0]
-        if np.ptp(spine[list(plane)], axis=1).max() > 0.05:  # a path shorter than 5 cm would not show
+        if np.ptp(spine[list(plane)], axis=1).max() > 0.15:  # a shorter path hides under the origin and the body
             path = dict(color="k", lw=1.5, zorder=4, label="middle of spine over time")
             ax.plot(spine[plane[0]], spine[plane[1]], ":", **path)
         ax.plot(0, 0, "+", color="tab:red", markersize=12, markeredgewidth=2, label="origin")
@@ -84,7 +84,7 @@ def _legend_below(fig: Figure, axes: Sequence[Axes]) -> None:
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=len(handles), fontsize=7)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=len(handles), fontsize=8)
 
 
 def plot_preprocessing_steps(
@@ -96,19 +96,25 @@ def plot_preprocessing_steps(
 
     Each panel draws every body present at ``frame`` in the x-y plane, body 0 in blue, and the origin (+), so that
     selection (which body is 0), centring (the origin moves onto the spine) and alignment (the spine turns
-    upright) can be read off one row. ``streams=(x, frame)`` with the final (3, T, V, M) array adds body 0's bone
-    vectors and motion arrows at that frame (:func:`stviz.viz.draw_bone_vectors`, :func:`stviz.viz.draw_motion_arrows`).
+    upright) can be read off the panels, at most 4 a row. ``streams=(x, frame)`` with the final (3, T, V, M) array
+    adds body 0's bone vectors and motion arrows at that frame (:func:`stviz.viz.draw_bone_vectors`,
+    :func:`stviz.viz.draw_motion_arrows`).
     """
     graph = SkeletonGraph() if graph is None else graph
     edges = graph.edges
     panels = len(steps) + (2 if streams is not None else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(WIDTH, 3.3), layout="constrained", squeeze=False)
+    rows = 1 if panels <= 4 else 2  # at most 4 panels a row, so that a panel and its text stay readable
+    cols = -(-panels // rows)
+    fig, grid = plt.subplots(rows, cols, figsize=(WIDTH, 3.3 * rows), layout="constrained", squeeze=False)
+    for ax in grid.flat[panels:]:
+        fig.delaxes(ax)
+    axes = grid.reshape(1, -1)[:, :panels]  # the panels in reading order, steps first
     if streams is not None:
         final, frame = streams
         draw_bone_vectors(final, graph, frame, ax=axes[0, -2])
         draw_motion_arrows(final, graph, frame, ax=axes[0, -1])
         for ax in axes[0, -2:]:
-            ax.set_title(ax.get_title().replace(", x", "\nx"), fontsize=8)
+            ax.title.set_fontsize(9)
     for ax, (title, x, frame) in zip(axes[0][: len(steps)], steps, strict=True):  # stream panels come last
         if x.ndim != 4 or x.shape[-1] != 3 or not 0 <= frame < x.shape[1]:
             raise ValueError(f"step {title!r}: expected x (M, T, V, 3) and a frame in it, got {x.shape}, {frame}")
@@ -120,10 +126,10 @@ def plot_preprocessing_steps(
         ax.autoscale_view()
         ax.set_xlabel("x (m)")
         ax.set_ylabel("y (m)")
-        ax.set_title(f"{title}\nt={frame}", fontsize=8)
+        ax.set_title(f"{title}\nt={frame}", fontsize=9)
     for i, ax in enumerate(axes[0]):
         ax.xaxis.set_major_locator(MaxNLocator(3 if i < len(steps) else 2))  # the stream panels are narrower
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
         ax.margins(0.08)
     _legend_below(fig, axes[0][: len(steps)])
     return fig

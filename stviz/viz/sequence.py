@@ -100,7 +100,7 @@ def draw_motion_arrows(
 ) -> Axes:
     """The pose of one body at ``frame`` (x-y) with each joint's motion ``x[t+1] - x[t]`` as an arrow, scaled up.
 
-    ``x`` is (3, T, V) or (3, T, V, M); the title gives the scale factor.
+    ``x`` is (3, T, V) or (3, T, V, M); the title says how many times longer than the motion the arrows are drawn.
     """
     graph = _graph(graph)
     joints, _, motion = _one_body_streams(x, graph, frame, body)
@@ -110,10 +110,11 @@ def draw_motion_arrows(
     ax.plot(xy[:, 0], xy[:, 1], "o", color="0.35", ms=3)
     arrows = motion[:2, frame].T  # (V, 2)
     gain = 0.4 / (float(np.abs(arrows).max()) or 1.0)  # the longest arrow: 0.4 m, a quarter of the body
+    # the shaft width in inches: as thick in a narrow panel as in a wide one
     ax.quiver(xy[:, 0], xy[:, 1], arrows[:, 0], arrows[:, 1], color="tab:red", angles="xy", scale_units="xy",
-              scale=1 / gain, width=0.012)  # fmt: skip
+              scale=1 / gain, units="inches", width=0.025, zorder=3)  # fmt: skip
     ax.autoscale_view()
-    _finish(ax, f"motion at t={frame}, x{gain:.0f}")
+    _finish(ax, f"motion at t={frame}\narrows {gain:.0f}x longer")
     return ax
 
 
@@ -144,7 +145,7 @@ def draw_streams(x, graph: SkeletonGraph | None = None, frame: int = 0, body: in
     graph = _graph(graph)
     _, _, motion = _one_body_streams(x, graph, frame, body)
     fig, (pose_ax, bone_ax, speed_ax) = plt.subplots(
-        1, 3, figsize=(10, 3.3), width_ratios=(1.1, 1, 1.6), layout="constrained"
+        1, 3, figsize=(10, 4.0), width_ratios=(1.1, 1, 1.6), layout="constrained"
     )
     draw_motion_arrows(x, graph, frame, body, ax=pose_ax)
     draw_bone_vectors(x, graph, frame, body, ax=bone_ax)
@@ -152,7 +153,7 @@ def draw_streams(x, graph: SkeletonGraph | None = None, frame: int = 0, body: in
         ax.xaxis.set_major_locator(MaxNLocator(3))  # narrow panels: few x ticks, none overlapping
     speed = np.linalg.norm(motion, axis=0)  # (T, V)
     image = speed_ax.imshow(speed.T, aspect="auto", cmap="viridis", interpolation="nearest")
-    speed_ax.set_yticks(range(graph.num_nodes), joint_labels(graph), fontsize=6)
+    speed_ax.set_yticks(range(graph.num_nodes), joint_labels(graph), fontsize=7)
     speed_ax.set_xlabel("frame t")
     speed_ax.set_ylabel("joint")
     speed_ax.set_title("motion stream: speed per joint")
