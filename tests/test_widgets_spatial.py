@@ -7,7 +7,7 @@ import torch
 
 from stviz import official, set_seed
 from stviz.spatial import ChannelTopologyUnit
-from stviz.widgets.spatial import shift_arrows, topology_explorer
+from stviz.widgets.spatial import SHIFT_KINDS, shift_arrows, topology_explorer
 
 
 @pytest.fixture
@@ -49,10 +49,22 @@ def test_shift_arrows_follow_the_cyclic_rule_and_the_local_rule():
     assert ui.moved == 25 and ui.bone_arrows < 25  # cyclic: every joint moves, mostly not along a bone
     ui.channel.value = 0
     assert ui.moved == 0 and "0 of 25 joints" in ui.summary.value
-    ui.kind.value = "local (paper)"
+    # the paper defines both shifts; its main model (and the released code) uses the non-local, cyclic one
+    assert list(ui.kind.options) == [SHIFT_KINDS["cyclic"], SHIFT_KINDS["local"]]
+    assert SHIFT_KINDS == {
+        "cyclic": "non-local / cyclic (the paper's main model, as released)",
+        "local": "local (the paper's local variant)",
+    }
+    assert ui.kind.value == SHIFT_KINDS["cyclic"] and SHIFT_KINDS["cyclic"] in ui.figure.axes[0].get_title()
+    ui.kind.value = SHIFT_KINDS["local"]
     ui.channel.value = 63
     assert ui.moved == ui.bone_arrows == 25  # local: every moving joint reads a neighbour
     (ax,) = ui.figure.axes  # every arrow weighs 1: a legend names that weight, no colour bar
+    assert ax.get_title().splitlines() == [
+        "Shift-GCN shift-in, channel 63",
+        "local (the paper's local variant)",
+        "arrow: source joint -> reading joint",
+    ]
     assert [t.get_text() for t in ax.texts][:2] == ["J1", "J2"]  # 1-based joint numbers
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["every arrow: weight 1", "no self-weight"]
 

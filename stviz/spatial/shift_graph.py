@@ -30,7 +30,7 @@ def cyclic_shift_indices(channels: int, num_joints: int = 25) -> dict[str, torch
 
 
 def cyclic_shift_sources(channels: int, num_joints: int = 25) -> tuple[torch.Tensor, torch.Tensor]:
-    """Source joint of every (joint, channel) for the cyclic shift, in and out: (V, C) each.
+    """Source joint of every (joint, channel) for the cyclic shift (the paper's non-local one), in and out: (V, C) each.
 
     In: channel c of joint v reads joint ``(v + c) % V``; out: ``(v - c) % V`` (:func:`cyclic_shift_indices`).
     """
@@ -109,8 +109,9 @@ def _gather_columns(x: torch.Tensor, index: torch.Tensor, inverse: torch.Tensor 
 class ShiftGraphConv(nn.Module):
     """Spatial shift graph convolution ``relu(bn(shift_out(W (mask * shift_in(x)) + b)) + residual(x))``.
 
-    Shift-GCN: ``Shift_gcn``. ``shift='cyclic'`` is the released model's shift (channel c of joint v reads joint
-    (v + c) mod V, which ignores the graph); ``shift='local'`` is the paper's neighbour shift (needs ``graph``).
+    Shift-GCN: ``Shift_gcn``. ``shift='cyclic'`` is the paper's non-local shift, used by its main model and by the
+    released code (channel c of joint v reads joint (v + c) mod V, which ignores the graph); ``shift='local'`` is the
+    paper's local variant, over each joint's graph neighbours (needs ``graph``).
     The feature mask is ``tanh(feature_mask) + 1`` per (joint, channel); BatchNorm normalises each
     (joint, channel) pair; the residual is the identity or a 1x1 conv + BN. x: (N, C_in, T, V) -> (N, C_out, T, V).
     """

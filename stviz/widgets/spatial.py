@@ -15,9 +15,14 @@ from stviz.viz.style import WIDTH
 from stviz.widgets import PictureBox, picture, show_figure
 from stviz.widgets.choice import Choice, ToggleChoice
 
-__all__ = ["TopologyExplorer", "topology_explorer", "ShiftArrows", "shift_arrows"]
+__all__ = ["TopologyExplorer", "topology_explorer", "ShiftArrows", "shift_arrows", "SHIFT_KINDS"]
 
 SUBSET_NAMES = ("identity", "inward", "outward")
+# ShiftArrows' labels for ShiftGraphConv's ``shift='cyclic'`` and ``shift='local'``
+SHIFT_KINDS = {
+    "cyclic": "non-local / cyclic (the paper's main model, as released)",
+    "local": "local (the paper's local variant)",
+}
 
 
 class TopologyExplorer(PictureBox):
@@ -86,7 +91,11 @@ def topology_explorer(unit: ChannelTopologyUnit, x: torch.Tensor, sample_names=N
 
 
 class ShiftArrows(PictureBox):
-    """Channel slider and shift kind (released cyclic / paper's local) drawing Shift-GCN's shift-in arrows.
+    """Channel slider and shift kind drawing Shift-GCN's shift-in arrows.
+
+    The two kinds are the paper's two shifts: the non-local one, cyclic along the joint index (channel c of joint v
+    reads joint (v + c) mod V, ignoring the graph), which the paper's main model and the released code use, and the
+    local one, over each joint's graph neighbours (:data:`SHIFT_KINDS` holds their labels).
 
     ``sources`` is the (V,) 0-based index of the joint each joint reads in the chosen channel; ``moved`` counts
     joints that read another joint and ``bone_arrows`` those that read a neighbour on the skeleton. The figure
@@ -97,8 +106,10 @@ class ShiftArrows(PictureBox):
         check_positive_int(channels, "channels", minimum=2, block="shift_arrows")
         self.graph = graph or SkeletonGraph("ntu-rgb+d")
         self.blocks = {
-            "cyclic (released)": ShiftGraphConv(channels, channels, self.graph.num_nodes),
-            "local (paper)": ShiftGraphConv(channels, channels, self.graph.num_nodes, shift="local", graph=self.graph),
+            SHIFT_KINDS["cyclic"]: ShiftGraphConv(channels, channels, self.graph.num_nodes),
+            SHIFT_KINDS["local"]: ShiftGraphConv(
+                channels, channels, self.graph.num_nodes, shift="local", graph=self.graph
+            ),
         }
         self.channel = widgets.IntSlider(value=1, min=0, max=channels - 1, description="channel")
         self.kind = ToggleChoice(options=list(self.blocks), description="shift",
@@ -122,10 +133,11 @@ class ShiftArrows(PictureBox):
             f"{self.bone_arrows} of them along a bone"
         )
         fig, ax = plt.subplots(figsize=(6.6, 5.4), layout="constrained")
+        kind, channel = self.kind.value, self.channel.value
+        title = f"Shift-GCN shift-in, channel {channel}\n{kind}\narrow: source joint -> reading joint"
         draw_matrix_on_skeleton(
-            shift_matrix(self.sources), self.graph, "row_target", ax=ax, labels="number",
-            title=f"{self.kind.value} shift-in, channel {self.channel.value}\narrow: source joint -> reading joint",
-        )  # fmt: skip
+            shift_matrix(self.sources), self.graph, "row_target", ax=ax, labels="number", title=title
+        )
         self.figure = fig
         show_figure(self.image, fig)
 
