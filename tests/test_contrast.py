@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from stviz.contrast import BLOCKS, Block, block_rows, contraction_rows, format_table, main, model_rows
+from stviz.graph import SkeletonGraph
 from stviz.models import MODEL_NAMES, build_model
 from stviz.multiscale import contraction_macs
 from stviz.reconcile import FIGURES, Convention, Figure, counted, original_order, reconcile
@@ -37,7 +38,9 @@ def test_every_axis_is_covered():
 
 def test_st_gcn_layer_is_listed_under_both_axes_it_models():
     (layer,) = [b for b in BLOCKS if b.name == "ST-GCN: st_gcn"]
-    assert "temporal" in layer.computes and layer.axis == "spatial + temporal"
+    block = layer.build(SkeletonGraph("ntu-rgb+d"))
+    temporal = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (9, 1)]
+    assert temporal and layer.axis == "spatial + temporal"  # the layer holds its 9x1 temporal convolution
 
 
 def test_rows_carry_the_counts():
@@ -141,7 +144,6 @@ def test_reconcile_rows_show_the_count_rounded_as_the_figure_is_written():
     assert rows["msg3d", "24G"]["rounded"] == "24G" and rows["msg3d", "24G"]["gap %"] < 0  # 24.25 G: a match
     assert rows["msg3d", "5.22G"]["rounded"] == "5.17G" and rows["msg3d", "5.22G"]["gap %"] > 0  # 5.173 G: none
     assert rows["efficientgcn-b0", "0.32M"]["rounded"] == "0.32M"  # 324,708 parameters
-    assert all((r["rounded"] == r["published"]) == (r["match"] == "yes") for r in rows.values())
     one = reconcile((Figure("stgcn", "3.10M", "test", Convention("params")),))[0]
     assert (one["rounded"], one["match"]) == ("3.10M", "yes")
 

@@ -24,8 +24,9 @@ __all__ = ["ShiftGCNUnit", "ShiftGCN"]
 class ShiftGCNUnit(nn.Module):
     """Shift-GCN layer ``relu(tcn(gcn(x)) + residual(x))``. Shift-GCN: `TCN_GCN_unit`.
 
-    gcn = :class:`~stviz.spatial.ShiftGraphConv` (the released cyclic shift); tcn = :class:`~stviz.shift.ShiftTCN`;
-    residual = None, identity or a strided 1x1 conv + BN. x: (N, C_in, T, V) -> (N, C_out, T // stride, V).
+    gcn = :class:`~stviz.spatial.ShiftGraphConv` (the paper's non-local shift, cyclic as released);
+    tcn = :class:`~stviz.shift.ShiftTCN`; residual = None, identity or a strided 1x1 conv + BN.
+    x: (N, C_in, T, V) -> (N, C_out, T // stride, V).
     """
 
     def __init__(

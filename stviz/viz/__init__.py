@@ -19,15 +19,12 @@ from stviz.viz.core import (
     adjacency_heatmap,
     draw_matrix_on_skeleton,
     draw_skeleton,
-    joint_label,
-    joint_labels,
     matrix_edges,
     plot_partitions,
     plot_subset_heatmaps,
-    short_joint_names,
     skeleton_weight_key,
-    tick_labels,
 )
+from stviz.viz.labels import joint_label, joint_labels, short_joint_names, tick_labels
 from stviz.viz.multiscale import (
     draw_scale_rows,
     draw_window_graph,

@@ -20,8 +20,8 @@ from stviz.viz.core import (
     draw_matrix_on_skeleton,
     draw_skeleton,
     skeleton_weight_key,
-    tick_labels,
 )
+from stviz.viz.labels import tick_labels
 from stviz.viz.style import WIDTH
 
 __all__ = ["plot_gate_by_part", "plot_shift_patterns", "plot_joint_gates", "plot_subset_refinements"]

@@ -53,8 +53,9 @@ def plot_cost_ratios(
 
 def plot_published_accuracies(results, ax: Axes | None = None) -> Axes:
     """Published NTU-60 X-Sub top-1 (%) of each model, one colour and marker per number of streams
-    (the same as :func:`stviz.viz.plot_seed_study`'s), joined per model. Each marker carries its value; the labels
-    stay apart even when the axis spans far more than the values (e.g. shared with a seed study's).
+    (the same as :func:`stviz.viz.plot_seed_study`'s), joined per model. Each marker carries its value; a model's
+    best figure is labelled above its marker and the others below, so two figures of one model keep apart even when
+    the axis spans far more than the values (e.g. shared with a seed study's).
 
     ``results`` are :class:`stviz.zoo.published.PublishedResult` (``model``, ``streams``, ``xsub``).
     """
@@ -64,13 +65,13 @@ def plot_published_accuracies(results, ax: Axes | None = None) -> Axes:
     for i, model in enumerate(models):
         mine = sorted((r for r in results if r.model == model and r.xsub is not None), key=lambda r: r.streams)
         ax.plot([i] * len(mine), [r.xsub for r in mine], color="grey", lw=1, zorder=1)
+        top = max((r.xsub for r in mine), default=None)
         for r in mine:
             label = stream_label(r.streams)
             ax.scatter(i, r.xsub, marker=STREAM_MARKERS.get(r.streams, "^"), s=40, zorder=3,
                        color=STREAM_COLOURS.get(r.streams, "0.3"), label=None if label in seen else label)  # fmt: skip
             # beside its marker; where a model has several, the best one's label above, the others' below, so that
             # close values keep apart on an axis that is not zoomed in
-            top = max(m.xsub for m in mine)
             if len(mine) == 1:
                 place = {"xytext": (6, -3)}
             elif r.xsub == top:

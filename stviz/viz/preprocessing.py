@@ -103,7 +103,7 @@ def plot_preprocessing_steps(
     graph = SkeletonGraph() if graph is None else graph
     edges = graph.edges
     panels = len(steps) + (2 if streams is not None else 0)
-    rows = 1 if panels <= 4 else 2  # at most 4 panels a row, so that a panel and its text stay readable
+    rows = -(-panels // 4)  # at most 4 panels a row, so that a panel and its text stay readable
     cols = -(-panels // rows)
     fig, grid = plt.subplots(rows, cols, figsize=(WIDTH, 3.3 * rows), layout="constrained", squeeze=False)
     for ax in grid.flat[panels:]:

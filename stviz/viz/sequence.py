@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from stviz.graph import SkeletonGraph
-from stviz.viz.core import _finish, _graph, _new_ax, _numpy, joint_labels
+from stviz.viz.core import _finish, _graph, _new_ax, _numpy
+from stviz.viz.labels import joint_labels
 from stviz.viz.style import png_bytes
 
 __all__ = ["draw_filmstrip", "draw_motion_arrows", "draw_bone_vectors", "draw_streams", "FrameAnimation"]
@@ -114,7 +115,7 @@ def draw_motion_arrows(
     ax.quiver(xy[:, 0], xy[:, 1], arrows[:, 0], arrows[:, 1], color="tab:red", angles="xy", scale_units="xy",
               scale=1 / gain, units="inches", width=0.025, zorder=3)  # fmt: skip
     ax.autoscale_view()
-    _finish(ax, f"motion at t={frame}\narrows {gain:.0f}x longer")
+    _finish(ax, f"motion at t={frame}\narrows {gain:.3g}x longer")
     return ax
 
 

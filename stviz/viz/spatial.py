@@ -20,8 +20,8 @@ from stviz.viz.core import (
     _value_norm,
     draw_matrix_on_skeleton,
     skeleton_weight_key,
-    tick_labels,
 )
+from stviz.viz.labels import tick_labels
 from stviz.viz.style import WIDTH
 
 __all__ = [

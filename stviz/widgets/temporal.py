@@ -56,8 +56,8 @@ class ReceptiveFieldExplorer(PictureBox):
         self.size, self.reached = last - first + 1, int(self.mask[middle].sum())
         fig, ax = plt.subplots(figsize=(8.0, 3.6), layout="constrained")
         title = (
-            f"{self.layers.value} x conv(k={k}, d={d}, s={s}): middle output frame spans {self.size} frames, "
-            f"{self.reached} of them reach it"
+            f"{self.layers.value} x conv(k={k}, d={d}, s={s})\n"
+            f"middle output frame spans {self.size} frames, {self.reached} of them reach it"
         )
         viz.plot_receptive_field(self.mask, ax=ax, title=title)
         self.figure = fig
