@@ -107,7 +107,8 @@ def test_figures_of_the_statistics_share_one_scale_and_fit_the_notebook():
 
     a = SkeletonGraph("ntu-rgb+d").inward_outward()[1]
     refinement = torch.randn(4, 25, 25)
-    fig = plot_refinement_channels(a, refinement, [0, 2], top_k=5)
+    fig = plot_refinement_channels(a, refinement, [0, 2], top_k=5, subset="inward")
+    assert fig.axes[0].get_title() == "shared PA[inward]"  # the panel names the subset it draws
     colour_bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     bound = max(float(a.abs().max()), float(refinement[[0, 2]].abs().max()))
     assert len(colour_bars) == 1 and colour_bars[0].get_ylim() == pytest.approx((-bound, bound))  # one scale

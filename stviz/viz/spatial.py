@@ -78,9 +78,15 @@ def plot_topology_grid(
 
 
 def plot_refinement_channels(
-    shared, refinement, channels: Sequence[int], graph=None, top_k: int = 10, title: str | None = None
+    shared,
+    refinement,
+    channels: Sequence[int],
+    graph=None,
+    top_k: int = 10,
+    title: str | None = None,
+    subset: str = "k",
 ) -> Figure:
-    """The shared ``PA[k]`` (V, V) beside ``alpha * T_kc`` of each chosen channel (``refinement`` (C, V, V)).
+    """The shared ``PA[subset]`` (V, V) beside ``alpha * T_kc`` of each chosen channel (``refinement`` (C, V, V)).
 
     All drawn on the skeleton as arrows source -> target (rows are targets), the ``top_k`` largest |weights| per
     panel, on one colour scale so the sizes compare.
@@ -92,7 +98,7 @@ def plot_refinement_channels(
     bound = max(float(np.abs(a).max()), float(np.abs(r[channels]).max()), 1e-12)
     norm = colors.Normalize(-bound, bound)
     fig, axes = plt.subplots(1, len(channels) + 1, figsize=(WIDTH, 4.2), layout="constrained")
-    panels = [("shared PA[k]", a)] + [(f"alpha*T, channel {c}", r[c]) for c in channels]
+    panels = [(f"shared PA[{subset}]", a)] + [(f"alpha*T, channel {c}", r[c]) for c in channels]
     for ax, (name, m) in zip(axes, panels, strict=True):
         draw_matrix_on_skeleton(m, graph, "row_target", ax=ax, top_k=top_k, title=name, norm=norm, colorbar=False)
     skeleton_weight_key(axes, [m for _, m in panels], norm, "RdBu_r", top_k=top_k)
