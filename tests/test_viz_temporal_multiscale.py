@@ -86,6 +86,10 @@ def test_contraction_costs_plot_outlines_the_chosen_order():
         outlined = a if row.chosen == "aggregate-first" else p
         assert outlined.get_linewidth() == 2
         assert a.get_height() == pytest.approx(row.aggregate_first / 1e6)
+    keys = ax.get_legend().get_patches()  # the outline has its own key; the orders' swatches carry none
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["aggregate-first", "project-first",
+                                                                   "the order the layer takes"]  # fmt: skip
+    assert all(k.get_linewidth() < 2 for k in keys[:2]) and keys[2].get_linewidth() == 2
 
 
 def test_time_ratios_are_bars_from_1_on_plain_log_ticks():

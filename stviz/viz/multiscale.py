@@ -13,6 +13,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from stviz.graph import SkeletonGraph
 from stviz.viz.core import (
@@ -126,7 +127,14 @@ def plot_contraction_costs(rows: Sequence, ax: Axes | None = None) -> Axes:
     ax.set_yscale("log")
     ax.set(xlabel="stage: layer, graph channels in -> out, scales", ylabel="MMACs per skeleton sequence (log)",
            title="Graph contraction cost per MS-G3D layer (black outline: the order the layer takes)")  # fmt: skip
-    ax.legend(loc="upper left")
+    # plain swatches for the two orders, and the outline as its own entry: it marks the choice, not one order
+    keys = [
+        Patch(facecolor=colour, label=order)
+        for order, colour in (("aggregate-first", "tab:blue"), ("project-first", "tab:orange"))
+    ]
+    keys.append(Patch(facecolor="white", edgecolor="black", linewidth=2, label="the order the layer takes"))
+    ax.set_ylim(top=ax.get_ylim()[1] * 8)  # head room on the log axis: the key sits above the tallest bars
+    ax.legend(handles=keys, loc="upper center", ncols=3, fontsize=8)
     return ax
 
 
