@@ -65,6 +65,12 @@ def layouts() -> Figure:
     return fig
 
 
+def _number_columns(axes) -> None:
+    """Columns as joint numbers (J1 ..), rows keep the names: the convention for panels too narrow for both."""
+    for ax in axes:
+        ax.set_xticks(range(25), viz.tick_labels(25, "number"), rotation=90, fontsize=7)
+
+
 def normalisations() -> Figure:
     """A + I normalised by columns ('digraph': ST-GCN, CTR-GCN, EfficientGCN) and symmetrically (MS-G3D)."""
     graph = SkeletonGraph()
@@ -77,13 +83,14 @@ def normalisations() -> Figure:
         graph.normalized("symmetric"), ax=axes[1], convention="row_target",
         title="symmetric D^-1/2 (A + I) D^-1/2 (MS-G3D)",
     )  # fmt: skip
+    _number_columns(axes)
     return fig
 
 
 def stgcn_partitions() -> Figure:
     """ST-GCN's 'spatial' partition on NTU: official (max_hop=1 quirk) above, true BFS distance below."""
     graph = SkeletonGraph()
-    fig, axes = plt.subplots(2, 3, figsize=(WIDTH, 9.0), layout="constrained")
+    fig, axes = plt.subplots(2, 3, figsize=(WIDTH, 8.0), layout="constrained")
     for row, variant in zip(axes, ("official", "bfs"), strict=True):
         a = graph.stgcn_partition("spatial", centre_distance=variant)
         viz.plot_partitions(a, graph, names=[f"{variant} A[{k}]" for k in range(3)], axes=list(row))
@@ -101,13 +108,14 @@ def repo_adjacency() -> Figure:
             a = a[:3]
         summed = a.sum(0) if a.dim() == 3 else a
         viz.adjacency_heatmap(summed, ax=ax, convention=convention, title=f"{title}\nofficial.adjacency: {shape}")
+    _number_columns(axes.flat)
     return fig
 
 
 def hop_distances() -> Figure:
     """Hop distance between every pair of NTU joints (networkx shortest paths)."""
     graph = SkeletonGraph()
-    fig, ax = plt.subplots(figsize=(7, 6.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6.5, 6.0), layout="constrained")
     viz.adjacency_heatmap(
         graph.hop_distance(), ax=ax, cmap="magma", cbar_label="hops", annotate=False,
         title=f"hop distance (diameter {graph.diameter})",

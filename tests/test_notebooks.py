@@ -34,7 +34,7 @@ def test_all_seven_notebooks_are_there_and_together_under_3_mb():
 def test_notebook_reads_right_without_a_kernel(path):
     text = path.read_text()
     nb = json.loads(text)
-    assert path.stat().st_size <= 650_000, f"{path.name}: {path.stat().st_size // 1000} kB with outputs"
+    assert path.stat().st_size <= 600_000, f"{path.name}: {path.stat().st_size // 1000} kB with outputs"
     # JupyterLab 4 writes this display name; any other marks the notebook modified as soon as it opens
     assert nb["metadata"]["kernelspec"]["display_name"] == "Python 3 (ipykernel)"
     assert not OUTSIDE.findall(text), f"{path.name} cites files a clone does not have"

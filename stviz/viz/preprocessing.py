@@ -105,7 +105,7 @@ def plot_preprocessing_steps(
     panels = len(steps) + (2 if streams is not None else 0)
     rows = -(-panels // 4)  # at most 4 panels a row, so that a panel and its text stay readable
     cols = -(-panels // rows)
-    fig, grid = plt.subplots(rows, cols, figsize=(WIDTH, 3.3 * rows), layout="constrained", squeeze=False)
+    fig, grid = plt.subplots(rows, cols, figsize=(WIDTH, 3.0 * rows), layout="constrained", squeeze=False)
     for ax in grid.flat[panels:]:
         fig.delaxes(ax)
     axes = grid.reshape(1, -1)[:, :panels]  # the panels in reading order, steps first

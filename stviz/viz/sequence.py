@@ -146,7 +146,7 @@ def draw_streams(x, graph: SkeletonGraph | None = None, frame: int = 0, body: in
     graph = _graph(graph)
     _, _, motion = _one_body_streams(x, graph, frame, body)
     fig, (pose_ax, bone_ax, speed_ax) = plt.subplots(
-        1, 3, figsize=(10, 4.0), width_ratios=(1.1, 1, 1.6), layout="constrained"
+        1, 3, figsize=(10, 3.7), width_ratios=(1.1, 1, 1.6), layout="constrained"
     )
     draw_motion_arrows(x, graph, frame, body, ax=pose_ax)
     draw_bone_vectors(x, graph, frame, body, ax=bone_ax)
