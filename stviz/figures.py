@@ -65,25 +65,18 @@ def layouts() -> Figure:
     return fig
 
 
-def _number_columns(axes) -> None:
-    """Columns as joint numbers (J1 ..), rows keep the names: the convention for panels too narrow for both."""
-    for ax in axes:
-        ax.set_xticks(range(25), viz.tick_labels(25, "number"), rotation=90, fontsize=7)
-
-
 def normalisations() -> Figure:
     """A + I normalised by columns ('digraph': ST-GCN, CTR-GCN, EfficientGCN) and symmetrically (MS-G3D)."""
     graph = SkeletonGraph()
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 4.8), layout="constrained")
     viz.adjacency_heatmap(
-        graph.normalized("digraph"), ax=axes[0], convention="column_target",
+        graph.normalized("digraph"), ax=axes[0], convention="column_target", columns="number",
         title="column-normalised A + I ('digraph'): columns sum to 1",
     )  # fmt: skip
     viz.adjacency_heatmap(
-        graph.normalized("symmetric"), ax=axes[1], convention="row_target",
+        graph.normalized("symmetric"), ax=axes[1], convention="row_target", columns="number",
         title="symmetric D^-1/2 (A + I) D^-1/2 (MS-G3D)",
     )  # fmt: skip
-    _number_columns(axes)
     return fig
 
 
@@ -107,8 +100,8 @@ def repo_adjacency() -> Figure:
         if repo == "effgcn":
             a = a[:3]
         summed = a.sum(0) if a.dim() == 3 else a
-        viz.adjacency_heatmap(summed, ax=ax, convention=convention, title=f"{title}\nofficial.adjacency: {shape}")
-    _number_columns(axes.flat)
+        viz.adjacency_heatmap(summed, ax=ax, convention=convention, columns="number",
+                              title=f"{title}\nofficial.adjacency: {shape}")  # fmt: skip
     return fig
 
 

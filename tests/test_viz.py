@@ -87,6 +87,14 @@ def test_adjacency_heatmap_names_axes_and_roles(ntu, convention, row_role):
     assert ax.images[0].colorbar is not None and ax.images[0].colorbar.ax.get_ylabel() == "w"
 
 
+def test_adjacency_heatmap_can_number_its_columns_and_keep_names_on_the_rows(ntu):
+    ax = viz.adjacency_heatmap(ntu.normalized(), columns="number")
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"J{v}" for v in range(1, 26)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == viz.joint_labels(ntu)
+    with pytest.raises(ValueError, match="columns must be 'name' or 'number'"):
+        viz.adjacency_heatmap(ntu.normalized(), columns="index")
+
+
 def test_adjacency_heatmap_annotate_and_errors():
     a = torch.tensor([[0.0, 0.5], [1.0, 0.0]])
     ax = viz.adjacency_heatmap(a, joint_names=["a", "b"], annotate=True)

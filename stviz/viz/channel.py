@@ -147,11 +147,12 @@ def plot_gate_by_part(gate, ax: Axes | None = None, title: str | None = None, cb
     ax.figure.colorbar(image, ax=ax, label=cbar_label)
     names = tick_labels(g.shape[1], "number")
     ax.set_xticks(range(len(order)), [names[j] for j in order], rotation=90, fontsize=7)
-    edges = np.cumsum([len(part) for part in parts])
+    sizes = np.array([len(part) for part in parts])
+    edges = np.cumsum(sizes)
     for edge in edges[:-1]:
         ax.axvline(edge - 0.5, color="white", lw=1.5)
     top = ax.secondary_xaxis("top")
-    top.set_xticks(edges - np.array([len(part) for part in parts]) / 2 - 0.5, list(part_names), fontsize=7)
+    top.set_xticks(edges - sizes / 2 - 0.5, list(part_names), fontsize=7)
     top.tick_params(length=0)
     ax.set(xlabel="joint, grouped by body part", ylabel="frame")
     if title:

@@ -189,10 +189,13 @@ def adjacency_heatmap(
     convention: Convention = "row_target",
     norm: colors.Normalize | None = None,
     colorbar: bool = True,
+    columns: str = "name",
 ) -> Axes:
     """Heatmap of a (V, V) matrix with joint names on both axes and a colour bar.
 
     ``joint_names`` default: :func:`tick_labels` (``'J1 spine base'`` on NTU, ``'J1'`` .. ``'JV'`` otherwise).
+    ``columns="number"`` numbers the columns ``'J1'`` .. ``'JV'`` and keeps the names on the rows, for panels too
+    narrow for names on both axes.
     ``norm`` fixes a shared colour scale (e.g. across subsets); ``colorbar=False`` leaves the bar to the caller.
     ``convention`` only labels the axes: which one holds the targets, which the sources.
     ``annotate`` writes each non-zero value (2 decimals) in its cell.
@@ -205,6 +208,8 @@ def adjacency_heatmap(
         joint_names = tick_labels(v)
     if len(joint_names) != v:
         raise ValueError(f"joint_names has {len(joint_names)} names for a {v}x{v} matrix")
+    if columns not in ("name", "number"):
+        raise ValueError(f"columns must be 'name' or 'number', got {columns!r}")
     rows, cols = _axis_roles(convention)
     ax = _new_ax(ax, (7, 6))
     if norm is None:
@@ -214,7 +219,8 @@ def adjacency_heatmap(
     image = ax.imshow(a, cmap=cmap, norm=norm, interpolation="nearest")
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label=cbar_label, fraction=0.046, pad=0.04)
-    ax.set_xticks(range(v), joint_names, rotation=90, fontsize=7 if v > 12 else 9)
+    column_names = joint_names if columns == "name" else tick_labels(v, "number")
+    ax.set_xticks(range(v), column_names, rotation=90, fontsize=7 if v > 12 else 9)
     ax.set_yticks(range(v), joint_names, fontsize=7 if v > 12 else 9)
     ax.set_xlabel(f"{cols} joint (column)")
     ax.set_ylabel(f"{rows} joint (row)")
@@ -410,8 +416,7 @@ def plot_subset_heatmaps(
     labels = tick_labels(v)
     for i, ax in enumerate(axes[0]):
         adjacency_heatmap(a[i], labels, ax=ax, title=names[i], cmap=cmap, convention=convention, norm=norm,
-                          colorbar=False)  # fmt: skip
-        ax.set_xticks(range(v), tick_labels(v, "number"), rotation=90)
+                          colorbar=False, columns="number")  # fmt: skip
         ax.tick_params(labelsize=6.5)
         if i > 0:
             ax.set_ylabel("")
