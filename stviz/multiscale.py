@@ -40,7 +40,6 @@ from stviz.layers import (
     make_activation,
     make_residual,
     pointwise_conv,
-    pointwise_conv_bn,
     temporal_padding,
     uses_batch_statistics,
 )
@@ -50,6 +49,7 @@ from stviz.multiscale_kernels import (
     choose_contraction_order,
     contraction_macs,
     g3d_aggregate_first,
+    g3d_project_first,
     g3d_rows,
 )
 from stviz.multiscale_stack import pointwise_conv_stack, projection_batch_norm
@@ -299,29 +299,6 @@ class WindowGraphConv(MultiScaleGraphConv):
         )
         self.window_size = window_size
 
-    def windowed(self, x: torch.Tensor, windows: TemporalWindows) -> torch.Tensor:
-        """``self(windows(x))`` project-first, without building the windows: (N, C, T, V) -> (N, C_out, w*V, T'),
-        BN and act done.
-
-        The 1x1 conv runs once per frame instead of once per window copy, then the K*C_out projections are
-        aggregated into the windows by a convolution over time with the graph as its kernel.
-        """
-        n, c, t, v = x.shape
-        k, o, w = self.num_scales, self.out_channels, self.window_size
-        folded = fold_batchnorm(self.conv.weight, self.conv.bias, self.bn)
-        weight, bias = folded if folded is not None else (self.conv.weight, self.conv.bias)
-        z = self._project(x, weight)  # (N*O, K*U, T)
-        graph = self.adjacency().view(k, w * v, w, v).permute(1, 0, 3, 2).reshape(w * v, k * v, w)  # (wV, K*U, w)
-        y = F.conv2d(  # a (w, 1) convolution over (T, 1): faster than conv1d on CPU here
-            z.unsqueeze(-1),
-            graph.unsqueeze(-1),
-            stride=(windows.window_stride, 1),
-            padding=(windows.padding, 0),
-            dilation=(windows.window_dilation, 1),
-        )  # (N*O, w*V, T', 1)
-        y = y.view(n, o, w * v, -1) + bias.view(1, o, 1, 1)  # (N, O, w*V, T')
-        return self.act(y if folded is not None else self.bn(y))
-
 
 class G3DBlock(nn.Module):
     """Unified spatial-temporal graph convolution over windows of w frames. MS-G3D: `MS_G3D`.
@@ -393,13 +370,7 @@ class G3DBlock(nn.Module):
             return g3d_rows(x, self)  # BN on batch statistics, stack wider than the graph conv's output: in rows
         if self.contraction_order == "aggregate-first":
             return g3d_aggregate_first(x, self)
-        n, v, w = x.shape[0], x.shape[-1], self.windows.window_size
-        y = self.graph_conv.windowed(x, self.windows)  # (N, C_e, w*V, T')
-        c_e, t_out = y.shape[1], y.shape[-1]
-        y = y.view(n, c_e * w, v, t_out)
-        weight = self.collapse.weight.view(self.out_channels, c_e * w, 1, 1)  # the (1, w, 1) Conv3d as a 1x1 conv
-        y = pointwise_conv_bn(y, weight, self.collapse.bias, self.bn)
-        return y.transpose(2, 3).contiguous()  # (N, C_out, T', V)
+        return g3d_project_first(x, self)
 
 
 class MultiWindowG3D(nn.Module):

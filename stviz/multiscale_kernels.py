@@ -24,6 +24,7 @@ All give :meth:`stviz.multiscale.MultiScaleGraphConv.explicit`'s results and gra
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
@@ -283,16 +284,31 @@ def g3d_rows(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
     The window graph conv's rows are ordered (sample, frame, joint, window frame), so each joint's w window
     frames lie side by side and the (1, w, 1) collapse convolution is one matrix product over w*C_e columns.
     """
-    gc, windows, collapse = block.graph_conv, block.windows, block.collapse
+    gc, windows = block.graph_conv, block.windows
     n, _, _, v = x.shape
-    w, c_e, c_out = windows.window_size, gc.out_channels, block.out_channels
+    w = windows.window_size
     frames = window_rows(x, w, windows.window_stride, windows.window_dilation, windows.padding)  # (N*T', w*V, C)
     graph = gc.adjacency().view(gc.num_scales, w, v, w * v).transpose(1, 2).reshape(gc.num_scales, v * w, w * v)
     y = batch_norm_rows(aggregate_project_rows(frames, graph, gc.conv.weight, gc.conv.bias), gc.bn, gc.act)
+    return collapse_rows(y, block, n, v)
+
+
+def collapse_rows(y: torch.Tensor, block: nn.Module, n: int, v: int) -> torch.Tensor:
+    """A :class:`stviz.multiscale.G3DBlock`'s (1, w, 1) collapse convolution and BatchNorm on the window graph
+    conv's output in rows: y (N*T'*V*w, C_e), rows (sample, frame, joint, window frame) -> (N, C_out, T', V).
+
+    Each joint's w window frames lie side by side, so the convolution is one matrix product over w*C_e columns;
+    BatchNorm is folded into it when its statistics are fixed (eval)."""
+    collapse, c_out, w = block.collapse, block.out_channels, block.windows.window_size
+    c_e = y.shape[1]
     weight = collapse.weight.view(c_out, c_e, w).transpose(1, 2).reshape(c_out, w * c_e)  # columns i*C_e + c
     y = y.view(-1, w * c_e)  # (N*T'*V, w*C_e)
-    y = torch.mm(y, weight.t()) if collapse.bias is None else torch.addmm(collapse.bias, y, weight.t())
-    y = batch_norm_rows(y, block.bn)  # (N*T'*V, C_out)
+    folded = fold_batchnorm(weight, collapse.bias, block.bn)
+    if folded is not None:
+        y = torch.addmm(folded[1], y, folded[0].t())
+    else:
+        y = torch.mm(y, weight.t()) if collapse.bias is None else torch.addmm(collapse.bias, y, weight.t())
+        y = batch_norm_rows(y, block.bn)  # (N*T'*V, C_out)
     return y.view(n, -1, v, c_out).permute(0, 3, 1, 2).contiguous()
 
 
@@ -319,3 +335,42 @@ def g3d_aggregate_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
         y = pointwise_conv_stack(s, *folded, gc.act)
     y = y.view(n, o * w, t, v)  # (N, C_e*w, T', V)
     return pointwise_conv_bn(y, block.collapse.weight.view(c_out, o * w), block.collapse.bias, block.bn)
+
+
+def g3d_project_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
+    """A :class:`stviz.multiscale.G3DBlock` after its embedding, projecting first: (N, C, T, V) -> (N, C_out, T', V).
+
+    The graph conv's 1x1 convolution projects every frame once, its K slices side by side: rows (sample, frame,
+    joint u, scale k), C_e columns. A window of w frames is then w*V*K consecutive rows, so each output frame's
+    aggregation is one product with the window graph, batched over the frames of a sample; the windows are a
+    strided view of the projections, not copies. The graph's rows are ordered (joint, window frame), which lays the
+    output out as :func:`collapse_rows` reads it. Output frames whose window reaches into the zero padding take
+    their windows from a zero-padded copy of the few frames they need, so every frame multiplies the whole graph,
+    as in the original. BatchNorm is folded in eval.
+    """
+    gc, windows = block.graph_conv, block.windows
+    n, c, t, v = x.shape
+    k, o, w = gc.num_scales, gc.out_channels, windows.window_size
+    s, d, p = windows.window_stride, windows.window_dilation, windows.padding
+    folded = fold_batchnorm(gc.conv.weight, gc.conv.bias, gc.bn)
+    weight, bias = folded if folded is not None else (gc.conv.weight, gc.conv.bias)
+    weight = weight.view(o, k, c).permute(2, 1, 0).reshape(c, k * o)  # (C, K*O), columns k*O + o
+    z = torch.matmul(x.reshape(n, c, t * v).transpose(1, 2), weight).view(n, t, v * k, o)  # rows (u, k) per frame
+    graph = gc.adjacency().view(k, w, v, w * v).permute(2, 1, 3, 0).reshape(v * w, w * v * k)  # (V*w, w*U*K)
+    span, t_out = d * (w - 1) + 1, windows.output_frames(t)
+    first = min(t_out, -(-p // s))  # the output frames [first, last) read no padding
+    last = max(first, min(t_out, (t - 1 + p - span + 1) // s + 1))
+    pieces = []
+    for sample in z:  # (T, U*K, O)
+        for a, b in ((0, first), (first, last), (last, t_out)):
+            if a == b:
+                continue
+            lo, hi = s * a - p, s * (b - 1) - p + span  # the input frames [lo, hi) that windows a .. b-1 read
+            frames = sample[max(lo, 0) : min(hi, t)]
+            if lo < 0 or hi > t:
+                frames = F.pad(frames, (0, 0, 0, 0, max(-lo, 0), max(hi - t, 0)))
+            windows_ab = frames.unfold(0, span, s)[..., ::d].permute(0, 3, 1, 2).reshape(b - a, w * v * k, o)
+            pieces.append(torch.bmm(graph.expand(b - a, v * w, w * v * k), windows_ab))  # (b - a, V*w, O)
+    y = torch.cat(pieces).view(-1, o) + bias  # rows (sample, frame, joint, window frame)
+    y = gc.act(y) if folded is not None else batch_norm_rows(y, gc.bn, gc.act)
+    return collapse_rows(y, block, n, v)

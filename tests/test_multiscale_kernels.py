@@ -232,6 +232,39 @@ def test_g3d_aggregate_first_in_eval_equals_original_order(w, s, d, t):
         torch.testing.assert_close(block(x), block.explicit(x), **F64)
 
 
+@pytest.mark.parametrize("w, s, d", [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 1, 2), (4, 1, 1), (2, 2, 1)])
+@pytest.mark.parametrize("t", [1, 2, 3, 8, 9])
+def test_g3d_project_first_equals_original_order(w, s, d, t):
+    """Every output frame, those whose window reaches into the padding (all of them in a short clip) included:
+    eval with BatchNorm folded, and the gradients of the input and every parameter (e.g. saliency in eval)."""
+    set_seed(0)
+    block = _perturbed(G3DBlock(16, 24, A, 4, w, s, d)).eval()
+    block.contraction_order = "project-first"  # the cheaper order for all but (w 2, s 2); forced for every case
+    if block.windows.output_frames(t) == 0:
+        return
+    x = torch.randn(2, 16, t, 25, dtype=torch.float64)
+    fast, slow = block, copy.deepcopy(block)
+    x_fast, x_slow = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y_fast, y_slow = fast(x_fast), slow.explicit(x_slow)
+    torch.testing.assert_close(y_fast, y_slow, **F64)
+    grad = torch.randn_like(y_fast)
+    y_fast.backward(grad)
+    y_slow.backward(grad)
+    torch.testing.assert_close(x_fast.grad, x_slow.grad, **F64)
+    for (name, p), q in zip(fast.named_parameters(), slow.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, **F64, msg=name)
+
+
+def test_g3d_project_first_with_batch_statistics_equals_original_order():
+    """Project-first in training: one scale at equal widths (K*C_e = C_e, so the stack is not wider than the
+    output) still projects first, BatchNorm then on the batch's statistics in rows."""
+    set_seed(0)
+    block = _perturbed(G3DBlock(4, 8, A, 1, 3, window_stride=2, graph_channels=4))
+    assert block.contraction_order == "project-first"
+    assert not block.graph_conv.rows_in_training()
+    _check_train_step_equals_explicit(block, torch.randn(3, 4, 7, 25, dtype=torch.float64))
+
+
 @pytest.mark.parametrize("graph_channels", [None, 8])  # rows (K*C = 4 > 2), folded statistics (4 < 8)
 def test_g3d_train_mode_passes_gradcheck(graph_channels):
     set_seed(0)
