@@ -298,14 +298,15 @@ def collapse_rows(y: torch.Tensor, block: nn.Module, n: int, v: int) -> torch.Te
     conv's output in rows: y (N*T'*V*w, C_e), rows (sample, frame, joint, window frame) -> (N, C_out, T', V).
 
     Each joint's w window frames lie side by side, so the convolution is one matrix product over w*C_e columns;
-    BatchNorm is folded into it when its statistics are fixed (eval)."""
+    BatchNorm is folded into it when its statistics are fixed (eval), its shift added after the product (an
+    ``addmm`` would be counted as a Linear layer by :func:`stviz.cost.count`, and the collapse is a convolution)."""
     collapse, c_out, w = block.collapse, block.out_channels, block.windows.window_size
     c_e = y.shape[1]
     weight = collapse.weight.view(c_out, c_e, w).transpose(1, 2).reshape(c_out, w * c_e)  # columns i*C_e + c
     y = y.view(-1, w * c_e)  # (N*T'*V, w*C_e)
     folded = fold_batchnorm(weight, collapse.bias, block.bn)
     if folded is not None:
-        y = torch.addmm(folded[1], y, folded[0].t())
+        y = torch.mm(y, folded[0].t()).add_(folded[1])
     else:
         y = torch.mm(y, weight.t()) if collapse.bias is None else torch.addmm(collapse.bias, y, weight.t())
         y = batch_norm_rows(y, block.bn)  # (N*T'*V, C_out)
