@@ -4,7 +4,9 @@
   order a layer takes in eval mode;
 * :class:`AggregateProjectFrames`, :class:`AggregateProjectRows`: graphs aggregated by K (learned) scales and
   projected, the stack made and its gradient used in chunks;
-* :func:`g3d_rows`, :func:`g3d_aggregate_first`: a G3D block after its embedding, in the original order.
+* :func:`g3d_rows`, :func:`g3d_aggregate_first`: a G3D block after its embedding, in the original order;
+* :func:`g3d_project_first`: a G3D block after its embedding, each frame projected once and the projections
+  aggregated into the windows by batched products; :func:`collapse_rows`: the collapse convolution and BatchNorm.
 
 The scale-major stack of K aggregated copies (K*C_in channels) and the output (C_out channels) are the large
 tensors; which of the two is wider decides the layout:
@@ -295,7 +297,8 @@ def g3d_rows(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
 
 def collapse_rows(y: torch.Tensor, block: nn.Module, n: int, v: int) -> torch.Tensor:
     """A :class:`stviz.multiscale.G3DBlock`'s (1, w, 1) collapse convolution and BatchNorm on the window graph
-    conv's output in rows: y (N*T'*V*w, C_e), rows (sample, frame, joint, window frame) -> (N, C_out, T', V).
+    conv's output in rows: y (N*T'*V*w, C_e), rows (sample, frame, joint, window frame) -> (N, C_out, T', V), for
+    ``n`` = N samples of ``v`` = V joints.
 
     Each joint's w window frames lie side by side, so the convolution is one matrix product over w*C_e columns;
     BatchNorm is folded into it when its statistics are fixed (eval), its shift added after the product (an
@@ -342,12 +345,13 @@ def g3d_project_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
     """A :class:`stviz.multiscale.G3DBlock` after its embedding, projecting first: (N, C, T, V) -> (N, C_out, T', V).
 
     The graph conv's 1x1 convolution projects every frame once, its K slices side by side: rows (sample, frame,
-    joint u, scale k), C_e columns. A window of w frames is then w*V*K consecutive rows, so each output frame's
-    aggregation is one product with the window graph, batched over the frames of a sample; the windows are a
-    strided view of the projections, not copies. The graph's rows are ordered (joint, window frame), which lays the
-    output out as :func:`collapse_rows` reads it. Output frames whose window reaches into the zero padding take
-    their windows from a zero-padded copy of the few frames they need, so every frame multiplies the whole graph,
-    as in the original. BatchNorm is folded in eval.
+    joint u, scale k), C_e columns. Without dilation a window of w frames is then w*V*K consecutive rows, so the
+    aggregation of a sample's windows is one product with the window graph, batched over its output frames, on a
+    strided view of the projections (a dilated window is copied). The graph's rows are ordered (joint, window
+    frame), which lays the output out as :func:`collapse_rows` reads it. Output frames whose window reaches into
+    the zero padding take their windows from a zero-padded copy of the few frames they need (one more product at
+    each end of a sample), so every frame multiplies the whole graph, as in the original. BatchNorm is folded in
+    eval, and on the batch's statistics applied to the rows otherwise.
     """
     gc, windows = block.graph_conv, block.windows
     n, c, t, v = x.shape
