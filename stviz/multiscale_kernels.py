@@ -364,7 +364,7 @@ def g3d_project_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
     graph = gc.adjacency().view(k, w, v, w * v).permute(2, 1, 3, 0).reshape(v * w, w * v * k)  # (V*w, w*U*K)
     span, t_out = d * (w - 1) + 1, windows.output_frames(t)
     first = min(t_out, -(-p // s))  # the output frames [first, last) read no padding
-    last = max(first, min(t_out, (t - 1 + p - span + 1) // s + 1))
+    last = max(first, min(t_out, (t + p - span) // s + 1))
     pieces = []
     for sample in z:  # (T, U*K, O)
         for a, b in ((0, first), (first, last), (last, t_out)):

@@ -27,14 +27,10 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from stviz.graph import SkeletonGraph
-from stviz.viz.labels import annotate_joints, joint_label, joint_labels, short_joint_names, tick_labels
+from stviz.viz.labels import annotate_joints, short_joint_names, tick_labels
 
 __all__ = [
     "Convention",
-    "short_joint_names",
-    "tick_labels",
-    "joint_label",
-    "joint_labels",
     "matrix_edges",
     "draw_skeleton",
     "adjacency_heatmap",

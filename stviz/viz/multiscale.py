@@ -27,8 +27,8 @@ from stviz.viz.core import (
     _pose_xy,
     adjacency_heatmap,
     draw_skeleton,
-    joint_label,
 )
+from stviz.viz.labels import joint_label
 from stviz.viz.style import WIDTH
 
 __all__ = [
