@@ -31,6 +31,7 @@ from stviz.viz.multiscale import (
     heatmaps_shared_scale,
     plot_contraction_costs,
     plot_power_magnitudes,
+    plot_weight_shares,
 )
 from stviz.viz.preprocessing import plot_fixed_length, plot_pipelines, plot_preprocessing_steps
 from stviz.viz.sequence import (
@@ -100,6 +101,7 @@ __all__ = [
     "heatmaps_shared_scale",
     "plot_contraction_costs",
     "plot_power_magnitudes",
+    "plot_weight_shares",
     "plot_shift_sources",
     "plot_training_curves",
     "plot_seed_study",

@@ -1,5 +1,5 @@
-"""Plots of notebook 04 (multi-scale): scale rows on the skeleton, shared-scale heatmaps, the size of the
-adjacency powers, the contraction orders' cost per layer and the G3D window graph."""
+"""Plots of notebook 04 (multi-scale): scale rows on the skeleton, shared-scale heatmaps, where the scales put their
+weight, the size of the adjacency powers, the contraction orders' cost per layer and the G3D window graph."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ __all__ = [
     "heatmaps_shared_scale",
     "plot_contraction_costs",
     "plot_power_magnitudes",
+    "plot_weight_shares",
 ]
 
 
@@ -95,6 +96,25 @@ def heatmaps_shared_scale(matrices: Mapping[str, object], joint_names: Sequence[
         adjacency_heatmap(m, joint_names, ax=ax, title=name, cbar_label=cbar_label)
         ax.images[-1].set_clim(*limits)  # its colour bar follows the image's limits
     return axes[0].figure
+
+
+def plot_weight_shares(shares: Mapping[str, object], axes: Sequence[Axes] | None = None) -> Figure:
+    """Share of a row's weight per scale k, one line per named (K,) series (e.g. from
+    :func:`stviz.multiscale_teaching.weight_shares`), twice: on a linear axis, where a share is a length, and on a log
+    axis, where the smallest shares (the far rings of the powers) can still be read. Returns the figure."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.8), layout="constrained")
+    fig, styles = axes[0].figure, ("o-", "o-", "s--", "d:")
+    for ax, scale in zip(axes, ("linear", "log"), strict=True):
+        for i, (name, values) in enumerate(shares.items()):
+            values = _numpy(values).reshape(-1)
+            ax.plot(np.arange(values.size), values, styles[i % len(styles)], label=name)
+        ax.set_yscale(scale)
+        ax.set(xlabel="scale k", ylabel=f"share of a row's weight ({scale})", title=f"{scale} axis")
+        ax.set_ylim((0, 1.05) if scale == "linear" else (1e-6, 1.5))
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Powers keep their weight close; disentangled scales reach the ring (mean over joints)")
+    return fig
 
 
 def plot_power_magnitudes(magnitudes: Mapping[str, object], ax: Axes | None = None) -> Axes:
