@@ -69,13 +69,14 @@ def test_heatmaps_shared_scale_use_one_range():
 
 def test_weight_shares_are_drawn_on_a_linear_and_a_log_axis():
     shares = {"near": torch.tensor([1.0, 0.6, 0.5]), "far": torch.tensor([1.0, 0.3, 1e-4])}
-    fig = viz.plot_weight_shares(shares)
+    fig = viz.plot_weight_shares(shares, title="near and far")
     linear, log = fig.axes
     assert (linear.get_yscale(), log.get_yscale()) == ("linear", "log")
     for ax in (linear, log):
         assert len(ax.lines) == 2 and ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
         np.testing.assert_allclose(ax.lines[1].get_ydata(), shares["far"].numpy())
-    assert [t.get_text() for t in linear.get_legend().get_texts()] == ["near", "far"] and fig.get_suptitle()
+    assert [t.get_text() for t in linear.get_legend().get_texts()] == ["near", "far"]
+    assert [t.get_text() for t in fig.texts] == ["near and far"]  # the title above both panels
     many = viz.plot_weight_shares({f"series {i}": torch.rand(4) for i in range(6)})
     assert [len(ax.lines) for ax in many.axes] == [6, 6]  # more series than line styles: every one is drawn
 

@@ -98,10 +98,15 @@ def heatmaps_shared_scale(matrices: Mapping[str, object], joint_names: Sequence[
     return axes[0].figure
 
 
-def plot_weight_shares(shares: Mapping[str, object], axes: Sequence[Axes] | None = None) -> Figure:
+def plot_weight_shares(
+    shares: Mapping[str, object],
+    axes: Sequence[Axes] | None = None,
+    title: str = "Powers keep their weight close; disentangled scales reach the ring (mean over joints)",
+) -> Figure:
     """Share of a row's weight per scale k, one line per named (K,) series (e.g. from
     :func:`stviz.multiscale_teaching.weight_shares`), twice: on a linear axis, where a share is a length, and on a log
-    axis, where the smallest shares (the far rings of the powers) can still be read. Returns the figure."""
+    axis, where the smallest shares (the far rings of the powers) can still be read. ``title`` (the default: notebook
+    04's reading of the powers against the disentangled scales) goes above both panels. Returns the figure."""
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.8), layout="constrained")
     fig, styles = axes[0].figure, ("o-", "o-", "s--", "d:")
@@ -110,10 +115,11 @@ def plot_weight_shares(shares: Mapping[str, object], axes: Sequence[Axes] | None
             values = _numpy(values).reshape(-1)
             ax.plot(np.arange(values.size), values, styles[i % len(styles)], label=name)
         ax.set_yscale(scale)
-        ax.set(xlabel="scale k", ylabel=f"share of a row's weight ({scale})", title=f"{scale} axis")
+        ylabel = "share of a row's weight" + (" (log)" if scale == "log" else "")
+        ax.set(xlabel="scale k", ylabel=ylabel, title=f"{scale} axis")
         ax.set_ylim((0, 1.05) if scale == "linear" else (1e-6, 1.5))
     axes[0].legend(fontsize=8)
-    fig.suptitle("Powers keep their weight close; disentangled scales reach the ring (mean over joints)")
+    fig.suptitle(title)
     return fig
 
 
