@@ -24,8 +24,9 @@ $(VENV)/.installed: pyproject.toml
 lab: setup
 	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/
 
+# One pytest worker per CPU core, each on one thread (tests/conftest.py); a file's tests stay in one worker, in order.
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 # JupyterLab + headless Chromium (Debian's `chromium` package) driven by Playwright: every notebook opened as a
 # fresh clone shows it, Run All, every widget control moved. Screenshots in build/browser/screenshots.

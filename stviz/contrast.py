@@ -11,17 +11,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import torch
 from torch import nn
 
 from stviz.channel import AttentionLayer, SpatialTemporalJointAttention
-from stviz.cost import Cost, count, count_model, latency_ms, model_input
+from stviz.cost import Cost, count, count_shapes, latency_ms, model_input
 from stviz.graph import SkeletonGraph
 from stviz.models import MODEL_NAMES, STGCNBlock, build_model
 from stviz.multiscale import G3DBlock, MultiScaleGraphConv, MultiWindowG3D
 from stviz.multiscale_teaching import contraction_table
-from stviz.reconcile import reconcile
+from stviz.reconcile import model_cost, reconcile
 from stviz.shift import ShiftTCN
 from stviz.spatial import ChannelTopologyUnit, EfficientGraphLayer, PartitionGraphConv, ShiftGraphConv
 from stviz.temporal import (
@@ -91,18 +92,15 @@ BLOCKS = (
 USUAL_FRAMES = {"stgcn": 300, "ctrgcn": 64, "shiftgcn": 300, "msg3d": 300}  # EfficientGCN: 288
 
 
-def _count_shapes(build: Callable[[], nn.Module], measure: Callable[[nn.Module, str], Cost]) -> Cost:
-    """Count on the ``meta`` device (shapes only, instant); fall back to CPU tensors when an op has no meta kernel.
+@cache
+def _block_cost(block: Block, frames: int, joints: int) -> Cost:
+    """``block`` counted once per process at (1, C, ``frames``, ``joints``): counts depend on shapes alone."""
+    graph = SkeletonGraph("ntu-rgb+d")
 
-    (E.g. the PyTorch fallback of the learnable shift op, used when its C++ extension cannot be built.)
-    """
-    try:
-        with torch.device("meta"):
-            module = build().eval()
-        return measure(module, "meta")
-    except (NotImplementedError, RuntimeError):
-        torch.manual_seed(0)
-        return measure(build().eval(), "cpu")
+    def measure(module: nn.Module, device: str) -> Cost:
+        return count(module, torch.zeros(1, block.channels, frames, joints, device=device))
+
+    return count_shapes(lambda: block.build(graph), measure)
 
 
 def block_rows(
@@ -111,10 +109,7 @@ def block_rows(
     """One dict per block: params, MACs per sample (N=1) split by kind, and latency at (batch, C, frames, joints)."""
     graph, rows = SkeletonGraph("ntu-rgb+d"), []
     for block in BLOCKS:
-        cost = _count_shapes(
-            lambda b=block: b.build(graph),
-            lambda m, device, c=block.channels: count(m, torch.zeros(1, c, frames, joints, device=device)),
-        )
+        cost = _block_cost(block, frames, joints)
         row = {"axis": block.axis, "block": block.name, "computes": block.computes, "fixed": block.fixed,
                "learned": block.learned, "per sample": block.per_sample, "params": cost.params,
                "MMAC": cost.macs / 1e6, "conv MMAC": cost.conv_macs / 1e6,
@@ -135,7 +130,7 @@ def model_rows(
     rows = []
     for name in MODEL_NAMES:
         t = frames or USUAL_FRAMES.get(name, 288)
-        cost = _count_shapes(lambda n=name: build_model(n), lambda m, _, t=t: count_model(m, frames=t, persons=persons))
+        cost = model_cost(name, t, persons)
         row = {"model": name, "T": t, "params": cost.params, "thop params": cost.thop_params,
                "GMAC": cost.macs / 1e9, "conv GMAC": cost.conv_macs / 1e9,
                "einsum/matmul GMAC": cost.graph_macs / 1e9}  # fmt: skip

@@ -22,13 +22,13 @@ from functools import cache
 import torch
 from torch import nn
 
-from stviz.cost import Cost, count_model
+from stviz.cost import Cost, count_model, count_shapes
 from stviz.layers import add_residual
 from stviz.models import build_model
 from stviz.multiscale import G3DBlock, MultiScaleGraphConv
 from stviz.spatial import ChannelTopologyConv, ChannelTopologyUnit, PartitionGraphConv
 
-__all__ = ["Convention", "Figure", "FIGURES", "original_order", "counted", "reconcile"]
+__all__ = ["Convention", "Figure", "FIGURES", "original_order", "model_cost", "counted", "reconcile"]
 
 
 def _ctr_unit_in_original_order(unit: ChannelTopologyUnit):
@@ -156,18 +156,23 @@ FIGURES: tuple[Figure, ...] = (
 
 
 @cache
-def _cost(name: str, frames: int, persons: int, classes: int, in_original_order: bool) -> Cost:
-    with torch.device("meta"):
-        model = build_model(name, num_classes=classes)
-    if not in_original_order:
-        return count_model(model, frames=frames, persons=persons)
-    with original_order(model):
-        return count_model(model, frames=frames, persons=persons)
+def model_cost(name: str, frames: int, persons: int = 2, classes: int = 60, in_original_order: bool = False) -> Cost:
+    """Model ``name`` with ``classes`` classes counted on one sample of ``frames`` frames and ``persons`` persons, in
+    stviz's contraction orders or the originals' (:func:`original_order`). Counted on shapes alone, once per process:
+    a count depends on the architecture and the input's shape, never on the weights."""
+
+    def measure(model: nn.Module, _device: str) -> Cost:
+        if not in_original_order:
+            return count_model(model, frames=frames, persons=persons)
+        with original_order(model):
+            return count_model(model, frames=frames, persons=persons)
+
+    return count_shapes(lambda: build_model(name, num_classes=classes), measure)
 
 
 def counted(name: str, convention: Convention) -> int:
     """Model ``name`` counted under ``convention``: parameters, or MACs per sample (counted on shapes alone)."""
-    cost = _cost(name, convention.frames, convention.persons, convention.classes, convention.original_order)
+    cost = model_cost(name, convention.frames, convention.persons, convention.classes, convention.original_order)
     return {"params": cost.params, "thop params": cost.thop_params, "MACs": cost.macs, "conv MACs": cost.conv_macs,
             "thop MACs": cost.thop_macs}[convention.quantity]  # fmt: skip
 

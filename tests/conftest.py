@@ -1,4 +1,7 @@
-"""Shared by every test: a headless matplotlib backend, and no figure left open after a test."""
+"""Shared by every test: a headless matplotlib backend, one thread per parallel worker, and no figure left open after
+a test."""
+
+import os
 
 import matplotlib
 
@@ -6,6 +9,12 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+if "PYTEST_XDIST_WORKER" in os.environ:  # `pytest -n N`: N workers share the cores, so one thread each, and in the
+    # notebook kernels and the processes that the tests start: threads that outnumber the cores spin and wait
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import contextlib
+import io
 
 import pytest
 import torch
@@ -17,10 +17,10 @@ from stviz.reconcile import FIGURES, Convention, Figure, counted, original_order
 
 @pytest.fixture(scope="module")
 def printed():
-    result = subprocess.run(
-        [sys.executable, "-m", "stviz.contrast", "--no-latency"], capture_output=True, text=True, check=True
-    )
-    return result.stdout
+    """What ``python -m stviz.contrast --no-latency`` prints (its ``main``, run in this process)."""
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        main(["--no-latency"])
+    return out.getvalue()
 
 
 def test_command_prints_one_line_per_block_and_model(printed):
@@ -52,6 +52,18 @@ def test_rows_carry_the_counts():
     blocks = {r["block"]: r for r in block_rows(latency=False)}
     assert blocks["TSM: TemporalShift (fold_div=8)"]["params"] == 0
     assert blocks["TSM: TemporalShift (fold_div=8)"]["MMAC"] == 0
+
+
+def test_model_cost_counts_each_model_once_as_count_model_does():
+    from stviz.cost import count_model
+    from stviz.reconcile import model_cost
+
+    first = model_cost("efficientgcn-b0", 32)
+    assert model_cost("efficientgcn-b0", 32) is first  # counted once per process
+    with torch.device("meta"):
+        model = build_model("efficientgcn-b0")
+    assert first == count_model(model, frames=32)
+    assert model_cost("efficientgcn-b0", 32, classes=120).params == first.params + 129 * 60  # 60 more classes
 
 
 def test_latency_column_when_asked(capsys, monkeypatch):

@@ -239,5 +239,8 @@ def main(argv: list[str] | None = None) -> TrainResult:
         if args.scores is not None:
             save_scores(args.scores, result, test_set[1], args.model, args.stream)
     if torch.distributed.is_initialized():
+        # every rank waits for rank 0's files: a gloo group torn down while a peer is still at work can abort
+        # the process ("terminate called without an active exception")
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return result

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from stviz.checks import check_choice, check_in_range
-from stviz.cost import count_model, model_input, speed_ratio
+from stviz.cost import model_input, speed_ratio
 from stviz.models import MODEL_NAMES, build_model
+from stviz.reconcile import model_cost
 from stviz.widgets import WIDE_LABELS, PictureBox, picture, show_figure
 from stviz.widgets.choice import Choice
 
@@ -27,7 +28,8 @@ class CostExplorer(PictureBox):
 
     After each change ``rows`` holds one dict per chosen model and the reference: ``params`` (trainable),
     ``GMAC`` per sample of ``frames`` frames and 2 persons, ``MAC ratio`` and ``time ratio`` to the reference
-    (the time ratio is the median over ``budget_s`` seconds of interleaved forward pairs, batch 1, no grad).
+    (the time ratio is the median over ``budget_s`` seconds of interleaved forward pairs, batch 1, no grad, on
+    torch's current number of threads).
     """
 
     def __init__(
@@ -42,7 +44,7 @@ class CostExplorer(PictureBox):
             check_choice(name, MODEL_NAMES, "models", "cost_explorer")
         check_in_range(frames, MIN_FRAMES, MAX_FRAMES, "frames", "cost_explorer", step=FRAME_STEP)
         self.budget_s = budget_s
-        self._built: dict[tuple[str, str], torch.nn.Module] = {}
+        self._built: dict[str, torch.nn.Module] = {}
         self.models = widgets.SelectMultiple(options=MODEL_NAMES, value=tuple(models), rows=len(MODEL_NAMES),
                                              description="models")  # fmt: skip
         self.reference = Choice(options=MODEL_NAMES, value=reference, description="reference", style=WIDE_LABELS)
@@ -56,21 +58,20 @@ class CostExplorer(PictureBox):
             control.observe(self.redraw, names="value")
         self.redraw()
 
-    def _model(self, name: str, device: str = "cpu") -> torch.nn.Module:
-        """Model ``name``, built once per device: on ``meta`` for counting (shapes only), on CPU for timing."""
-        if (name, device) not in self._built:
+    def _model(self, name: str) -> torch.nn.Module:
+        """Model ``name`` on the CPU, built once, for timing."""
+        if name not in self._built:
             torch.manual_seed(0)
-            with torch.device(device):
-                self._built[name, device] = build_model(name).eval()
-        return self._built[name, device]
+            self._built[name] = build_model(name).eval()
+        return self._built[name]
 
     def _row(self, name: str, reference_cost, reference_forward) -> dict:
         model, t = self._model(name), self.frames.value
-        cost = count_model(self._model(name, "meta"), frames=t, persons=2)
+        cost = model_cost(name, t)  # counted on shapes, once per (model, T)
         x = model_input(model, t, 2).tensor()
         with torch.no_grad():
             time_ratio = 1.0 if reference_forward is None else speed_ratio(
-                lambda: model(x), reference_forward, budget_s=self.budget_s, threads=2)  # fmt: skip
+                lambda: model(x), reference_forward, budget_s=self.budget_s, threads=None)  # fmt: skip
         mac_ratio = 1.0 if reference_cost is None else cost.macs / reference_cost.macs
         return {"model": name, "params": cost.params, "GMAC": cost.macs / 1e9, "MAC ratio": mac_ratio,
                 "time ratio": time_ratio, "cost": cost}  # fmt: skip
