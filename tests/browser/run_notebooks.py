@@ -13,7 +13,9 @@ browser does is saved into ``notebooks/``:
    natural size and the widget fits on one screen;
 4. screenshots of the notebook and of each widget go to ``build/browser/screenshots/``.
 
-JupyterLab and the browser are stopped at the end, whatever happened. Exit status 0 only when every check passed.
+Notebooks are checked ``--jobs`` at a time (default 2), each job with its own headless Chromium against one
+JupyterLab server, whose kernels share the cores (``OMP_NUM_THREADS``: the cores divided by the jobs). JupyterLab and
+the browsers are stopped at the end, whatever happened. Exit status 0 only when every check passed.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
@@ -64,8 +68,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_lab(root_dir: Path, settings_dir: Path, port: int, token: str, log) -> subprocess.Popen:
-    """JupyterLab on 127.0.0.1:port serving root_dir, in its own process group (so it can be stopped whole)."""
+def start_lab(root_dir: Path, settings_dir: Path, port: int, token: str, log, threads: int) -> subprocess.Popen:
+    """JupyterLab on 127.0.0.1:port serving root_dir, in its own process group (so it can be stopped whole); its
+    kernels compute on ``threads`` threads each."""
     for plugin, values in LAB_SETTINGS.items():
         path = settings_dir / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +84,10 @@ def start_lab(root_dir: Path, settings_dir: Path, port: int, token: str, log) ->
     ]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root_dir)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    return subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root_dir, env=env
+    )
 
 
 def wait_for_lab(proc: subprocess.Popen, url: str, timeout_s: float = 120) -> None:
@@ -118,6 +126,17 @@ def stored_pictures(path: Path) -> list[int]:
             n += "image/png" in data or "<img" in "".join(data.get("text/html", ""))
         counts.append(n)
     return counts
+
+
+def stored_run_seconds(path: Path) -> float:
+    """How long the stored notebook's cells took when it was last executed (nbclient's timing metadata; 0 without)."""
+    total = 0.0
+    for cell in json.loads(path.read_text())["cells"]:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            start, end = (datetime.fromisoformat(timing[k]) for k in ("iopub.execute_input", "shell.execute_reply"))
+            total += (end - start).total_seconds()
+    return total
 
 
 def widget_cells(path: Path) -> list[int]:
@@ -234,10 +253,10 @@ def settle(img, quiet_s: float = 1.5, timeout_s: float = PICTURE_TIMEOUT_S) -> N
             last, since = src, time.monotonic()
 
 
-def check_notebook(page: Page, base: str, token: str, copy: Path, shots: Path) -> list[str]:
+def check_notebook(page: Page, base: str, token: str, copy: Path, shots: Path, workspace: str) -> list[str]:
     name = copy.stem
     problems: list[str] = []
-    page.goto(f"{base}/lab/tree/notebooks/{copy.name}?reset&token={token}")
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/notebooks/{copy.name}?reset&token={token}")
     page.wait_for_function(JS_PANEL, timeout=120_000)
     opened = page.evaluate(JS_OPENED)
     if opened["dirty"]:
@@ -275,11 +294,39 @@ def check_notebook(page: Page, base: str, token: str, copy: Path, shots: Path) -
     return problems
 
 
+def check_queue(notebooks: list[Path], lock: threading.Lock, chromium: str, base: str, token: str, shots: Path,
+                problems: dict[str, list[str]], workspace: str) -> None:  # fmt: skip
+    """One job: its own browser, in its own JupyterLab workspace, checks the next unchecked notebook until none is
+    left; problems by notebook name."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage"])  # fmt: skip
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.on("dialog", lambda dialog: dialog.accept())  # "leave page?" when moving on
+            while True:
+                with lock:
+                    if not notebooks:
+                        return
+                    copy = notebooks.pop(0)
+                try:
+                    found = check_notebook(page, base, token, copy, shots, workspace)
+                except Exception as error:  # a timeout or a page error: report it, go on
+                    found = [f"{copy.stem}: {type(error).__name__}: {str(error).splitlines()[0]}"]
+                    page.screenshot(path=str(shots / f"{copy.stem}-failed.png"))
+                problems[copy.stem] = found
+        finally:
+            browser.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="notebook names or prefixes (default: all), e.g. 00 05_tsm")
     parser.add_argument("--folder", type=Path, default=ROOT / "notebooks", help="where the notebooks are")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks checked at a time, each in its own browser")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"argument --jobs: expected an integer >= 1, got {args.jobs}")
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         print("no chromium found: install Debian's chromium package or set CHROMIUM=/path/to/chrome", file=sys.stderr)
@@ -292,38 +339,37 @@ def main(argv: list[str] | None = None) -> int:
     shots = BUILD / "screenshots"
     shots.mkdir()
     copies = [Path(shutil.copy2(p, BUILD / "notebooks" / p.name)) for p in notebooks]
+    jobs = min(args.jobs, len(copies)) or 1
     port, token = free_port(), os.urandom(12).hex()
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
-    problems: list[str] = []
-    failed = 0
+    problems: dict[str, list[str]] = {}
     with open(BUILD / "jupyterlab.log", "w") as log, tempfile.TemporaryDirectory() as settings:
-        lab = start_lab(BUILD, Path(settings), port, token, log)
+        lab = start_lab(BUILD, Path(settings), port, token, log, threads=max(1, (os.cpu_count() or 1) // jobs))
         try:
             wait_for_lab(lab, f"{base}/api/status?token={token}")
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                                     args=["--no-sandbox", "--disable-dev-shm-usage"])  # fmt: skip
-                try:
-                    page = browser.new_page(viewport=VIEWPORT)
-                    page.on("dialog", lambda dialog: dialog.accept())  # "leave page?" when moving on
-                    for copy in copies:
-                        try:
-                            found = check_notebook(page, base, token, copy, shots)
-                        except Exception as error:  # a timeout or a page error: report it, go on
-                            found = [f"{copy.stem}: {type(error).__name__}: {str(error).splitlines()[0]}"]
-                            page.screenshot(path=str(shots / f"{copy.stem}-failed.png"))
-                        problems += found
-                        failed += bool(found)
-                finally:
-                    browser.close()
+            # the longest first, so that the jobs finish close together
+            queue, lock = sorted(copies, key=stored_run_seconds, reverse=True), threading.Lock()
+            workers = [threading.Thread(target=check_queue,
+                                        args=(queue, lock, chromium, base, token, shots, problems, f"job{k}"))
+                       for k in range(jobs)]  # fmt: skip
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
         finally:
             stop(lab)
-    print(f"browser test: {len(copies)} notebooks in {time.monotonic() - started:.0f} s; screenshots in {shots}")
-    for problem in problems:
-        print("FAILED:", problem)
+    print(f"browser test: {len(copies)} notebooks, {jobs} at a time, in {time.monotonic() - started:.0f} s; "
+          f"screenshots in {shots}")  # fmt: skip
+    unchecked = [c.stem for c in copies if c.stem not in problems]  # a job that died before reporting
+    for name in unchecked:
+        problems[name] = [f"{name}: not checked (its job stopped early)"]
+    for name in sorted(problems):
+        for problem in problems[name]:
+            print("FAILED:", problem)
+    failed = sum(bool(found) for found in problems.values())
     print(f"{len(copies) - failed} passed, {failed} failed")
-    return 1 if problems else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
