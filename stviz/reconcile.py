@@ -155,11 +155,17 @@ FIGURES: tuple[Figure, ...] = (
 )
 
 
-@cache
 def model_cost(name: str, frames: int, persons: int = 2, classes: int = 60, in_original_order: bool = False) -> Cost:
     """Model ``name`` with ``classes`` classes counted on one sample of ``frames`` frames and ``persons`` persons, in
-    stviz's contraction orders or the originals' (:func:`original_order`). Counted on shapes alone, once per process:
-    a count depends on the architecture and the input's shape, never on the weights."""
+    stviz's contraction orders or the originals' (:func:`original_order`). Counted once per process, on shapes alone
+    (on CPU tensors where an op has no meta kernel: :func:`~stviz.cost.count_shapes`): a count depends on the
+    architecture and the input's shape, never on the weights."""
+    return _model_cost(name, frames, persons, classes, in_original_order)
+
+
+@cache
+def _model_cost(name: str, frames: int, persons: int, classes: int, in_original_order: bool) -> Cost:
+    """:func:`model_cost`, cached on all five arguments (given by position, so that defaults share the entry)."""
 
     def measure(model: nn.Module, _device: str) -> Cost:
         if not in_original_order:

@@ -28,8 +28,8 @@ class CostExplorer(PictureBox):
 
     After each change ``rows`` holds one dict per chosen model and the reference: ``params`` (trainable),
     ``GMAC`` per sample of ``frames`` frames and 2 persons, ``MAC ratio`` and ``time ratio`` to the reference
-    (the time ratio is the median over ``budget_s`` seconds of interleaved forward pairs, batch 1, no grad, on
-    torch's current number of threads).
+    (the time ratio is the median over ``budget_s`` seconds of interleaved forward pairs, batch 1, no grad, on one
+    thread, which is steadier on a shared machine).
     """
 
     def __init__(
@@ -71,7 +71,7 @@ class CostExplorer(PictureBox):
         x = model_input(model, t, 2).tensor()
         with torch.no_grad():
             time_ratio = 1.0 if reference_forward is None else speed_ratio(
-                lambda: model(x), reference_forward, budget_s=self.budget_s, threads=None)  # fmt: skip
+                lambda: model(x), reference_forward, budget_s=self.budget_s, threads=1)  # fmt: skip
         mac_ratio = 1.0 if reference_cost is None else cost.macs / reference_cost.macs
         return {"model": name, "params": cost.params, "GMAC": cost.macs / 1e9, "MAC ratio": mac_ratio,
                 "time ratio": time_ratio, "cost": cost}  # fmt: skip

@@ -21,6 +21,7 @@ the browsers are stopped at the end, whatever happened. Exit status 0 only when 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -298,25 +299,32 @@ def check_queue(notebooks: list[Path], lock: threading.Lock, chromium: str, base
                 problems: dict[str, list[str]], workspace: str) -> None:  # fmt: skip
     """One job: its own browser, in its own JupyterLab workspace, checks the next unchecked notebook until none is
     left; problems by notebook name."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage"])  # fmt: skip
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.on("dialog", lambda dialog: dialog.accept())  # "leave page?" when moving on
-            while True:
-                with lock:
-                    if not notebooks:
-                        return
-                    copy = notebooks.pop(0)
-                try:
-                    found = check_notebook(page, base, token, copy, shots, workspace)
-                except Exception as error:  # a timeout or a page error: report it, go on
-                    found = [f"{copy.stem}: {type(error).__name__}: {str(error).splitlines()[0]}"]
-                    page.screenshot(path=str(shots / f"{copy.stem}-failed.png"))
-                problems[copy.stem] = found
-        finally:
-            browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                                 args=["--no-sandbox", "--disable-dev-shm-usage"])  # fmt: skip
+            try:
+                page = browser.new_page(viewport=VIEWPORT)
+                page.on("dialog", lambda dialog: dialog.accept())  # "leave page?" when moving on
+                while True:
+                    with lock:
+                        if not notebooks:
+                            return
+                        copy = notebooks.pop(0)
+                    try:
+                        problems[copy.stem] = check_notebook(page, base, token, copy, shots, workspace)
+                    except Exception as error:  # a timeout or a page error: report it, go on
+                        problems[copy.stem] = [f"{copy.stem}: {type(error).__name__}: {first_line(error)}"]
+                        with contextlib.suppress(Exception):  # a crashed page takes no screenshot
+                            page.screenshot(path=str(shots / f"{copy.stem}-failed.png"))
+            finally:
+                browser.close()
+    except Exception as error:  # the browser did not start, or crashed: the run fails, whatever the other jobs do
+        problems[workspace] = [f"{workspace}: {type(error).__name__}: {first_line(error)}"]
+
+
+def first_line(error: Exception) -> str:
+    return (str(error).splitlines() or [""])[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,23 +342,25 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = sorted(args.folder.glob("*.ipynb"))
     if args.names:
         notebooks = [p for p in notebooks if any(p.stem.startswith(n) for n in args.names)]
+    if not notebooks:
+        parser.error(f"no notebook in {args.folder} matches {' '.join(args.names) or '*.ipynb'}")
     shutil.rmtree(BUILD, ignore_errors=True)
     (BUILD / "notebooks").mkdir(parents=True)
     shots = BUILD / "screenshots"
     shots.mkdir()
     copies = [Path(shutil.copy2(p, BUILD / "notebooks" / p.name)) for p in notebooks]
-    jobs = min(args.jobs, len(copies)) or 1
+    jobs = min(args.jobs, len(copies))
     port, token = free_port(), os.urandom(12).hex()
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     problems: dict[str, list[str]] = {}
     with open(BUILD / "jupyterlab.log", "w") as log, tempfile.TemporaryDirectory() as settings:
-        lab = start_lab(BUILD, Path(settings), port, token, log, threads=max(1, (os.cpu_count() or 1) // jobs))
+        lab = start_lab(BUILD, Path(settings), port, token, log, threads=max(1, len(os.sched_getaffinity(0)) // jobs))
         try:
             wait_for_lab(lab, f"{base}/api/status?token={token}")
             # the longest first, so that the jobs finish close together
             queue, lock = sorted(copies, key=stored_run_seconds, reverse=True), threading.Lock()
-            workers = [threading.Thread(target=check_queue,
+            workers = [threading.Thread(target=check_queue, daemon=True,  # Ctrl-C stops them with the run
                                         args=(queue, lock, chromium, base, token, shots, problems, f"job{k}"))
                        for k in range(jobs)]  # fmt: skip
             for worker in workers:
@@ -361,15 +371,14 @@ def main(argv: list[str] | None = None) -> int:
             stop(lab)
     print(f"browser test: {len(copies)} notebooks, {jobs} at a time, in {time.monotonic() - started:.0f} s; "
           f"screenshots in {shots}")  # fmt: skip
-    unchecked = [c.stem for c in copies if c.stem not in problems]  # a job that died before reporting
-    for name in unchecked:
+    for name in (c.stem for c in copies if c.stem not in problems):  # left in the queue of a job that failed
         problems[name] = [f"{name}: not checked (its job stopped early)"]
     for name in sorted(problems):
         for problem in problems[name]:
             print("FAILED:", problem)
-    failed = sum(bool(found) for found in problems.values())
+    failed = sum(bool(problems[c.stem]) for c in copies)
     print(f"{len(copies) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return 1 if any(problems.values()) else 0
 
 
 if __name__ == "__main__":
