@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from stviz.contrast import BLOCKS, Block, block_rows, contraction_rows, format_table, main, model_rows
+from stviz.cost import count_model
 from stviz.graph import SkeletonGraph
 from stviz.models import MODEL_NAMES, build_model
 from stviz.multiscale import contraction_macs
-from stviz.reconcile import FIGURES, Convention, Figure, counted, original_order, reconcile
+from stviz.reconcile import FIGURES, Convention, Figure, counted, model_cost, original_order, reconcile
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +56,6 @@ def test_rows_carry_the_counts():
 
 
 def test_model_cost_counts_each_model_once_as_count_model_does():
-    from stviz.cost import count_model
-    from stviz.reconcile import model_cost
-
     first = model_cost("efficientgcn-b0", 32)
     assert model_cost("efficientgcn-b0", 32) is first  # counted once per process
     with torch.device("meta"):
