@@ -78,8 +78,9 @@ class ProjectionBatchNorm(torch.autograd.Function):
 
     ``stack`` (N, ...) holds D = ``weight.shape[1]`` channels of P positions each, in any strides that view as
     (N, D, P); ``weight`` (O, D). With an ``adjacency`` (K, V, U), ``stack`` is the graph conv's input x (N, C, T, U)
-    instead, and the scale-major stack (D = K*C channels, P = T*V) is made from it sample by sample, straight into
-    place; x's and the graph's gradients are then products too, with no permuted copy of the stack or its gradient.
+    instead: the scale-major stack (D = K*C channels, P = T*V) is one product of x with all K scales, copied
+    scale-major with the ones (the copy that the stack needs anyway); in the backward, the stack's gradient is
+    copied joint-major once, and x's and the graph's gradients are one product each.
     The output's per-channel mean is ``W m + b`` and its biased variance
     ``w_o^T Cov(s) w_o`` (``m``, ``Cov(s)``: the stack's mean and (D, D) covariance), so BatchNorm folds into the
     weight and the whole layer is one matrix product per sample: the stack is copied once into (N, D + 1, P) with a
@@ -100,12 +101,11 @@ class ProjectionBatchNorm(torch.autograd.Function):
         else:
             stack = stack.contiguous()
             _, c, t, u = stack.shape
-            (k, v, _), graph = adjacency.shape, adjacency.to(stack.dtype).transpose(1, 2)
-            rows = stack.new_empty(n, d + 1, t * v)
-            rows[:, d].fill_(1)
-            for i in range(n):  # scale k of sample i: rows k*C .. k*C + C - 1
-                frames = stack[i].view(1, c * t, u).expand(k, c * t, u)
-                torch.bmm(frames, graph, out=rows[i, :d].view(k, c * t, v))
+            k, v, _ = adjacency.shape
+            graph = adjacency.to(stack.dtype).reshape(k * v, u)  # row k*V + v
+            with without_autocast(stack.device.type):  # the stack in x's dtype
+                joints = torch.mm(stack.view(n * c * t, u), graph.t()).view(n, c, t, k, v)  # all scales at once
+            rows = with_ones_channel(joints.permute(0, 3, 1, 2, 4), d)  # scale-major: channel k*C + c
         p = rows.shape[2]
         s, count = rows[:, :d], n * p
         with without_autocast(stack.device.type):  # statistics in the weight's dtype (float32 under amp)
@@ -158,16 +158,13 @@ class ProjectionBatchNorm(torch.autograd.Function):
             grad_stack.baddbmm_(folded_t.expand(n, d, o), grad)
             if adjacency is None:
                 grad_stack = grad_stack.view(ctx.stack_shape)
-            else:  # back through the aggregation, for all samples and scales at once (a narrow stack: small)
+            else:  # back through the aggregation: the stack's gradient copied joint-major once, then two products
                 _, c, t, u = x.shape
                 k, v, _ = adjacency.shape
-                scales = grad_stack.view(n * k, c * t, v)
-                graph = adjacency.to(scales.dtype).expand(n, k, v, u).reshape(n * k, v, u)
-                grad_stack = torch.bmm(scales, graph).view(n, k, c * t, u).sum(1).view(ctx.stack_shape)
+                joints = grad_stack.view(n, k, c * t, v).transpose(1, 2).reshape(n * c * t, k * v)
+                grad_stack = torch.mm(joints, adjacency.to(joints.dtype).reshape(k * v, u)).view(ctx.stack_shape)
                 if ctx.needs_input_grad[1]:
-                    frames = x.view(n, 1, c * t, u).expand(n, k, c * t, u).reshape(n * k, c * t, u)
-                    grad_adjacency = torch.bmm(scales.transpose(1, 2), frames).view(n, k, v, u).sum(0)
-                    grad_adjacency = grad_adjacency.to(adjacency.dtype)
+                    grad_adjacency = torch.mm(joints.t(), x.reshape(n * c * t, u)).view(k, v, u).to(adjacency.dtype)
         grad_bias = torch.zeros_like(projected_mean) if ctx.needs_input_grad[3] else None
         return (
             grad_stack if ctx.needs_input_grad[0] else None,
