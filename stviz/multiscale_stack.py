@@ -4,8 +4,9 @@ it when it is no wider than the output (MS-G3D's first layer, 3 input channels):
 * :func:`with_ones_channel`, :func:`pointwise_conv_stack`: the copy that a scale-major stack needs anyway, with a
   last channel of ones that carries the 1x1 convolution's bias, so the product writes the output once;
 * :class:`ProjectionBatchNorm` (:func:`projection_batch_norm`): in training, the BatchNorm statistics of ``W s + b``
-  follow from the stack's own mean and covariance, so BatchNorm is folded into the convolution even then, and the
-  layer is one product that never reads its output for statistics.
+  follow from the stack's own mean and covariance (a graph conv's from its input's, :func:`stack_moments`), so
+  BatchNorm is folded into the convolution even then, and the layer is one product that never reads its output for
+  statistics.
 
 Used by :mod:`stviz.multiscale` and :mod:`stviz.multiscale_kernels`; both give
 :meth:`stviz.multiscale.MultiScaleGraphConv.explicit`'s results and gradients up to float rounding.
@@ -26,6 +27,7 @@ __all__ = [
     "compute_dtype",
     "pointwise_conv_stack",
     "projection_batch_norm",
+    "stack_moments",
     "with_ones_channel",
     "without_autocast",
 ]
@@ -73,6 +75,29 @@ def pointwise_conv_stack(
     return y if act is None else act(y)
 
 
+def stack_moments(x: torch.Tensor, adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The scale-major stack ``s[k*C + c, t, v] = sum_u A[k, v, u] x[c, t, u]``'s mean (K*C,) and biased covariance
+    (K*C, K*C) over samples, frames and joints, from x's own: x (N, C, T, U), ``adjacency`` (K, V, U).
+
+    The stack is linear in x, so its covariance is x's (C*U, C*U) covariance over samples and frames mapped through
+    the graph on both sides, plus the spread of the per-joint means ``sum_u A[k, v, u] mean(x)[c, u]`` over joints.
+    Two small products replace one over the whole stack (K*C channels at every frame and joint)."""
+    n, c, t, u = x.shape
+    k, v, _ = adjacency.shape
+    x_mean = x.mean((0, 2))  # (C, U)
+    centred = (x - x_mean[:, None]).permute(1, 3, 0, 2).reshape(c * u, n * t)
+    x_cov = (centred @ centred.t()).view(c, u, c, u) / (n * t * v)  # over samples and frames, per stack position
+    graph = adjacency.reshape(k * v, u)
+    per_joint = (graph @ x_mean.t()).view(k, v, c).transpose(0, 1).reshape(v, k * c)  # (V, K*C)
+    mean = per_joint.mean(0)
+    spread = per_joint - mean
+    # sum_{u, u'} A[k, v, u] cov[c, u, c', u'] A[k', v, u'], summed over v: first over u, then over (v, u')
+    left = (graph @ x_cov.permute(1, 0, 2, 3).reshape(u, c * c * u)).view(k, v, c, c, u)
+    left = left.permute(0, 2, 3, 1, 4).reshape(k * c * c, v * u)
+    cov = (left @ adjacency.reshape(k, v * u).t()).view(k, c, c, k).permute(0, 1, 3, 2).reshape(k * c, k * c)
+    return mean, cov + spread.t() @ spread / v
+
+
 class ProjectionBatchNorm(torch.autograd.Function):
     """``relu(bn(W s + b))`` (or without the ReLU) with BatchNorm on the batch's statistics, read from the stack.
 
@@ -81,11 +106,11 @@ class ProjectionBatchNorm(torch.autograd.Function):
     instead: the scale-major stack (D = K*C channels, P = T*V) is one product of x with all K scales, copied
     scale-major with the ones (the copy that the stack needs anyway); in the backward, the stack's gradient is
     copied joint-major once, and x's and the graph's gradients are one product each.
-    The output's per-channel mean is ``W m + b`` and its biased variance
-    ``w_o^T Cov(s) w_o`` (``m``, ``Cov(s)``: the stack's mean and (D, D) covariance), so BatchNorm folds into the
-    weight and the whole layer is one matrix product per sample: the stack is copied once into (N, D + 1, P) with a
-    last channel of ones that carries the bias. Returns the (N, O, P) output and, for the running statistics, the
-    output's batch mean and biased variance (O,).
+    The output's per-channel mean is ``W m + b`` and its biased variance ``w_o^T Cov(s) w_o`` (``m``, ``Cov(s)``:
+    the stack's mean and (D, D) covariance, with an adjacency read from x's own by :func:`stack_moments`), so
+    BatchNorm folds into the weight and the whole layer is one matrix product per sample: the stack is copied once
+    into (N, D + 1, P) with a last channel of ones that carries the bias. Returns the (N, O, P) output and, for the
+    running statistics, the output's batch mean and biased variance (O,).
 
     The backward is BatchNorm's, mapped through W: with ``P = sum_p g s_p^T`` (one product, whose ones column
     gives ``sum_p g``) every other term is a (D, D) or (O, D) matrix, so only two products read the output's
@@ -106,13 +131,14 @@ class ProjectionBatchNorm(torch.autograd.Function):
             with without_autocast(stack.device.type):  # the stack in x's dtype
                 joints = torch.mm(stack.view(n * c * t, u), graph.t()).view(n, c, t, k, v)  # all scales at once
             rows = with_ones_channel(joints.permute(0, 3, 1, 2, 4), d)  # scale-major: channel k*C + c
-        p = rows.shape[2]
-        s, count = rows[:, :d], n * p
         with without_autocast(stack.device.type):  # statistics in the weight's dtype (float32 under amp)
-            s_stats = s.to(weight.dtype)
-            mean = s_stats.mean((0, 2))  # (D,)
-            centred = s_stats - mean.view(1, d, 1)
-            cov = torch.bmm(centred, centred.transpose(1, 2)).sum(0) / count  # (D, D)
+            if adjacency is None:
+                s = rows[:, :d].to(weight.dtype)
+                mean = s.mean((0, 2))  # (D,)
+                centred = s - mean.view(1, d, 1)
+                cov = torch.bmm(centred, centred.transpose(1, 2)).sum(0) / (n * rows.shape[2])  # (D, D)
+            else:
+                mean, cov = stack_moments(stack.to(weight.dtype), adjacency.to(weight.dtype))
             projected_mean = weight @ mean  # (O,)
             var = ((weight @ cov) * weight).sum(1)
             inv_std = torch.rsqrt(var + eps)

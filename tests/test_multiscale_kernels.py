@@ -23,7 +23,7 @@ from stviz.multiscale_kernels import (
     AggregateProjectRows,
     batch_norm_rows,
 )
-from stviz.multiscale_stack import ProjectionBatchNorm, projection_batch_norm
+from stviz.multiscale_stack import ProjectionBatchNorm, projection_batch_norm, stack_moments
 
 A = SkeletonGraph().binary_adjacency()
 CHAIN = torch.tensor([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]], dtype=torch.float32)  # 4 joints
@@ -105,6 +105,17 @@ def test_projection_batch_norm_equals_conv_then_batch_norm(momentum, affine, rel
     want_grads = torch.autograd.grad(want, ref_params, grad)
     for g, w in zip(grads, want_grads, strict=True):
         torch.testing.assert_close(g, w, atol=1e-9, rtol=1e-9)
+
+
+def test_stack_moments_are_the_stacks_mean_and_covariance():
+    torch.manual_seed(7)
+    x = 2.0 + 0.5 * torch.randn(3, 2, 5, 4, dtype=torch.float64)  # off-centre, as raw coordinates are
+    adjacency = torch.rand(3, 6, 4, dtype=torch.float64)  # 3 scales, 6 output joints from 4 input joints
+    stack = torch.einsum("kvu,nctu->nkctv", adjacency, x).reshape(3, 3 * 2, 5 * 6)  # (N, K*C, T*V), scale-major
+    flat = stack.transpose(0, 1).reshape(6, -1)
+    mean, cov = stack_moments(x, adjacency)
+    torch.testing.assert_close(mean, flat.mean(1), **F64)
+    torch.testing.assert_close(cov, torch.cov(flat, correction=0), **F64)
 
 
 def test_projection_batch_norm_passes_gradcheck():
