@@ -81,7 +81,7 @@ def stack_moments(x: torch.Tensor, adjacency: torch.Tensor) -> tuple[torch.Tenso
 
     The stack is linear in x, so its covariance is x's (C*U, C*U) covariance over samples and frames mapped through
     the graph on both sides, plus the spread of the per-joint means ``sum_u A[k, v, u] mean(x)[c, u]`` over joints.
-    Two small products replace one over the whole stack (K*C channels at every frame and joint)."""
+    A few small products replace one over the whole stack (K*C channels at every frame and joint)."""
     n, c, t, u = x.shape
     k, v, _ = adjacency.shape
     x_mean = x.mean((0, 2))  # (C, U)
