@@ -109,9 +109,9 @@ def test_projection_batch_norm_equals_conv_then_batch_norm(momentum, affine, rel
 
 def test_stack_moments_are_the_stacks_mean_and_covariance():
     torch.manual_seed(7)
-    x = 2.0 + 0.5 * torch.randn(3, 2, 5, 4, dtype=torch.float64)  # off-centre, as raw coordinates are
+    x = 2.0 + 0.5 * torch.randn(4, 2, 5, 4, dtype=torch.float64)  # off-centre, as raw coordinates are
     adjacency = torch.rand(3, 6, 4, dtype=torch.float64)  # 3 scales, 6 output joints from 4 input joints
-    stack = torch.einsum("kvu,nctu->nkctv", adjacency, x).reshape(3, 3 * 2, 5 * 6)  # (N, K*C, T*V), scale-major
+    stack = torch.einsum("kvu,nctu->nkctv", adjacency, x).reshape(4, 3 * 2, 5 * 6)  # (N, K*C, T*V), scale-major
     flat = stack.transpose(0, 1).reshape(6, -1)
     mean, cov = stack_moments(x, adjacency)
     torch.testing.assert_close(mean, flat.mean(1), **F64)
