@@ -42,8 +42,9 @@ def compute_dtype(device_type: str, dtype: torch.dtype) -> torch.dtype:
 
 
 def without_autocast(device_type: str) -> contextlib.AbstractContextManager:
-    """A region with autocast off on ``device_type``: a custom function's forward casts explicitly."""
-    if torch.amp.is_autocast_available(device_type):
+    """A region with autocast off on ``device_type``: a custom function's forward casts explicitly. Outside an
+    autocast region nothing is entered (entering ``torch.autocast`` costs about ten times an empty context)."""
+    if torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type):
         return torch.autocast(device_type, enabled=False)
     return contextlib.nullcontext()
 
@@ -140,18 +141,21 @@ class ProjectionBatchNorm(torch.autograd.Function):
             else:
                 mean, cov = stack_moments(stack.to(weight.dtype), adjacency.to(weight.dtype))
             projected_mean = weight @ mean  # (O,)
-            var = ((weight @ cov) * weight).sum(1)
-            inv_std = torch.rsqrt(var + eps)
+            weight_cov = weight @ cov  # (O, D)
+            var = (weight_cov * weight).sum(1)
+            inv_std = (var + eps).rsqrt_()
             scale = inv_std if gamma is None else inv_std * gamma
-            shift = -projected_mean * scale if beta is None else beta - projected_mean * scale
-            folded = torch.cat([weight * scale[:, None], shift[:, None]], 1).to(stack.dtype)  # (O, D + 1)
-            y = torch.bmm(folded.expand(n, o, d + 1), rows)  # (N, O, P)
+            centring = torch.cat([weight, projected_mean[:, None].neg()], 1)  # (O, D + 1): w_o . (s - m) with s's 1
+            folded = centring * scale[:, None]  # (O, D + 1): the weight scaled by BatchNorm, its shift last
+            if beta is not None:
+                folded[:, d] += beta
+            y = torch.bmm(folded.to(stack.dtype).expand(n, o, d + 1), rows)  # (N, O, P)
             if relu:
                 y.clamp_min_(0)
         batch_mean = projected_mean if bias is None else projected_mean + bias
         x = None if adjacency is None else stack
         ctx.save_for_backward(
-            rows, y if relu else None, weight, mean, cov, inv_std, scale, projected_mean, x, adjacency
+            rows, y if relu else None, weight, mean, weight_cov, centring, folded, inv_std, scale, x, adjacency
         )
         ctx.stack_shape, ctx.has_gamma = stack.shape, gamma is not None
         ctx.mark_non_differentiable(batch_mean, var)
@@ -160,7 +164,7 @@ class ProjectionBatchNorm(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad, _mean_grad, _var_grad):
-        rows, y, weight, mean, cov, inv_std, scale, projected_mean, x, adjacency = ctx.saved_tensors
+        rows, y, weight, mean, weight_cov, centring, folded, inv_std, scale, x, adjacency = ctx.saved_tensors
         n, _, p = rows.shape
         o, d = weight.shape
         count = n * p
@@ -169,18 +173,19 @@ class ProjectionBatchNorm(torch.autograd.Function):
             grad = torch.ops.aten.threshold_backward(grad, y, 0)
         sums = torch.bmm(grad, rows.transpose(1, 2)).sum(0).to(weight.dtype)  # (O, D + 1)
         grad_s_sum, grad_sum = sums[:, :d], sums[:, d]  # sum_p g s_p^T, sum_p g
-        grad_gamma = inv_std * ((grad_s_sum * weight).sum(1) - grad_sum * projected_mean)  # sum_p g * normalised
-        grad_weight = scale[:, None] * (
-            grad_s_sum - grad_sum[:, None] * mean[None, :] - (grad_gamma * inv_std)[:, None] * (weight @ cov)
-        )
+        grad_gamma = (sums * centring).sum(1).mul_(inv_std)  # sum_p g * normalised
+        coupled = grad_gamma * inv_std * scale  # (O,): how each output's gradient moves its own statistics
+        grad_weight = torch.addr(grad_s_sum, grad_sum, mean, alpha=-1).mul_(scale[:, None])
+        grad_weight.addcmul_(coupled[:, None], weight_cov, value=-1)
         grad_stack = grad_adjacency = None
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            # W'^T g - M (s - m) - W^T (scale * sum_p g / count), M = W^T diag(scale * grad_gamma * inv_std / count) W
-            coupling = weight.t() @ ((scale * grad_gamma * inv_std / count)[:, None] * weight)  # (D, D)
-            constant = weight.t() @ (scale * grad_sum / count) - coupling @ mean
-            correction = torch.cat([coupling, constant[:, None]], 1).neg().to(rows.dtype)  # (D, D + 1)
+            # W'^T g - W^T diag(coupled) (W (s - m)) / count - W^T (scale * sum_p g) / count: the last two terms are
+            # one (D, D + 1) matrix on the stack with its ones
+            through = centring * (coupled / -count)[:, None]  # (O, D + 1)
+            through[:, d].addcmul_(scale, grad_sum, value=-1 / count)
+            correction = (weight.t() @ through).to(rows.dtype)  # (D, D + 1)
             grad_stack = torch.bmm(correction.expand(n, d, d + 1), rows)
-            folded_t = (weight * scale[:, None]).t().to(rows.dtype)  # (D, O)
+            folded_t = folded[:, :d].t().to(rows.dtype)  # (D, O)
             grad_stack.baddbmm_(folded_t.expand(n, d, o), grad)
             if adjacency is None:
                 grad_stack = grad_stack.view(ctx.stack_shape)
@@ -191,7 +196,7 @@ class ProjectionBatchNorm(torch.autograd.Function):
                 grad_stack = torch.mm(joints, adjacency.to(joints.dtype).reshape(k * v, u)).view(ctx.stack_shape)
                 if ctx.needs_input_grad[1]:
                     grad_adjacency = torch.mm(joints.t(), x.reshape(n * c * t, u)).view(k, v, u).to(adjacency.dtype)
-        grad_bias = torch.zeros_like(projected_mean) if ctx.needs_input_grad[3] else None
+        grad_bias = torch.zeros_like(inv_std) if ctx.needs_input_grad[3] else None
         return (
             grad_stack if ctx.needs_input_grad[0] else None,
             grad_adjacency,
