@@ -155,7 +155,7 @@ class ProjectionBatchNorm(torch.autograd.Function):
         batch_mean = projected_mean if bias is None else projected_mean + bias
         x = None if adjacency is None else stack
         ctx.save_for_backward(
-            rows, y if relu else None, weight, mean, weight_cov, centring, folded, inv_std, scale, x, adjacency
+            rows, y if relu else None, weight, mean, weight_cov, centring, inv_std, scale, x, adjacency
         )
         ctx.stack_shape, ctx.has_gamma = stack.shape, gamma is not None
         ctx.mark_non_differentiable(batch_mean, var)
@@ -164,7 +164,7 @@ class ProjectionBatchNorm(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad, _mean_grad, _var_grad):
-        rows, y, weight, mean, weight_cov, centring, folded, inv_std, scale, x, adjacency = ctx.saved_tensors
+        rows, y, weight, mean, weight_cov, centring, inv_std, scale, x, adjacency = ctx.saved_tensors
         n, _, p = rows.shape
         o, d = weight.shape
         count = n * p
@@ -185,7 +185,7 @@ class ProjectionBatchNorm(torch.autograd.Function):
             through[:, d].addcmul_(scale, grad_sum, value=-1 / count)
             correction = (weight.t() @ through).to(rows.dtype)  # (D, D + 1)
             grad_stack = torch.bmm(correction.expand(n, d, d + 1), rows)
-            folded_t = folded[:, :d].t().to(rows.dtype)  # (D, O)
+            folded_t = (weight * scale[:, None]).t().to(rows.dtype)  # (D, O)
             grad_stack.baddbmm_(folded_t.expand(n, d, o), grad)
             if adjacency is None:
                 grad_stack = grad_stack.view(ctx.stack_shape)
