@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import multiprocessing
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -576,6 +578,44 @@ def measure(case: Case, mode: str, budget: float, clock=time.perf_counter, min_p
     return Timing(1e3 * min(a), 1e3 * min(b), pair_median, len(a))
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What every timed case shares: the sizes of ``all_cases`` and how :func:`measure` times."""
+
+    batch: int
+    frames: int
+    clips: int
+    budget: float
+    pairs: int
+    clock: str  # "wall" or "cpu"
+    threads: int
+    keep_freed_memory: bool
+
+
+def measure_named(name: str, mode: str, settings: Settings) -> Timing:
+    """:func:`measure` of the case called ``name``, set up from ``settings`` (threads, allocator) in this process."""
+    if settings.keep_freed_memory:
+        keep_freed_memory()
+    torch.set_num_threads(settings.threads)
+    case = all_cases(settings.batch, settings.frames, settings.clips)[name]
+    clock = time.perf_counter if settings.clock == "wall" else time.process_time
+    return measure(case, mode, settings.budget, clock, settings.pairs)
+
+
+def fresh_process_runner(preload: list[str]) -> Callable[[str, str, Settings], Timing]:
+    """:func:`measure_named` in a new process per call, forked from a server that has only imported ``preload``: every
+    case starts from the same heap, however large the blocks timed before it (glibc's state after a 74 MB stack
+    otherwise changes the next cases' page faults, and so their ratios, by up to 30%)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(preload)
+
+    def run(name: str, mode: str, settings: Settings) -> Timing:
+        with ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1) as pool:
+            return pool.submit(measure_named, name, mode, settings).result()
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -605,14 +645,24 @@ def main(argv: list[str] | None = None) -> int:
         help="ask glibc to keep freed memory (stviz.cost.keep_freed_memory): neither side then pays page faults for "
         "its large temporaries, as with jemalloc or tcmalloc; by default glibc's defaults stand, as for most users",
     )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="time every case in this process, one after another (each case's ratio then depends on what ran before "
+        "it); by default each case and mode runs in a fresh process",
+    )
     args = parser.parse_args(argv)
-    heap = keep_freed_memory() if args.keep_freed_memory else False
-    torch.set_num_threads(args.threads)
+    settings = Settings(
+        args.batch, args.frames, args.clips, args.budget, args.pairs, args.clock, args.threads, args.keep_freed_memory
+    )
     cases = all_cases(args.batch, args.frames, args.clips)
     if args.only:
         cases = {k: c for k, c in cases.items() if any(s in k for s in args.only)}
+    timed = measure_named if args.in_process else fresh_process_runner(["torch", "stviz", "stviz.official"])
+    heap = "kept" if args.keep_freed_memory else "glibc's defaults"
+    where = "one process" if args.in_process else "a fresh process per case and mode"
     print(
-        f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock, freed memory kept: {heap}; "
+        f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock, freed memory: {heap}, {where}; "
         f"blocks: N={args.batch}, V=25, "
         f"T as in a {args.frames}-frame clip; models: {args.clips} clips x 2 persons; ms: fastest of the interleaved "
         f"calls; ratio: stviz / original; pairs: median of the per-pair ratios"
@@ -623,8 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for case in cases.values():
         for mode in args.modes:
-            clock = time.perf_counter if args.clock == "wall" else time.process_time
-            r = measure(case, mode, args.budget, clock, args.pairs)
+            r = timed(case.name, mode, settings)
             flag = "" if r.ratio <= case.goal else "  OVER"
             print(
                 f"{case.name:58s} {mode:5s} {r.ours_ms:9.2f} {r.theirs_ms:9.2f} {r.ratio:6.2f} {r.pair_median:6.2f} "
