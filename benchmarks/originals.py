@@ -602,16 +602,24 @@ def measure_named(name: str, mode: str, settings: Settings) -> Timing:
     return measure(case, mode, settings.budget, clock, settings.pairs)
 
 
-def fresh_process_runner(preload: list[str]) -> Callable[[str, str, Settings], Timing]:
-    """:func:`measure_named` in a new process per call, forked from a server that has only imported ``preload``: every
-    case starts from the same heap, however large the blocks timed before it (glibc's state after a 74 MB stack
-    otherwise changes the next cases' page faults, and so their ratios, by up to 30%)."""
+def settled_measure(name: str, mode: str, settings: Settings) -> Timing:
+    """:func:`measure_named` after one 31 MB block was allocated and freed. A new process's glibc maps every block
+    over 128 kB afresh (page faults on each call) until it frees one, and then serves blocks up to the largest freed
+    one from its heap; after this, every case starts as a process that has run a model does."""
+    torch.empty(31 * 2**20, dtype=torch.uint8)
+    return measure_named(name, mode, settings)
+
+
+def fresh_process_runner() -> Callable[[str, str, Settings], Timing]:
+    """:func:`settled_measure` in a new process per call, forked from a server that has only imported this script:
+    every case starts from the same heap, whatever ran before it (the heap left by earlier cases otherwise moves a
+    ratio by up to 30%)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(preload)
+    context.set_forkserver_preload(["__main__"])
 
     def run(name: str, mode: str, settings: Settings) -> Timing:
         with ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1) as pool:
-            return pool.submit(measure_named, name, mode, settings).result()
+            return pool.submit(settled_measure, name, mode, settings).result()
 
     return run
 
@@ -658,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = all_cases(args.batch, args.frames, args.clips)
     if args.only:
         cases = {k: c for k, c in cases.items() if any(s in k for s in args.only)}
-    timed = measure_named if args.in_process else fresh_process_runner(["torch", "stviz", "stviz.official"])
+    timed = measure_named if args.in_process else fresh_process_runner()
     heap = "kept" if args.keep_freed_memory else "glibc's defaults"
     where = "one process" if args.in_process else "a fresh process per case and mode"
     print(
