@@ -12,20 +12,24 @@ fastest call (the calls least disturbed by other load); the ``pairs`` column is 
 ratios, a second opinion. Below 1 means stviz is faster. The goal is 1.0 (0.7 for MS-G3D's graph blocks);
 the script prints every ratio and the worst one, and exits with status 1 when a ratio is above its goal.
 
-Blocks run on N=8 sequences (4 clips of 2 persons), V=25; the full models on 2 clips of 2 persons, T=64.
-The machine is shared: compare ratios within a run, and take several runs before concluding anything.
+Each case and mode is timed in a process of its own, forked from this one (which times nothing) after one 31 MB
+block has been allocated and freed: every case starts from the same allocator state, that of a process that has run
+a model, whatever ran before it (``--in-process`` times them all in this process instead). Blocks run on N=8
+sequences (4 clips of 2 persons), V=25; the full models on 2 clips of 2 persons, T=64. The machine is shared:
+compare ratios within a run, and take several runs before concluding anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import multiprocessing
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -610,18 +614,29 @@ def settled_measure(name: str, mode: str, settings: Settings) -> Timing:
     return measure_named(name, mode, settings)
 
 
-def fresh_process_runner() -> Callable[[str, str, Settings], Timing]:
-    """:func:`settled_measure` in a new process per call, forked from a server that has only imported this script:
-    every case starts from the same heap, whatever ran before it (the heap left by earlier cases otherwise moves a
-    ratio by up to 30%)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__"])
+def in_fresh_process(name: str, mode: str, settings: Settings) -> Timing:
+    """:func:`settled_measure` in a child forked from this process, which times nothing itself: every case starts from
+    the same heap, whatever ran before it (the heap left by earlier cases otherwise moves a ratio by up to 30%)."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
 
-    def run(name: str, mode: str, settings: Settings) -> Timing:
-        with ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1) as pool:
-            return pool.submit(settled_measure, name, mode, settings).result()
+    def child() -> None:
+        try:
+            sender.send(dataclasses.astuple(settled_measure(name, mode, settings)))  # plain values: any loader
+        except BaseException:
+            sender.send(RuntimeError(f"{name} ({mode}) failed in its process:\n{traceback.format_exc()}"))
 
-    return run
+    process = context.Process(target=child, daemon=True)
+    process.start()
+    sender.close()  # the child holds the only sending end: if it dies, recv raises EOFError
+    try:
+        result = receiver.recv()
+    except EOFError:
+        result = RuntimeError(f"{name} ({mode}): its process died")
+    process.join()
+    if isinstance(result, BaseException):
+        raise result
+    return Timing(*result)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -666,9 +681,10 @@ def main(argv: list[str] | None = None) -> int:
     cases = all_cases(args.batch, args.frames, args.clips)
     if args.only:
         cases = {k: c for k, c in cases.items() if any(s in k for s in args.only)}
-    timed = measure_named if args.in_process else fresh_process_runner()
+    fresh = not args.in_process and "fork" in multiprocessing.get_all_start_methods()  # not on Windows
+    timed = in_fresh_process if fresh else measure_named
     heap = "kept" if args.keep_freed_memory else "glibc's defaults"
-    where = "one process" if args.in_process else "a fresh process per case and mode"
+    where = "a fresh process per case and mode" if fresh else "one process"
     print(
         f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock, freed memory: {heap}, {where}; "
         f"blocks: N={args.batch}, V=25, "

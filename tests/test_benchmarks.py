@@ -10,6 +10,7 @@ where two orders of summation agree to about 1e-12, so a tight tolerance separat
 
 from __future__ import annotations
 
+import multiprocessing
 import runpy
 from pathlib import Path
 
@@ -63,6 +64,17 @@ def test_transcribed_original_equals_stviz(name):
         grads.append((y.detach(), xi.grad))
     torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-9, rtol=1e-9)
     torch.testing.assert_close(grads[0][1], grads[1][1], atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
+def test_each_case_is_timed_in_its_own_process_and_its_failure_reported():
+    settings = ORIGINALS["Settings"](
+        batch=1, frames=8, clips=1, budget=0.01, pairs=3, clock="wall", threads=1, keep_freed_memory=False
+    )
+    timing = ORIGINALS["in_fresh_process"]("stgcn ConvTemporalGraphical 3->64 T8", "train", settings)
+    assert timing.pairs >= 3 and timing.ours_ms > 0 and timing.theirs_ms > 0
+    with pytest.raises(RuntimeError, match=r"(?s)no such case \(eval\) failed in its process.*KeyError"):
+        ORIGINALS["in_fresh_process"]("no such case", "eval", settings)
 
 
 BOUND = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "multiscale_bound.py"))
