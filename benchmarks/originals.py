@@ -12,9 +12,10 @@ fastest call (the calls least disturbed by other load); the ``pairs`` column is 
 ratios, a second opinion. Below 1 means stviz is faster. The goal is 1.0 (0.7 for MS-G3D's graph blocks);
 the script prints every ratio and the worst one, and exits with status 1 when a ratio is above its goal.
 
-Each case and mode is timed in a process of its own, forked from this one (which times nothing) after one 31 MB
-block has been allocated and freed: every case starts from the same allocator state, that of a process that has run
-a model, whatever ran before it (``--in-process`` times them all in this process instead). Blocks run on N=8
+On Linux each case and mode is timed in a process of its own, forked from this one (which times nothing), that
+first allocates and frees one 31 MiB block: every case starts from the same allocator state, that of a process that
+has freed a large tensor, whatever ran before it (``--in-process``, and other systems, time them all in this process
+instead). Blocks run on N=8
 sequences (4 clips of 2 persons), V=25; the full models on 2 clips of 2 persons, T=64. The machine is shared:
 compare ratios within a run, and take several runs before concluding anything.
 """
@@ -43,6 +44,7 @@ _spec = importlib.util.spec_from_file_location("original_forwards", Path(__file_
 orig = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(orig)
 
+CASE_TIMEOUT_S = 900  # a model's training case takes under a minute
 MSG3D_GRAPH_GOAL = 0.7  # MS-G3D's graph blocks: the contraction order leaves room for much more than parity
 GOAL = 1.0
 
@@ -593,13 +595,10 @@ class Settings:
     pairs: int
     clock: str  # "wall" or "cpu"
     threads: int
-    keep_freed_memory: bool
 
 
 def measure_named(name: str, mode: str, settings: Settings) -> Timing:
-    """:func:`measure` of the case called ``name``, set up from ``settings`` (threads, allocator) in this process."""
-    if settings.keep_freed_memory:
-        keep_freed_memory()
+    """:func:`measure` of the case called ``name``, with ``settings``' sizes and threads, in this process."""
     torch.set_num_threads(settings.threads)
     case = all_cases(settings.batch, settings.frames, settings.clips)[name]
     clock = time.perf_counter if settings.clock == "wall" else time.process_time
@@ -607,7 +606,7 @@ def measure_named(name: str, mode: str, settings: Settings) -> Timing:
 
 
 def settled_measure(name: str, mode: str, settings: Settings) -> Timing:
-    """:func:`measure_named` after one 31 MB block was allocated and freed. A new process's glibc maps every block
+    """:func:`measure_named` after one 31 MiB block was allocated and freed. A new process's glibc maps every block
     over 128 kB afresh (page faults on each call) until it frees one, and then serves blocks up to the largest freed
     one from its heap; after this, every case starts as a process that has run a model does."""
     torch.empty(31 * 2**20, dtype=torch.uint8)
@@ -616,7 +615,9 @@ def settled_measure(name: str, mode: str, settings: Settings) -> Timing:
 
 def in_fresh_process(name: str, mode: str, settings: Settings) -> Timing:
     """:func:`settled_measure` in a child forked from this process, which times nothing itself: every case starts from
-    the same heap, whatever ran before it (the heap left by earlier cases otherwise moves a ratio by up to 30%)."""
+    the same heap, whatever ran before it (the heap left by earlier cases otherwise moves a ratio by up to 30%). The
+    caller must not have run a backward pass with an accelerator visible: autograd's device threads do not survive a
+    fork. A child that fails, dies or takes more than :data:`CASE_TIMEOUT_S` raises here, naming the case."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
 
@@ -629,11 +630,17 @@ def in_fresh_process(name: str, mode: str, settings: Settings) -> Timing:
     process = context.Process(target=child, daemon=True)
     process.start()
     sender.close()  # the child holds the only sending end: if it dies, recv raises EOFError
+    if not receiver.poll(CASE_TIMEOUT_S):
+        process.kill()
+        process.join()
+        raise RuntimeError(f"{name} ({mode}): no result after {CASE_TIMEOUT_S} s; its process was killed")
     try:
         result = receiver.recv()
     except EOFError:
-        result = RuntimeError(f"{name} ({mode}): its process died")
+        result = None
     process.join()
+    if result is None:
+        raise RuntimeError(f"{name} ({mode}): its process died (exit code {process.exitcode})")
     if isinstance(result, BaseException):
         raise result
     return Timing(*result)
@@ -672,18 +679,18 @@ def main(argv: list[str] | None = None) -> int:
         "--in-process",
         action="store_true",
         help="time every case in this process, one after another (each case's ratio then depends on what ran before "
-        "it); by default each case and mode runs in a fresh process",
+        "it); by default, on Linux, each case and mode runs in a child forked from this process, from a settled "
+        "allocator (elsewhere always in this process)",
     )
     args = parser.parse_args(argv)
-    settings = Settings(
-        args.batch, args.frames, args.clips, args.budget, args.pairs, args.clock, args.threads, args.keep_freed_memory
-    )
+    settings = Settings(args.batch, args.frames, args.clips, args.budget, args.pairs, args.clock, args.threads)
+    kept = keep_freed_memory() if args.keep_freed_memory else False  # forked children inherit it
     cases = all_cases(args.batch, args.frames, args.clips)
     if args.only:
         cases = {k: c for k, c in cases.items() if any(s in k for s in args.only)}
-    fresh = not args.in_process and "fork" in multiprocessing.get_all_start_methods()  # not on Windows
+    fresh = not args.in_process and sys.platform.startswith("linux")  # glibc's allocator, and a safe fork
     timed = in_fresh_process if fresh else measure_named
-    heap = "kept" if args.keep_freed_memory else "glibc's defaults"
+    heap = "kept" if kept else "the allocator's defaults"
     where = "a fresh process per case and mode" if fresh else "one process"
     print(
         f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock, freed memory: {heap}, {where}; "
