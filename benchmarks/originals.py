@@ -15,9 +15,8 @@ the script prints every ratio and the worst one, and exits with status 1 when a 
 On Linux each case and mode is timed in a process of its own, forked from this one (which times nothing), that
 first allocates and frees one 31 MiB block: every case starts from the same allocator state, that of a process that
 has freed a large tensor, whatever ran before it (``--in-process``, and other systems, time them all in this process
-instead). Blocks run on N=8
-sequences (4 clips of 2 persons), V=25; the full models on 2 clips of 2 persons, T=64. The machine is shared:
-compare ratios within a run, and take several runs before concluding anything.
+instead). Blocks run on N=8 sequences (4 clips of 2 persons), V=25; the full models on 2 clips of 2 persons, T=64.
+The machine is shared: compare ratios within a run, and take several runs before concluding anything.
 """
 
 from __future__ import annotations
@@ -608,7 +607,7 @@ def measure_named(name: str, mode: str, settings: Settings) -> Timing:
 def settled_measure(name: str, mode: str, settings: Settings) -> Timing:
     """:func:`measure_named` after one 31 MiB block was allocated and freed. A new process's glibc maps every block
     over 128 kB afresh (page faults on each call) until it frees one, and then serves blocks up to the largest freed
-    one from its heap; after this, every case starts as a process that has run a model does."""
+    one from its heap; after this, every case starts as in a process that has freed a large tensor."""
     torch.empty(31 * 2**20, dtype=torch.uint8)
     return measure_named(name, mode, settings)
 

@@ -35,7 +35,7 @@ def relative_links() -> list[tuple[Path, str]]:
         (path, target)
         for path, text in markdown_texts()
         for target in LINK.findall(text)
-        if not re.match(r"[a-z]+:", target) and not target.startswith("#")
+        if not re.match(r"[a-z]+:", target) and not (target.startswith("#") and path.suffix != ".md")
     ]
 
 
@@ -55,7 +55,7 @@ def test_relative_links_resolve(source):
         if str(path.relative_to(ROOT)) != source:
             continue
         file, _, anchor = target.partition("#")
-        destination = (path.parent / file).resolve()
+        destination = (path.parent / file).resolve() if file else path  # "#anchor": a heading of this page
         if not destination.exists():
             broken.append(f"{target}: no such file")
         elif anchor and destination.suffix == ".md":
