@@ -22,7 +22,6 @@ The machine is shared: compare ratios within a run, and take several runs before
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import multiprocessing
 import statistics
@@ -30,7 +29,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import torch
@@ -622,7 +621,7 @@ def in_fresh_process(name: str, mode: str, settings: Settings) -> Timing:
 
     def child() -> None:
         try:
-            sender.send(dataclasses.astuple(settled_measure(name, mode, settings)))  # plain values: any loader
+            sender.send(astuple(settled_measure(name, mode, settings)))  # plain values: any loader
         except BaseException:
             sender.send(RuntimeError(f"{name} ({mode}) failed in its process:\n{traceback.format_exc()}"))
 
