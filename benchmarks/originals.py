@@ -584,44 +584,41 @@ def measure(case: Case, mode: str, budget: float, clock=time.perf_counter, min_p
 
 @dataclass(frozen=True)
 class Settings:
-    """What every timed case shares: the sizes of ``all_cases`` and how :func:`measure` times."""
+    """How :func:`measure` times every case: seconds and fewest pairs per case and mode, clock, threads."""
 
-    batch: int
-    frames: int
-    clips: int
     budget: float
     pairs: int
     clock: str  # "wall" or "cpu"
     threads: int
 
 
-def measure_named(name: str, mode: str, settings: Settings) -> Timing:
-    """:func:`measure` of the case called ``name``, with ``settings``' sizes and threads, in this process."""
+def measure_with(case: Case, mode: str, settings: Settings) -> Timing:
+    """:func:`measure` of ``case`` with ``settings``, in this process."""
     torch.set_num_threads(settings.threads)
-    case = all_cases(settings.batch, settings.frames, settings.clips)[name]
     clock = time.perf_counter if settings.clock == "wall" else time.process_time
     return measure(case, mode, settings.budget, clock, settings.pairs)
 
 
-def settled_measure(name: str, mode: str, settings: Settings) -> Timing:
-    """:func:`measure_named` after one 31 MiB block was allocated and freed. A new process's glibc maps every block
+def settled_measure(case: Case, mode: str, settings: Settings) -> Timing:
+    """:func:`measure_with` after one 31 MiB block was allocated and freed. A new process's glibc maps every block
     over 128 kB afresh (page faults on each call) until it frees one, and then serves blocks up to the largest freed
     one from its heap; after this, every case starts as in a process that has freed a large tensor."""
     torch.empty(31 * 2**20, dtype=torch.uint8)
-    return measure_named(name, mode, settings)
+    return measure_with(case, mode, settings)
 
 
-def in_fresh_process(name: str, mode: str, settings: Settings) -> Timing:
+def in_fresh_process(case: Case, mode: str, settings: Settings) -> Timing:
     """:func:`settled_measure` in a child forked from this process, which times nothing itself: every case starts from
     the same heap, whatever ran before it (the heap left by earlier cases otherwise moves a ratio by up to 30%). The
     caller must not have run a backward pass with an accelerator visible: autograd's device threads do not survive a
     fork. A child that fails, dies or takes more than :data:`CASE_TIMEOUT_S` raises here, naming the case."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
+    name = case.name
 
     def child() -> None:
         try:
-            sender.send(astuple(settled_measure(name, mode, settings)))  # plain values: any loader
+            sender.send(astuple(settled_measure(case, mode, settings)))  # plain values: any loader
         except BaseException:
             sender.send(RuntimeError(f"{name} ({mode}) failed in its process:\n{traceback.format_exc()}"))
 
@@ -681,13 +678,13 @@ def main(argv: list[str] | None = None) -> int:
         "allocator (elsewhere always in this process)",
     )
     args = parser.parse_args(argv)
-    settings = Settings(args.batch, args.frames, args.clips, args.budget, args.pairs, args.clock, args.threads)
+    settings = Settings(args.budget, args.pairs, args.clock, args.threads)
     kept = keep_freed_memory() if args.keep_freed_memory else False  # forked children inherit it
     cases = all_cases(args.batch, args.frames, args.clips)
     if args.only:
         cases = {k: c for k, c in cases.items() if any(s in k for s in args.only)}
     fresh = not args.in_process and sys.platform.startswith("linux")  # glibc's allocator, and a safe fork
-    timed = in_fresh_process if fresh else measure_named
+    timed = in_fresh_process if fresh else measure_with
     heap = "kept" if kept else "the allocator's defaults"
     where = "a fresh process per case and mode" if fresh else "one process"
     print(
@@ -702,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for case in cases.values():
         for mode in args.modes:
-            r = timed(case.name, mode, settings)
+            r = timed(case, mode, settings)
             flag = "" if r.ratio <= case.goal else "  OVER"
             print(
                 f"{case.name:58s} {mode:5s} {r.ours_ms:9.2f} {r.theirs_ms:9.2f} {r.ratio:6.2f} {r.pair_median:6.2f} "

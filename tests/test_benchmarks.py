@@ -67,27 +67,33 @@ def test_transcribed_original_equals_stviz(name):
     torch.testing.assert_close(grads[0][1], grads[1][1], atol=1e-9, rtol=1e-9)
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
+FORK = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
+SETTINGS = ORIGINALS["Settings"](budget=0.01, pairs=3, clock="wall", threads=1)
+
+
+def failing_make():
+    raise KeyError("no such block")
+
+
+@FORK
 def test_each_case_is_timed_in_its_own_process_and_its_failure_reported():
     """In eval: this worker has run backward passes, and with a GPU visible autograd's threads do not survive a fork."""
     threads = torch.get_num_threads()
-    settings = ORIGINALS["Settings"](
-        batch=1, frames=8, clips=1, budget=0.01, pairs=3, clock="wall", threads=threads + 1
-    )
-    timing = ORIGINALS["in_fresh_process"]("stgcn ConvTemporalGraphical 3->64 T8", "eval", settings)
+    settings = ORIGINALS["Settings"](budget=0.01, pairs=3, clock="wall", threads=threads + 1)
+    timing = ORIGINALS["in_fresh_process"](CASES["stgcn ConvTemporalGraphical 3->64 T8"], "eval", settings)
     assert timing.pairs >= 3 and timing.ours_ms > 0 and timing.theirs_ms > 0
     assert torch.get_num_threads() == threads  # the case set its threads in another process
+    failing = ORIGINALS["Case"]("no such case", 1.0, failing_make)
     with pytest.raises(RuntimeError, match=r"(?s)no such case \(eval\) failed in its process.*KeyError"):
-        ORIGINALS["in_fresh_process"]("no such case", "eval", settings)
+        ORIGINALS["in_fresh_process"](failing, "eval", SETTINGS)
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
+@FORK
 def test_a_case_whose_process_dies_is_reported(monkeypatch):
     in_fresh_process = ORIGINALS["in_fresh_process"]
     monkeypatch.setitem(in_fresh_process.__globals__, "settled_measure", lambda *_: os._exit(3))
-    settings = ORIGINALS["Settings"](batch=1, frames=8, clips=1, budget=0.01, pairs=3, clock="wall", threads=1)
     with pytest.raises(RuntimeError, match=r"stgcn st_gcn 3->64 s1 T8 \(train\): its process died \(exit code 3\)"):
-        in_fresh_process("stgcn st_gcn 3->64 s1 T8", "train", settings)
+        in_fresh_process(CASES["stgcn st_gcn 3->64 s1 T8"], "train", SETTINGS)
 
 
 BOUND = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "multiscale_bound.py"))
