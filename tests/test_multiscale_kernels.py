@@ -2,7 +2,8 @@
 
 The paths are chosen by the widths: when the scale-major stack is wider than the output, a plain graph conv works
 sample by sample in its input's layout and a G3D block trains in a rows layout; when it is narrower, BatchNorm's
-statistics are folded from the stack's covariance in training. All must give the original order's output,
+statistics are folded from the stack's covariance in training (or, for small inputs, BatchNorm is applied to the
+product: both routes are tested whatever the size). All must give the original order's output,
 gradients and running statistics (checked in float64, and by ``gradcheck`` on each custom autograd function).
 """
 
@@ -14,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from stviz import multiscale_kernels, set_seed
+from stviz import multiscale_kernels, multiscale_stack, set_seed
 from stviz.graph import SkeletonGraph
 from stviz.layers import pointwise_conv
 from stviz.multiscale import G3DBlock, MultiScaleGraphConv
@@ -23,11 +24,34 @@ from stviz.multiscale_kernels import (
     AggregateProjectRows,
     batch_norm_rows,
 )
-from stviz.multiscale_stack import ProjectionBatchNorm, projection_batch_norm, stack_moments
+from stviz.multiscale_stack import (
+    FOLD_MIN_POSITIONS,
+    ProjectionBatchNorm,
+    moments_from_input_are_cheaper,
+    projection_batch_norm,
+    stack_moments,
+)
 
 A = SkeletonGraph().binary_adjacency()
 CHAIN = torch.tensor([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]], dtype=torch.float32)  # 4 joints
 F64 = dict(atol=1e-10, rtol=1e-10)
+
+
+@pytest.fixture(params=["folded", "plain"])
+def batch_norm_route(request, monkeypatch):
+    """Both routes of :func:`projection_batch_norm` whatever the input's size: BatchNorm folded into the projection
+    from the stack's statistics (:class:`ProjectionBatchNorm`), or applied to the product."""
+    monkeypatch.setattr(multiscale_stack, "FOLD_MIN_POSITIONS", 0 if request.param == "folded" else 1 << 62)
+    return request.param
+
+
+@pytest.fixture(params=["from input", "from stack"])
+def moments_source(request, monkeypatch):
+    """Both sources of a graph conv's folded statistics: its input's covariance mapped through the graph
+    (:func:`stack_moments`), or the stack's own covariance."""
+    from_input = request.param == "from input"
+    monkeypatch.setattr(multiscale_stack, "moments_from_input_are_cheaper", lambda *shapes: from_input)
+    return request.param
 
 
 def _perturbed(module: nn.Module) -> nn.Module:
@@ -78,7 +102,7 @@ def test_pointwise_conv_equals_a_1x1_conv2d(bias):
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("relu", [True, False])
 @pytest.mark.parametrize("bias", [True, False])
-def test_projection_batch_norm_equals_conv_then_batch_norm(momentum, affine, relu, bias):
+def test_projection_batch_norm_equals_conv_then_batch_norm(momentum, affine, relu, bias, batch_norm_route):
     set_seed(0)
     base = (torch.randn(4, 5, 2, 3, 7, dtype=torch.float64) * 2 + 3).requires_grad_()  # far from zero mean
     conv = nn.Conv2d(6, 9, 1, bias=bias).double()
@@ -116,6 +140,27 @@ def test_stack_moments_are_the_stacks_mean_and_covariance():
     mean, cov = stack_moments(x, adjacency)
     torch.testing.assert_close(mean, flat.mean(1), **F64)
     torch.testing.assert_close(cov, torch.cov(flat, correction=0), **F64)
+
+
+def test_projection_batch_norm_folds_from_enough_positions(monkeypatch):
+    """MS-G3D's first graph conv in training: the plain route below :data:`FOLD_MIN_POSITIONS` positions (N*T*V),
+    BatchNorm folded from there on."""
+    routes = []
+    folded = ProjectionBatchNorm.apply
+    monkeypatch.setattr(ProjectionBatchNorm, "apply", lambda *a: routes.append("folded") or folded(*a))
+    m = MultiScaleGraphConv(3, 24, A, 4).train()
+    frames = -(-FOLD_MIN_POSITIONS // 25)  # the fewest frames of 25 joints that make enough positions
+    for t in (frames - 1, frames):
+        routes.append(t)
+        m(torch.randn(1, 3, t, 25))
+    assert routes == [frames - 1, frames, "folded"]
+
+
+def test_stack_moments_come_from_the_input_where_that_takes_fewer_products():
+    x_shape, skeleton, windows = (8, 3, 64, 25), (13, 25, 25), (13, 125, 125)  # MS-G3D's first layers at T=64
+    assert moments_from_input_are_cheaper(torch.Size(x_shape), torch.Size(skeleton))
+    assert not moments_from_input_are_cheaper(torch.Size((8, 3, 64, 125)), torch.Size(windows))
+    assert not moments_from_input_are_cheaper(torch.Size((1, 3, 2, 25)), torch.Size(skeleton))  # few positions
 
 
 def test_projection_batch_norm_passes_gradcheck():
@@ -208,7 +253,7 @@ def test_activation_runs_before_the_reshape_so_autograd_copies_nothing():
 @pytest.mark.parametrize(
     "c_in, c_out, scales", [(8, 12, 5), (3, 24, 4), (16, 16, 3)]
 )  # stack wider than the output (rows), narrower (folded statistics), wider
-def test_graph_conv_train_step_equals_original_order(c_in, c_out, scales):
+def test_graph_conv_train_step_equals_original_order(c_in, c_out, scales, batch_norm_route, moments_source):
     set_seed(0)
     m = _perturbed(MultiScaleGraphConv(c_in, c_out, A, scales))
     _check_step_equals_explicit(m, torch.randn(3, c_in, 6, 25, dtype=torch.float64))
@@ -227,7 +272,7 @@ def test_graph_conv_train_step_equals_original_order(c_in, c_out, scales):
     ],
 )
 @pytest.mark.parametrize("t", [9, 8])
-def test_g3d_train_step_equals_original_order(c_in, c_out, scales, w, s, d, embed, graph_channels, t):
+def test_g3d_train_step_equals_original_order(c_in, c_out, scales, w, s, d, embed, graph_channels, t, batch_norm_route):
     set_seed(0)
     block = G3DBlock(c_in, c_out, A, scales, w, s, d, embed_factor=embed, graph_channels=graph_channels)
     _check_step_equals_explicit(_perturbed(block), torch.randn(2, c_in, t, 25, dtype=torch.float64))
@@ -267,7 +312,7 @@ def test_g3d_project_first_with_batch_statistics_equals_original_order():
 
 
 @pytest.mark.parametrize("graph_channels", [None, 8])  # rows (K*C = 4 > 2), folded statistics (4 < 8)
-def test_g3d_train_mode_passes_gradcheck(graph_channels):
+def test_g3d_train_mode_passes_gradcheck(graph_channels, batch_norm_route):
     set_seed(0)
     block = _perturbed(G3DBlock(2, 3, CHAIN, 2, 3, window_stride=2, graph_channels=graph_channels)).train()
     x = torch.randn(2, 2, 5, 4, dtype=torch.float64, requires_grad=True)
@@ -281,7 +326,7 @@ def test_g3d_train_mode_passes_gradcheck(graph_channels):
 
 
 @pytest.mark.parametrize("c_in, c_out", [(2, 2), (1, 8)])  # rows, folded statistics
-def test_graph_conv_train_mode_passes_gradcheck(c_in, c_out):
+def test_graph_conv_train_mode_passes_gradcheck(c_in, c_out, batch_norm_route, moments_source):
     set_seed(0)
     m = _perturbed(MultiScaleGraphConv(c_in, c_out, CHAIN, 3)).train()
     x = torch.randn(2, c_in, 3, 4, dtype=torch.float64, requires_grad=True)
