@@ -52,7 +52,7 @@ from stviz.multiscale_kernels import (
     g3d_project_first,
     g3d_rows,
 )
-from stviz.multiscale_stack import pointwise_conv_stack, projection_batch_norm
+from stviz.multiscale_stack import aggregate_scale_major, pointwise_conv_stack, projection_batch_norm
 
 __all__ = [
     "CONTRACTION_ORDERS",
@@ -204,8 +204,7 @@ class MultiScaleGraphConv(nn.Module):
             weight = self.conv.weight.view(o, k * c)
             y = projection_batch_norm(x, weight, self.conv.bias, self.bn, act, adjacency=self.adjacency())
             return y.view(n, o, t, v)
-        graph = self.adjacency().reshape(k * v, v)  # (K*V, U), row k*V + v
-        s = torch.matmul(x, graph.t()).view(n, c, t, k, v).permute(0, 3, 1, 2, 4)  # scale-major (N, K, C, T, V)
+        s = aggregate_scale_major(x, self.adjacency())  # (N, K, C, T, V)
         weight, bias = folded
         return pointwise_conv_stack(s, weight.view(o, k * c), bias, act).view(n, o, t, v)
 
