@@ -1,6 +1,8 @@
 """Every block and model of the seven networks against the original's forward: eval and training step, interleaved.
 
-Run: ``.venv/bin/python benchmarks/originals.py [--threads 2] [--budget 1.0] [--only TEXT]``.
+Run: ``.venv/bin/python benchmarks/originals.py [--threads 2] [--budget 1.0] [--only TEXT] [--save RUN.json]``.
+``--save`` also writes the run (settings, machine, every row) as JSON; ``benchmarks/originals_table.py`` makes the
+README's table from such files (``benchmarks/results/``).
 
 Each configuration that ST-GCN, CTR-GCN, Shift-GCN, MS-G3D and EfficientGCN-B0/B2/B4 use (every layer's
 in/out channels and stride, at the number of frames the layer sees in a 64-frame clip) is built through
@@ -23,13 +25,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import multiprocessing
+import platform
 import statistics
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -641,6 +646,43 @@ def in_fresh_process(case: Case, mode: str, settings: Settings) -> Timing:
     return Timing(*result)
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_record(rows: list[tuple[Case, str, Timing]], args: argparse.Namespace, seconds: float) -> dict:
+    """What ``--save`` writes: when the run finished (UTC), the processor, torch, the run's seconds and settings, and
+    every row with its goal."""
+    settings = ("threads", "frames", "batch", "clips", "budget", "pairs", "clock", "keep_freed_memory", "in_process")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        "cpu": cpu_name(),
+        "seconds": round(seconds),
+        "settings": {k: getattr(args, k) for k in settings},
+        "rows": [
+            {
+                "name": case.name,
+                "mode": mode,
+                "stviz_ms": t.ours_ms,
+                "original_ms": t.theirs_ms,
+                "ratio": t.ratio,
+                "pair_median": t.pair_median,
+                "pairs": t.pairs,
+                "goal": case.goal,
+            }
+            for case, mode, t in rows
+        ],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -677,7 +719,14 @@ def main(argv: list[str] | None = None) -> int:
         "it); by default, on Linux, each case and mode runs in a child forked from this process, from a settled "
         "allocator (elsewhere always in this process)",
     )
+    parser.add_argument(
+        "--save",
+        type=Path,
+        help="also write the run (date, machine, settings, every row) to this JSON file, for "
+        "benchmarks/originals_table.py",
+    )
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     settings = Settings(args.budget, args.pairs, args.clock, args.threads)
     kept = keep_freed_memory() if args.keep_freed_memory else False  # forked children inherit it
     cases = all_cases(args.batch, args.frames, args.clips)
@@ -696,23 +745,28 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'configuration':58s} {'mode':5s} {'stviz ms':>9s} {'orig ms':>9s} {'ratio':>6s} {'pairs':>6s} {'goal':>5s}"
     )
-    results = []
+    rows = []
     for case in cases.values():
         for mode in args.modes:
             r = timed(case, mode, settings)
+            rows.append((case, mode, r))
             flag = "" if r.ratio <= case.goal else "  OVER"
             print(
                 f"{case.name:58s} {mode:5s} {r.ours_ms:9.2f} {r.theirs_ms:9.2f} {r.ratio:6.2f} {r.pair_median:6.2f} "
                 f"{case.goal:5.1f}{flag}",
                 flush=True,
             )
-            results.append((r.ratio / case.goal, r.ratio, case, mode))
-    worst = max(results, key=lambda r: r[0])
-    over = [r for r in results if r[0] > 1]
-    print(f"\nworst: {worst[2].name} ({worst[3]}) {worst[1]:.2f} against a goal of {worst[2].goal}")
-    print(f"{len(over)} of {len(results)} over their goal")
-    for _, ratio, c, mode in sorted(over, key=lambda r: -r[0]):
-        print(f"  {c.name} ({mode}) {ratio:.2f} > {c.goal}")
+    by_margin = sorted(rows, key=lambda row: -row[2].ratio / row[0].goal)  # worst first
+    over = [(case, mode, r) for case, mode, r in by_margin if r.ratio > case.goal]
+    case, mode, r = by_margin[0]
+    print(f"\nworst: {case.name} ({mode}) {r.ratio:.2f} against a goal of {case.goal}")
+    print(f"{len(over)} of {len(rows)} over their goal")
+    for case, mode, r in over:
+        print(f"  {case.name} ({mode}) {r.ratio:.2f} > {case.goal}")
+    if args.save:
+        record = run_record(rows, args, time.perf_counter() - started)
+        args.save.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"saved to {args.save}")
     return 1 if over else 0
 
 

@@ -10,6 +10,8 @@ where two orders of summation agree to about 1e-12, so a tight tolerance separat
 
 from __future__ import annotations
 
+import argparse
+import json
 import multiprocessing
 import os
 import runpy
@@ -123,3 +125,61 @@ def test_bound_names_the_cases_it_takes():
         BOUND["main"](["--case", "stgcn ConvTemporalGraphical", "--batch", "1", "--frames", "8"])
     with pytest.raises(SystemExit, match="no wider than the output"):
         BOUND["main"](["--case", "msg3d MultiScale_GraphConv(13) 3->96", "--batch", "1", "--frames", "8"])
+
+
+TABLE = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "originals_table.py"))
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def saved_run(path: Path, ratios: dict[tuple[str, str], float]) -> Path:
+    """A run as ``originals.py --save`` writes it, with these ratios (the original at 10 ms)."""
+    timing = ORIGINALS["Timing"]
+    rows = [
+        (ORIGINALS["Case"](name, 0.7 if name.startswith("msg3d MultiScale") else 1.0, failing_make), mode,
+         timing(10 * ratio, 10.0, ratio, 10))
+        for (name, mode), ratio in ratios.items()
+    ]  # fmt: skip
+    args = argparse.Namespace(
+        threads=2, frames=64, batch=8, clips=2, budget=1.0, pairs=10, clock="wall", keep_freed_memory=False,
+        in_process=False,
+    )  # fmt: skip
+    record = ORIGINALS["run_record"](rows, args, 12.3)
+    assert record["seconds"] == 12 and record["settings"]["threads"] == 2 and len(record["rows"]) == len(rows)
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_saved_runs_make_the_table(tmp_path):
+    names = ["msg3d MultiScale_GraphConv(13) 3->96 T64", "msg3d MultiScale_GraphConv(4, powers) 64->64 T64",
+             "ctrgcn CTRGC 3->64 T64", "model MS-G3D"]  # fmt: skip
+    first = {(n, m): r for n, r in zip(names, (0.7004, 0.5, 0.9, 0.6), strict=True) for m in ("eval", "train")}
+    second = {**first, (names[1], "train"): 0.8, (names[2], "eval"): 1.2}
+    runs = [saved_run(tmp_path / "run7.json", first), saved_run(tmp_path / "other.json", second)]
+    assert TABLE["main"]([str(p) for p in runs]) == 0
+    lines = TABLE["table"](TABLE["load"](runs), ["7", "other"]).splitlines()
+    assert lines[0].endswith("rows over the goal (runs 7, other) |")
+    assert lines[2:] == [
+        "| MS-G3D `MultiScale_GraphConv` | 2 | 0.50–0.70 | 0.50–0.80 | 0.7 | 2, 3 of 4 |",  # 0.7004 is over 0.7
+        "| CTR-GCN `CTRGC` | 1 | 0.90–1.20 | 0.90–0.90 | 1.0 | 0, 1 of 2 |",
+        "| model MS-G3D | — | 0.60–0.60 | 0.60–0.60 | 1.0 | 0, 0 of 2 |",
+    ]
+    over = TABLE["rows_over"](TABLE["load"](runs), ["7", "other"]).splitlines()
+    assert over[0].endswith("12 s): 2 of 8 rows over their goal") and over[3].endswith("4 of 8 rows over their goal")
+    assert over[4] == "  ctrgcn CTRGC 3->64 T64 (eval) 1.20 (pairs 1.20) > 1.0"  # worst first: 1.2 / 1.0
+
+
+def test_runs_of_other_cases_are_refused(tmp_path):
+    one = saved_run(tmp_path / "a.json", {("model MS-G3D", "eval"): 0.6})
+    two = saved_run(tmp_path / "b.json", {("model MS-G3D", "train"): 0.6})
+    with pytest.raises(ValueError, match=r"b\.json holds other rows than .*a\.json"):
+        TABLE["load"]([one, two])
+
+
+def test_readme_table_comes_from_the_saved_runs():
+    """The README's block table is what ``originals_table.py`` prints for the runs its header names."""
+    readme = (RESULTS.parents[1] / "README.md").read_text()
+    header = next(line for line in readme.splitlines() if line.startswith("| block or model | configurations"))
+    names = header.split("(runs ")[1].split(")")[0].split(", ")
+    runs = TABLE["load"]([RESULTS / f"run{name}.json" for name in names])
+    assert len(names) >= 3 and all(run["cpu"] for run in runs)
+    assert TABLE["table"](runs, names) in readme
