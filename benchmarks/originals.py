@@ -660,7 +660,7 @@ def cpu_name() -> str:
 def run_record(rows: list[tuple[Case, str, Timing]], args: argparse.Namespace, seconds: float) -> dict:
     """What ``--save`` writes: when the run finished (UTC), the processor, torch, the run's seconds and settings, and
     every row with its goal."""
-    settings = ("threads", "frames", "batch", "clips", "budget", "pairs", "clock", "keep_freed_memory", "in_process")
+    settings = "threads frames batch clips budget pairs clock keep_freed_memory in_process modes only".split()
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "torch": torch.__version__,
@@ -726,12 +726,16 @@ def main(argv: list[str] | None = None) -> int:
         "benchmarks/originals_table.py",
     )
     args = parser.parse_args(argv)
+    if args.save and not args.save.parent.is_dir():  # before the run, not after it
+        parser.error(f"--save: no folder {args.save.parent}")
     started = time.perf_counter()
     settings = Settings(args.budget, args.pairs, args.clock, args.threads)
     kept = keep_freed_memory() if args.keep_freed_memory else False  # forked children inherit it
     cases = all_cases(args.batch, args.frames, args.clips)
     if args.only:
         cases = {k: c for k, c in cases.items() if any(s in k for s in args.only)}
+        if not cases:
+            parser.error(f"--only {' '.join(args.only)}: no configuration's name contains any of these")
     fresh = not args.in_process and sys.platform.startswith("linux")  # glibc's allocator, and a safe fork
     timed = in_fresh_process if fresh else measure_with
     heap = "kept" if kept else "the allocator's defaults"

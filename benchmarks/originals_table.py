@@ -33,14 +33,14 @@ class Group:
     those over the goal."""
 
     goal: float
-    runs: int
+    run_count: int
     configurations: set[str] = field(default_factory=set)
     ratios: dict[str, list[float]] = field(default_factory=lambda: {"eval": [], "train": []})
     rows: list[int] = field(init=False)
     over: list[int] = field(init=False)
 
     def __post_init__(self):
-        self.rows, self.over = [0] * self.runs, [0] * self.runs
+        self.rows, self.over = [0] * self.run_count, [0] * self.run_count
 
 
 def group_of(name: str) -> str:
@@ -67,12 +67,15 @@ def run_name(path: Path) -> str:
 
 
 def load(paths: list[Path]) -> list[dict]:
-    """The saved runs; all must hold the same rows (name and mode), or the table would compare unlike runs."""
+    """The saved runs; all must hold the same rows (name and mode) timed with the same settings, or the table would
+    compare unlike runs."""
     runs = [json.loads(p.read_text()) for p in paths]
     keys = [sorted((r["name"], r["mode"]) for r in run["rows"]) for run in runs]
-    for path, k in zip(paths[1:], keys[1:], strict=True):
+    for path, run, k in zip(paths[1:], runs[1:], keys[1:], strict=True):
         if k != keys[0]:
             raise ValueError(f"{path} holds other rows than {paths[0]}: every run must time the same cases and modes")
+        if run["settings"] != runs[0]["settings"]:
+            raise ValueError(f"{path} was run with other settings than {paths[0]}: {run['settings']}")
     return runs
 
 
@@ -96,7 +99,7 @@ def span(values: list[float]) -> str:
 
 
 def table(runs: list[dict], names: list[str]) -> str:
-    """The markdown table, one line per group."""
+    """The markdown table: its two header lines, then one line per group."""
     lines = [
         f"| block or model | configurations | eval: stviz / original | training step | goal | rows over the goal "
         f"(runs {', '.join(names)}) |",
@@ -113,7 +116,8 @@ def table(runs: list[dict], names: list[str]) -> str:
 
 
 def rows_over(runs: list[dict], names: list[str]) -> str:
-    """Each run's rows over their goal, worst first: ratio, and the median of the per-pair ratios."""
+    """Each run's rows over their goal, worst first (by ratio over goal, as ``originals.py`` lists them): ratio, and
+    the median of the per-pair ratios."""
     lines = []
     for name, run in zip(names, runs, strict=True):
         over = sorted((r for r in run["rows"] if r["ratio"] > r["goal"]), key=lambda r: -r["ratio"] / r["goal"])

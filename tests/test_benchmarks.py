@@ -131,32 +131,35 @@ TABLE = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
-def saved_run(path: Path, ratios: dict[tuple[str, str], float]) -> Path:
+def saved_run(path: Path, ratios: dict[tuple[str, str], float], budget: float = 1.0) -> Path:
     """A run as ``originals.py --save`` writes it, with these ratios (the original at 10 ms)."""
     timing = ORIGINALS["Timing"]
+    graph_conv = ("msg3d MultiScale_GraphConv", ORIGINALS["MSG3D_GRAPH_GOAL"])
     rows = [
-        (ORIGINALS["Case"](name, 0.7 if name.startswith("msg3d MultiScale") else 1.0, failing_make), mode,
-         timing(10 * ratio, 10.0, ratio, 10))
+        (ORIGINALS["Case"](name, graph_conv[1] if name.startswith(graph_conv[0]) else ORIGINALS["GOAL"], failing_make),
+         mode, timing(10 * ratio, 10.0, ratio, 10))
         for (name, mode), ratio in ratios.items()
     ]  # fmt: skip
     args = argparse.Namespace(
-        threads=2, frames=64, batch=8, clips=2, budget=1.0, pairs=10, clock="wall", keep_freed_memory=False,
-        in_process=False,
+        threads=2, frames=64, batch=8, clips=2, budget=budget, pairs=10, clock="wall", keep_freed_memory=False,
+        in_process=False, modes=["eval", "train"], only=[],
     )  # fmt: skip
     record = ORIGINALS["run_record"](rows, args, 12.3)
-    assert record["seconds"] == 12 and record["settings"]["threads"] == 2 and len(record["rows"]) == len(rows)
+    assert record["seconds"] == 12 and record["settings"]["budget"] == budget and len(record["rows"]) == len(rows)
     path.write_text(json.dumps(record))
     return path
 
 
-def test_saved_runs_make_the_table(tmp_path):
+def test_saved_runs_make_the_table(tmp_path, capsys):
     names = ["msg3d MultiScale_GraphConv(13) 3->96 T64", "msg3d MultiScale_GraphConv(4, powers) 64->64 T64",
              "ctrgcn CTRGC 3->64 T64", "model MS-G3D"]  # fmt: skip
     first = {(n, m): r for n, r in zip(names, (0.7004, 0.5, 0.9, 0.6), strict=True) for m in ("eval", "train")}
     second = {**first, (names[1], "train"): 0.8, (names[2], "eval"): 1.2}
     runs = [saved_run(tmp_path / "run7.json", first), saved_run(tmp_path / "other.json", second)]
-    assert TABLE["main"]([str(p) for p in runs]) == 0
+    TABLE["main"]([str(p) for p in runs])
+    printed = capsys.readouterr().out
     lines = TABLE["table"](TABLE["load"](runs), ["7", "other"]).splitlines()
+    assert printed.startswith("\n".join(lines) + "\n\nrun 7 (")  # the table, then the rows over, run by run
     assert lines[0].endswith("rows over the goal (runs 7, other) |")
     assert lines[2:] == [
         "| MS-G3D `MultiScale_GraphConv` | 2 | 0.50–0.70 | 0.50–0.80 | 0.7 | 2, 3 of 4 |",  # 0.7004 is over 0.7
@@ -173,13 +176,42 @@ def test_runs_of_other_cases_are_refused(tmp_path):
     two = saved_run(tmp_path / "b.json", {("model MS-G3D", "train"): 0.6})
     with pytest.raises(ValueError, match=r"b\.json holds other rows than .*a\.json"):
         TABLE["load"]([one, two])
+    slower = saved_run(tmp_path / "c.json", {("model MS-G3D", "eval"): 0.6}, budget=2.0)
+    with pytest.raises(ValueError, match=r"c\.json was run with other settings than .*a\.json: .*'budget': 2\.0"):
+        TABLE["load"]([one, slower])
 
 
 def test_readme_table_comes_from_the_saved_runs():
-    """The README's block table is what ``originals_table.py`` prints for the runs its header names."""
+    """The README's block table is exactly what ``originals_table.py`` prints for the runs its header names."""
     readme = (RESULTS.parents[1] / "README.md").read_text()
-    header = next(line for line in readme.splitlines() if line.startswith("| block or model | configurations"))
-    names = header.split("(runs ")[1].split(")")[0].split(", ")
+    start = readme.index("| block or model | configurations")
+    block = readme[start : readme.index("\n\n", start)]
+    names = block.split("(runs ", 1)[1].split(")", 1)[0].split(", ")
     runs = TABLE["load"]([RESULTS / f"run{name}.json" for name in names])
-    assert len(names) >= 3 and all(run["cpu"] for run in runs)
-    assert TABLE["table"](runs, names) in readme
+    assert len(names) >= 3 and {run["settings"]["threads"] for run in runs} == {2}
+    assert block == TABLE["table"](runs, names)
+
+
+def test_a_run_is_saved_as_it_is_printed(tmp_path, capsys):
+    """``originals.py --save`` writes the rows it prints, with their goals, and its exit status is the verdict."""
+    path = tmp_path / "run.json"
+    only = ["--only", "stgcn ConvTemporalGraphical 3->64", "msg3d MultiScale_GraphConv(13) 3->96"]
+    settings = "--batch 1 --frames 8 --budget 0 --pairs 2 --modes eval --in-process --save".split()
+    threads = ["--threads", str(torch.get_num_threads())]  # timed in this process: leave its threads as they are
+    status = ORIGINALS["main"](only + settings + [str(path)] + threads)
+    rows = json.loads(path.read_text())["rows"]
+    assert [(r["name"], r["mode"], r["goal"]) for r in rows] == [
+        ("stgcn ConvTemporalGraphical 3->64 T8", "eval", 1.0),
+        ("msg3d MultiScale_GraphConv(13) 3->96 T8", "eval", 0.7),
+    ]
+    printed = capsys.readouterr().out
+    for r in rows:
+        assert r["ratio"] == r["stviz_ms"] / r["original_ms"] and r["pairs"] >= 2
+        assert f"{r['name']:58s} eval  {r['stviz_ms']:9.2f} {r['original_ms']:9.2f} {r['ratio']:6.2f}" in printed
+    over = sum(r["ratio"] > r["goal"] for r in rows)
+    assert status == (1 if over else 0) and f"{over} of 2 over their goal" in printed
+    with pytest.raises(SystemExit):
+        ORIGINALS["main"](["--only", "no such block"])
+    with pytest.raises(SystemExit):
+        ORIGINALS["main"](["--save", str(tmp_path / "no folder" / "run.json")])
+    assert "--save: no folder" in capsys.readouterr().err
