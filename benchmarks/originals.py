@@ -722,6 +722,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--save",
         type=Path,
+        metavar="RUN.json",
         help="also write the run (date, machine, settings, every row) to this JSON file, for "
         "benchmarks/originals_table.py",
     )
