@@ -212,6 +212,7 @@ def test_a_run_is_saved_as_it_is_printed(tmp_path, capsys):
     assert status == (1 if over else 0) and f"{over} of 2 over their goal" in printed
     with pytest.raises(SystemExit):
         ORIGINALS["main"](["--only", "no such block"])
+    assert "--only no such block: no configuration's name contains any of these" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         ORIGINALS["main"](["--save", str(tmp_path / "no folder" / "run.json")])
     assert "--save: no folder" in capsys.readouterr().err
