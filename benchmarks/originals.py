@@ -27,9 +27,11 @@ import argparse
 import importlib.util
 import json
 import multiprocessing
+import os
 import platform
 import statistics
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -48,6 +50,7 @@ orig = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(orig)
 
 CASE_TIMEOUT_S = 900  # a model's training case takes under a minute
+THREADS_TIMEOUT_S = 30  # a forked process's first multi-threaded ops take milliseconds, unless they never return
 MSG3D_GRAPH_GOAL = 0.7  # MS-G3D's graph blocks: the contraction order leaves room for much more than parity
 GOAL = 1.0
 
@@ -612,16 +615,42 @@ def settled_measure(case: Case, mode: str, settings: Settings) -> Timing:
     return measure_with(case, mode, settings)
 
 
+def run_threaded_ops(threads: int) -> None:
+    """A reduction and a matrix product on ``threads`` threads, each large enough to use them all."""
+    torch.set_num_threads(threads)
+    torch.ones(1 << 20).sum()
+    torch.ones(256, 256) @ torch.ones(256, 256)
+
+
 def in_fresh_process(case: Case, mode: str, settings: Settings) -> Timing:
     """:func:`settled_measure` in a child forked from this process, which times nothing itself: every case starts from
-    the same heap, whatever ran before it (the heap left by earlier cases otherwise moves a ratio by up to 30%). The
-    caller must not have run a backward pass with an accelerator visible: autograd's device threads do not survive a
-    fork. A child that fails, dies or takes more than :data:`CASE_TIMEOUT_S` raises here, naming the case."""
+    the same heap, whatever ran before it (the heap left by earlier cases otherwise moves a ratio by up to 30%).
+
+    Threads do not survive a fork. With GNU OpenMP (PyTorch's CPU wheels), once this process has run a multi-threaded
+    CPU op the child's first multi-threaded op waits forever for threads it does not have: the child runs a few
+    first (:func:`run_threaded_ops`) and, if they do not return within :data:`THREADS_TIMEOUT_S`, reports it and
+    exits. Likewise autograd's device threads: the caller must not have run a backward pass with an accelerator
+    visible. A child that fails, dies or takes more than :data:`CASE_TIMEOUT_S` raises here, naming the case."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     name = case.name
 
+    def stuck() -> None:  # in the child, on a thread of its own, while its main thread waits on the lost threads
+        sender.send(
+            RuntimeError(
+                f"{name} ({mode}): its forked process hung in its first {settings.threads}-thread op: the process that "
+                "forked it had run multi-threaded CPU work, and OpenMP's threads do not survive a fork. Time the cases "
+                "from a process that has run nothing multi-threaded (python benchmarks/originals.py, or one thread "
+                "until it forks), or with --in-process"
+            )
+        )
+        os._exit(1)
+
     def child() -> None:
+        watchdog = threading.Timer(THREADS_TIMEOUT_S, stuck)
+        watchdog.start()
+        run_threaded_ops(settings.threads)
+        watchdog.cancel()
         try:
             sender.send(astuple(settled_measure(case, mode, settings)))  # plain values: any loader
         except BaseException:

@@ -15,6 +15,9 @@ import json
 import multiprocessing
 import os
 import runpy
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,8 @@ import torch
 
 from stviz import set_seed
 
-ORIGINALS = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "originals.py"))
+ORIGINALS_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "originals.py"
+ORIGINALS = runpy.run_path(str(ORIGINALS_PATH))
 CASES = ORIGINALS["all_cases"](n=1, t=8, clips=1)
 
 
@@ -77,14 +81,67 @@ def failing_make():
     raise KeyError("no such block")
 
 
+def in_new_interpreter(body: str, timeout_s: float = 300) -> str:
+    """``body`` run by a new Python, after ``O`` (originals.py's namespace) and ``CASES`` (tiny cases) are defined: a
+    process that has run nothing multi-threaded, whatever this one ran. Returns what it printed."""
+    setup = f"import runpy, torch\nO = runpy.run_path({str(ORIGINALS_PATH)!r})\n"
+    setup += "CASES = O['all_cases'](n=1, t=8, clips=1)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", setup + textwrap.dedent(body)], capture_output=True, text=True, timeout=timeout_s
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 @FORK
-def test_each_case_is_timed_in_its_own_process_and_its_failure_reported():
-    """In eval: this worker has run backward passes, and with a GPU visible autograd's threads do not survive a fork."""
-    threads = torch.get_num_threads()
-    settings = ORIGINALS["Settings"](budget=0.01, pairs=3, clock="wall", threads=threads + 1)
-    timing = ORIGINALS["in_fresh_process"](CASES["stgcn ConvTemporalGraphical 3->64 T8"], "eval", settings)
-    assert timing.pairs >= 3 and timing.ours_ms > 0 and timing.theirs_ms > 0
-    assert torch.get_num_threads() == threads  # the case set its threads in another process
+def test_each_case_is_timed_in_its_own_process():
+    """From a new interpreter, which has run nothing multi-threaded: a fork copies no threads (the test below), and
+    this pytest process may have run multi-threaded work."""
+    printed = in_new_interpreter("""
+        threads = torch.get_num_threads()
+        settings = O["Settings"](budget=0.01, pairs=3, clock="wall", threads=threads + 1)
+        timing = O["in_fresh_process"](CASES["stgcn ConvTemporalGraphical 3->64 T8"], "eval", settings)
+        assert timing.pairs >= 3 and timing.ours_ms > 0 and timing.theirs_ms > 0, timing
+        assert torch.get_num_threads() == threads  # the case set its threads in another process
+        print("timed")
+    """)
+    assert printed.split() == ["timed"]
+
+
+@FORK
+def test_a_fork_after_multithreaded_work_is_reported_not_left_hanging():
+    """With GNU OpenMP the forked process's first multi-threaded op waits forever for threads it does not have: it is
+    reported within THREADS_TIMEOUT_S instead of CASE_TIMEOUT_S (15 minutes). OpenMP runtimes that handle a fork time
+    the case."""
+    printed = in_new_interpreter("""
+        import time
+        O["run_threaded_ops"](2)  # this process now has OpenMP's threads, which a fork does not copy
+        O["in_fresh_process"].__globals__["THREADS_TIMEOUT_S"] = 5
+        settings = O["Settings"](budget=0.01, pairs=3, clock="wall", threads=2)
+        start = time.perf_counter()
+        try:
+            O["in_fresh_process"](CASES["stgcn ConvTemporalGraphical 3->64 T8"], "eval", settings)
+            print("timed")
+        except RuntimeError as error:
+            print(error)
+        print(time.perf_counter() - start)
+        maps = open("/proc/self/maps").read()
+        print("libgomp" in maps and "libiomp" not in maps)
+    """)
+    *outcome, seconds, gnu_openmp = printed.strip().splitlines()
+    assert float(seconds) < 60
+    if gnu_openmp == "True":
+        assert outcome[0].startswith(
+            "stgcn ConvTemporalGraphical 3->64 T8 (eval): its forked process hung in its first 2-thread op"
+        ), printed
+        assert "OpenMP's threads do not survive a fork" in outcome[0]
+    else:
+        assert outcome == ["timed"] or "hung in its first 2-thread op" in outcome[0], printed
+
+
+@FORK
+def test_a_failing_case_is_reported():
+    """On one thread: no multi-threaded op runs in the forked process, whatever this process ran."""
     failing = ORIGINALS["Case"]("no such case", 1.0, failing_make)
     with pytest.raises(RuntimeError, match=r"(?s)no such case \(eval\) failed in its process.*KeyError"):
         ORIGINALS["in_fresh_process"](failing, "eval", SETTINGS)
