@@ -14,10 +14,11 @@ fastest call (the calls least disturbed by other load); the ``pairs`` column is 
 ratios, a second opinion. Below 1 means stviz is faster. The goal is 1.0 (0.7 for MS-G3D's graph blocks);
 the script prints every ratio and the worst one, and exits with status 1 when a ratio is above its goal.
 
-On Linux each case and mode is timed in a process of its own, forked from this one (which times nothing), that
-first allocates and frees one 31 MiB block: every case starts from the same allocator state, that of a process that
-has freed a large tensor, whatever ran before it (``--in-process``, and other systems, time them all in this process
-instead). Blocks run on N=8 sequences (4 clips of 2 persons), V=25; the full models on 2 clips of 2 persons, T=64.
+On Linux each case and mode is timed in a process of its own, forked from this one (which times nothing), that first
+checks that its threads work and allocates and frees one 31 MiB block: every case starts from the same allocator
+state, that of a process that has freed a large tensor, whatever ran before it (``--in-process``, and other systems,
+time them all in this process instead). Blocks run on N=8 sequences (4 clips of 2 persons), V=25; the full models on 2
+clips of 2 persons, T=64.
 The machine is shared: compare ratios within a run, and take several runs before concluding anything.
 """
 
@@ -616,7 +617,7 @@ def settled_measure(case: Case, mode: str, settings: Settings) -> Timing:
 
 
 def run_threaded_ops(threads: int) -> None:
-    """A reduction and a matrix product on ``threads`` threads, each large enough to use them all."""
+    """A reduction and a matrix product on ``threads`` threads, each large enough to run in parallel."""
     torch.set_num_threads(threads)
     torch.ones(1 << 20).sum()
     torch.ones(256, 256) @ torch.ones(256, 256)
@@ -626,7 +627,7 @@ def in_fresh_process(case: Case, mode: str, settings: Settings) -> Timing:
     """:func:`settled_measure` in a child forked from this process, which times nothing itself: every case starts from
     the same heap, whatever ran before it (the heap left by earlier cases otherwise moves a ratio by up to 30%).
 
-    Threads do not survive a fork. With GNU OpenMP (PyTorch's CPU wheels), once this process has run a multi-threaded
+    Threads do not survive a fork. With GNU OpenMP (PyTorch's Linux wheels), once this process has run a multi-threaded
     CPU op the child's first multi-threaded op waits forever for threads it does not have: the child runs a few
     first (:func:`run_threaded_ops`) and, if they do not return within :data:`THREADS_TIMEOUT_S`, reports it and
     exits. Likewise autograd's device threads: the caller must not have run a backward pass with an accelerator
@@ -635,26 +636,33 @@ def in_fresh_process(case: Case, mode: str, settings: Settings) -> Timing:
     receiver, sender = context.Pipe(duplex=False)
     name = case.name
 
+    reported = threading.Lock()  # in the child: its first report, from the watchdog or from the measurement, is sent
+
     def stuck() -> None:  # in the child, on a thread of its own, while its main thread waits on the lost threads
-        sender.send(
-            RuntimeError(
-                f"{name} ({mode}): its forked process hung in its first {settings.threads}-thread op: the process that "
-                "forked it had run multi-threaded CPU work, and OpenMP's threads do not survive a fork. Time the cases "
-                "from a process that has run nothing multi-threaded (python benchmarks/originals.py, or one thread "
-                "until it forks), or with --in-process"
+        if reported.acquire(blocking=False):
+            sender.send(
+                RuntimeError(
+                    f"{name} ({mode}): its forked process hung in its first {settings.threads}-thread op: the process "
+                    "that forked it had run multi-threaded CPU work, and OpenMP's threads do not survive a fork. Time "
+                    "the cases from a process that has run nothing multi-threaded (python benchmarks/originals.py, or "
+                    "keep it on one thread until it forks), or with --in-process"
+                )
             )
-        )
-        os._exit(1)
+            os._exit(1)
 
     def child() -> None:
         watchdog = threading.Timer(THREADS_TIMEOUT_S, stuck)
+        watchdog.daemon = True
         watchdog.start()
-        run_threaded_ops(settings.threads)
-        watchdog.cancel()
         try:
-            sender.send(astuple(settled_measure(case, mode, settings)))  # plain values: any loader
+            run_threaded_ops(settings.threads)
+            watchdog.cancel()
+            result = astuple(settled_measure(case, mode, settings))  # plain values: any loader
         except BaseException:
-            sender.send(RuntimeError(f"{name} ({mode}) failed in its process:\n{traceback.format_exc()}"))
+            watchdog.cancel()
+            result = RuntimeError(f"{name} ({mode}) failed in its process:\n{traceback.format_exc()}")
+        if reported.acquire(blocking=False):  # else the watchdog fired as the first ops returned, and exits
+            sender.send(result)
 
     process = context.Process(target=child, daemon=True)
     process.start()
@@ -756,6 +764,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmarks/originals_table.py",
     )
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads {args.threads}: at least 1")
     if args.save and not args.save.parent.is_dir():  # before the run, not after it
         parser.error(f"--save: no folder {args.save.parent}")
     started = time.perf_counter()
