@@ -26,7 +26,8 @@ import torch
 
 from stviz import set_seed
 
-ORIGINALS_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "originals.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ORIGINALS_PATH = BENCHMARKS / "originals.py"
 ORIGINALS = runpy.run_path(str(ORIGINALS_PATH))
 CASES = ORIGINALS["all_cases"](n=1, t=8, clips=1)
 
@@ -164,7 +165,7 @@ def test_a_case_whose_process_dies_is_reported(monkeypatch):
         in_fresh_process(CASES["stgcn st_gcn 3->64 s1 T8"], "train", SETTINGS)
 
 
-BOUND = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "multiscale_bound.py"))
+BOUND = runpy.run_path(str(BENCHMARKS / "multiscale_bound.py"))
 
 
 def test_bound_times_the_block_before_batchnorm():
@@ -193,8 +194,8 @@ def test_bound_names_the_cases_it_takes():
         BOUND["main"](["--case", "msg3d MultiScale_GraphConv(13) 3->96", "--batch", "1", "--frames", "8"])
 
 
-TABLE = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "originals_table.py"))
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+TABLE = runpy.run_path(str(BENCHMARKS / "originals_table.py"))
+RESULTS = BENCHMARKS / "results"
 
 
 def saved_run(path: Path, ratios: dict[tuple[str, str], float], budget: float = 1.0) -> Path:
@@ -249,7 +250,7 @@ def test_runs_of_other_cases_are_refused(tmp_path):
 
 def test_readme_table_comes_from_the_saved_runs():
     """The README's block table is exactly what ``originals_table.py`` prints for the runs its header names."""
-    readme = (RESULTS.parents[1] / "README.md").read_text()
+    readme = (BENCHMARKS.parent / "README.md").read_text()
     start = readme.index("| block or model | configurations")
     block = readme[start : readme.index("\n\n", start)]
     names = block.split("(runs ", 1)[1].split(")", 1)[0].split(", ")
