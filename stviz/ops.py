@@ -209,9 +209,11 @@ def _build_target(with_cuda: bool) -> tuple[str, Path, list[Path]]:
     capabilities), so nodes with different GPUs sharing one cache folder each keep their own build."""
     csrc = _source_dir()
     sources = [csrc / "temporal_shift.cpp"]
+    headers = []  # what the sources include from csrc/: a change to them must rebuild too
     architectures = []
     if with_cuda:
         sources.append(csrc / "cuda" / "temporal_shift.cu")
+        headers.append(csrc / "cuda" / "temporal_shift_plane.cuh")
         listed = os.environ.get("TORCH_CUDA_ARCH_LIST", "")  # what torch then builds for, whatever the GPUs
         visible = sorted({str(torch.cuda.get_device_capability(i)) for i in range(torch.cuda.device_count())})
         architectures = [listed] if listed else visible
@@ -219,7 +221,7 @@ def _build_target(with_cuda: bool) -> tuple[str, Path, list[Path]]:
     # The source folder is part of the key: ninja rebuilds whenever a source path changes.
     for part in [torch.__version__, str(torch.version.cuda), str(csrc), *_CFLAGS, *_CUDA_CFLAGS, *architectures]:
         digest.update(part.encode())
-    for src in sources:
+    for src in sources + headers:
         digest.update(src.read_bytes())
     name = f"stviz_temporal_shift_{'cuda' if with_cuda else 'cpu'}_{digest.hexdigest()[:12]}"
     return name, _cache_root() / f"torch-{torch.__version__}" / name, sources

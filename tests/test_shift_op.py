@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -315,6 +316,40 @@ def test_cuda_equals_cpu(compiled, dtype, stride):
 
 
 @CUDA
+@pytest.mark.parametrize(
+    "shape, stride",
+    [((300, 256, 4, 2), 1), ((2, 8, 100, 25), 1), ((2, 8, 100, 25), 3), ((1, 8, 300, 25), 2)],
+    ids=["planes beyond gridDim.y", "several blocks per plane", "strided", "T=300"],
+)
+def test_cuda_grid_covers_every_plane_and_element(compiled, shape, stride):
+    """More (n, c) planes than the grid's 65535 rows of blocks, planes longer than one block's 1024 elements, and a
+    non-contiguous input: the CUDA kernels' three ops equal the CPU kernels'."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape[0], shape[2], shape[1], shape[3], generator=gen).transpose(1, 2)  # not contiguous
+    offset = torch.rand(shape[1], generator=gen) * 16 - 8
+    g = torch.randn(shape[0], shape[1], shape[2] // stride, shape[3], generator=gen)
+    stviz_ops = torch.ops.stviz
+    for got, want in (
+        (stviz_ops.temporal_shift(x.cuda(), offset.cuda(), stride), stviz_ops.temporal_shift(x, offset, stride)),
+        (stviz_ops.temporal_shift_adjoint(g.cuda(), offset.cuda(), stride, shape[2]),
+         stviz_ops.temporal_shift_adjoint(g, offset, stride, shape[2])),
+        (stviz_ops.temporal_shift_offset_grad(g.cuda(), x.cuda(), offset.cuda(), stride),
+         stviz_ops.temporal_shift_offset_grad(g, x, offset, stride)),
+    ):  # fmt: skip
+        torch.testing.assert_close(got.cpu(), want, rtol=1e-5, atol=1e-4)
+
+
+@CUDA
+def test_cuda_refuses_a_plane_too_long_for_32_bit_indices(compiled):
+    """A plane of T * V >= 2^31 elements is refused with the reason, before the input is made contiguous (an expanded
+    input of one row takes no memory)."""
+    frames = 2**31 // 25 + 1
+    x = torch.zeros(1, 1, 1, 25, device="cuda").expand(1, 1, frames, 25)
+    with pytest.raises(RuntimeError, match=r"T \* V = 2147483650 elements; the CUDA kernels index a plane"):
+        torch.ops.stviz.temporal_shift(x, torch.zeros(1, device="cuda"), 1)
+
+
+@CUDA
 def test_opcheck_cuda(compiled):
     run_opcheck("cuda")
 
@@ -334,3 +369,18 @@ def test_cuda_build_is_kept_per_gpu_architecture(monkeypatch):
     monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
     listed_a100, listed_h100 = names((8, 0))[0], names((9, 0))[0]
     assert listed_a100 == listed_h100 and listed_a100 not in (a100, h100)
+
+
+def test_a_change_to_the_cuda_header_is_a_new_build(monkeypatch, tmp_path):
+    """The CUDA build's name hashes the header that the kernel includes, so an edited header is compiled afresh
+    (a build kept under the old name would still run the old arithmetic); the CPU build does not include it."""
+    csrc = tmp_path / "csrc"
+    shutil.copytree(Path(ops.__file__).resolve().parents[1] / "csrc", csrc)
+    monkeypatch.setattr(ops, "_SOURCE_DIRS", (csrc,))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: (9, 0))
+    before = ops._build_target(with_cuda=True)[0], ops._build_target(with_cuda=False)[0]
+    header = csrc / "cuda" / "temporal_shift_plane.cuh"
+    header.write_text(header.read_text() + "\n// edited\n")
+    after = ops._build_target(with_cuda=True)[0], ops._build_target(with_cuda=False)[0]
+    assert after[0] != before[0] and after[1] == before[1]

@@ -1,0 +1,106 @@
+// The per-element arithmetic of the CUDA kernels (csrc/cuda/temporal_shift.cu), one (n, c) plane at a time.
+//
+// A plane is x[n, c] viewed flat: T rows of V joints, element i = row * V + v. Its two taps come from the
+// channel's offset once per plane (Taps); then each element is an add and a compare or two, with no 64-bit
+// division: at stride 1 the row of a tap never needs computing, since a tap row lies in [0, rows) exactly when
+// its flat index lies in [0, rows * V). Indices within a plane are 32-bit (the kernels check T * V < 2^31).
+//
+// Plain C++ when not compiled by nvcc, so that tests/test_shift_op.py runs these same functions on the host
+// against the CPU kernels, GPU or not.
+#pragma once
+
+#include <cstdint>
+
+#ifdef __CUDACC__
+#define STVIZ_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#include <cmath>
+#define STVIZ_HOST_DEVICE inline
+#endif
+
+namespace stviz {
+namespace plane {
+
+template <typename acc_t>
+STVIZ_HOST_DEVICE acc_t floor_of(acc_t value) {
+#ifdef __CUDA_ARCH__
+  return ::floor(value);
+#else
+  return std::floor(value);
+#endif
+}
+
+// Output row r of a plane reads input rows r * stride + start (weight lo) and r * stride + start + 1 (weight hi).
+template <typename acc_t>
+struct Taps {
+  int64_t start;
+  acc_t lo;
+  acc_t hi;
+};
+
+// The taps of an offset: start = floor(offset), clamped to a range where a tap outside [0, frames) stays outside
+// (as the CPU kernels' floor_start), lo = 1 - frac and hi = frac.
+template <typename acc_t>
+STVIZ_HOST_DEVICE Taps<acc_t> taps(acc_t offset, int64_t frames, int64_t span) {
+  const acc_t limit = static_cast<acc_t>(frames + span + 2);
+  const acc_t k = floor_of(offset);
+  const acc_t clamped = k < -limit ? -limit : (k > limit ? limit : k);
+  const acc_t frac = offset - k;
+  return {static_cast<int64_t>(clamped), acc_t(1) - frac, frac};
+}
+
+// Flat index of output element i's low tap in the input plane: (r * stride + start) * V + v.
+template <typename acc_t>
+STVIZ_HOST_DEVICE int64_t low_tap(int i, const Taps<acc_t>& t, int V, int stride) {
+  const int extra_rows = stride == 1 ? 0 : (i / V) * (stride - 1);  // r * (stride - 1); no division at stride 1
+  return i + (extra_rows + t.start) * V;
+}
+
+// Output element i = r * V + v of the forward. A tap outside the plane's rows_in * V elements, or with weight 0,
+// is not read.
+template <typename scalar_t, typename acc_t>
+STVIZ_HOST_DEVICE acc_t forward_element(const scalar_t* x, int i, const Taps<acc_t>& t, int rows_in, int V,
+                                        int stride) {
+  const int64_t lo = low_tap(i, t, V, stride), hi = lo + V, n = int64_t(rows_in) * V;
+  acc_t value = 0;
+  if (t.lo != acc_t(0) && lo >= 0 && lo < n) value += t.lo * acc_t(x[lo]);
+  if (t.hi != acc_t(0) && hi >= 0 && hi < n) value += t.hi * acc_t(x[hi]);
+  return value;
+}
+
+// Input element i = row * V + v of the adjoint (the input gradient): row received weight lo from output row
+// (row - start) / stride and weight hi from output row (row - start - 1) / stride, where the division is exact
+// and the row lies in [0, rows_out).
+template <typename scalar_t, typename acc_t>
+STVIZ_HOST_DEVICE acc_t adjoint_element(const scalar_t* g, int i, const Taps<acc_t>& t, int rows_out, int V,
+                                        int stride) {
+  const int64_t n = int64_t(rows_out) * V;
+  acc_t value = 0;
+  if (stride == 1) {  // output rows row - start and row - start - 1: flat indices i - start * V and that - V
+    const int64_t from_lo = i - t.start * V, from_hi = from_lo - V;
+    if (t.lo != acc_t(0) && from_lo >= 0 && from_lo < n) value += t.lo * acc_t(g[from_lo]);
+    if (t.hi != acc_t(0) && from_hi >= 0 && from_hi < n) value += t.hi * acc_t(g[from_hi]);
+    return value;
+  }
+  const int row = i / V, v = i - row * V;
+  const int64_t d_lo = row - t.start, d_hi = d_lo - 1, span = int64_t(rows_out) * stride;
+  // in [0, span) the distance fits 32 bits, so its division by the stride does too
+  if (t.lo != acc_t(0) && d_lo >= 0 && d_lo < span && int(d_lo) % stride == 0)
+    value += t.lo * acc_t(g[(int(d_lo) / stride) * V + v]);
+  if (t.hi != acc_t(0) && d_hi >= 0 && d_hi < span && int(d_hi) % stride == 0)
+    value += t.hi * acc_t(g[(int(d_hi) / stride) * V + v]);
+  return value;
+}
+
+// Output element i's term of d loss / d offset: g[i] * (x[high tap] - x[low tap]), a tap outside reading 0.
+template <typename scalar_t, typename acc_t>
+STVIZ_HOST_DEVICE acc_t offset_grad_term(const scalar_t* g, const scalar_t* x, int i, const Taps<acc_t>& t,
+                                         int rows_in, int V, int stride) {
+  const int64_t lo = low_tap(i, t, V, stride), hi = lo + V, n = int64_t(rows_in) * V;
+  const acc_t a = lo >= 0 && lo < n ? acc_t(x[lo]) : acc_t(0);
+  const acc_t b = hi >= 0 && hi < n ? acc_t(x[hi]) : acc_t(0);
+  return acc_t(g[i]) * (b - a);
+}
+
+}  // namespace plane
+}  // namespace stviz
