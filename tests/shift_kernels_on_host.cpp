@@ -1,66 +1,71 @@
-// The CUDA kernels' per-element arithmetic (csrc/cuda/temporal_shift_plane.cuh) run on the host, plane by plane
-// and element by element as the kernels' threads run it, for tests/test_shift_op.py to compare with the CPU kernels
-// on machines without a GPU. Built there with the C++ compiler alone and called through ctypes.
+// The CUDA kernels' threads (csrc/cuda/temporal_shift_plane.cuh) run on the host: every thread of every block of the
+// kernels' grids in turn, for tests/test_shift_cuda_on_host.py to compare with the CPU kernels on machines without a
+// GPU. grid_y (the rows of blocks that walk the planes) is a parameter, so that a test can make them wrap as more than
+// 65535 planes do on the GPU. Built there with the C++ compiler alone and called through ctypes.
 #include <cstdint>
+#include <vector>
 
 #include "temporal_shift_plane.cuh"
 
 namespace {
 
-using stviz::plane::Taps;
+namespace plane = stviz::plane;
 
 template <typename scalar_t>
 void forward(const scalar_t* x, const scalar_t* offset, scalar_t* out, int64_t planes, int64_t C, int T, int V,
-             int stride) {
+             int stride, int64_t grid_y) {
   const int To = T / stride;
-  for (int64_t p = 0; p < planes; ++p) {
-    const Taps<scalar_t> taps = stviz::plane::taps<scalar_t>(offset[p % C], T, int64_t(To) * stride);
-    for (int i = 0; i < To * V; ++i)
-      out[p * To * V + i] = stviz::plane::forward_element<scalar_t, scalar_t>(x + p * T * V, i, taps, T, V, stride);
-  }
+  for (int64_t block_y = 0; block_y < grid_y; ++block_y)
+    for (int block_x = 0; block_x < plane::blocks_per_plane(int64_t(To) * V); ++block_x)
+      for (int thread = 0; thread < plane::kThreads; ++thread)
+        plane::forward_thread<scalar_t, scalar_t>(x, offset, out, planes, C, T, To, V, stride, block_x, block_y,
+                                                  grid_y, thread);
 }
 
 template <typename scalar_t>
 void adjoint(const scalar_t* g, const scalar_t* offset, scalar_t* grad_x, int64_t planes, int64_t C, int T, int V,
-             int stride) {
+             int stride, int64_t grid_y) {
   const int To = T / stride;
-  for (int64_t p = 0; p < planes; ++p) {
-    const Taps<scalar_t> taps = stviz::plane::taps<scalar_t>(offset[p % C], T, int64_t(To) * stride);
-    for (int i = 0; i < T * V; ++i)
-      grad_x[p * T * V + i] = stviz::plane::adjoint_element<scalar_t, scalar_t>(g + p * To * V, i, taps, To, V, stride);
-  }
+  for (int64_t block_y = 0; block_y < grid_y; ++block_y)
+    for (int block_x = 0; block_x < plane::blocks_per_plane(int64_t(T) * V); ++block_x)
+      for (int thread = 0; thread < plane::kThreads; ++thread)
+        plane::adjoint_thread<scalar_t, scalar_t>(g, offset, grad_x, planes, C, T, To, V, stride, block_x, block_y,
+                                                  grid_y, thread);
 }
 
-// One sum per plane, then over n in order: what offset_grad_plane_kernel and sum_over_batch_kernel compute.
+// offset_grad_plane_kernel's block per plane, its shared-memory halving done step by step (within a step no
+// thread reads a slot that another writes), then sum_over_batch_kernel.
 template <typename scalar_t>
 void offset_grad(const scalar_t* g, const scalar_t* x, const scalar_t* offset, scalar_t* grad_offset, int64_t N,
-                 int64_t C, int T, int V, int stride) {
+                 int64_t C, int T, int V, int stride, int64_t) {
   const int To = T / stride;
-  for (int64_t c = 0; c < C; ++c) grad_offset[c] = 0;
+  std::vector<scalar_t> partial(N * C), shared(plane::kThreads);
   for (int64_t p = 0; p < N * C; ++p) {
-    const Taps<scalar_t> taps = stviz::plane::taps<scalar_t>(offset[p % C], T, int64_t(To) * stride);
-    scalar_t sum = 0;
-    for (int i = 0; i < To * V; ++i)
-      sum += stviz::plane::offset_grad_term<scalar_t, scalar_t>(g + p * To * V, x + p * T * V, i, taps, T, V, stride);
-    grad_offset[p % C] += sum;
+    for (int thread = 0; thread < plane::kThreads; ++thread)
+      shared[thread] = plane::offset_grad_partial<scalar_t, scalar_t>(g, x, offset, C, T, To, V, stride, p, thread);
+    for (int width = plane::kThreads / 2; width > 0; width /= 2)
+      for (int thread = 0; thread < width; ++thread) shared[thread] += shared[thread + width];
+    partial[p] = shared[0];
   }
+  for (int64_t c = 0; c < C; ++c) grad_offset[c] = plane::sum_over_batch(partial.data(), N, C, c);
 }
 
 }  // namespace
 
-// forward_float, forward_double, adjoint_float, ...: C names for ctypes.
-#define STVIZ_EXPORT(scalar_t)                                                                                       \
-  void forward_##scalar_t(const scalar_t* x, const scalar_t* offset, scalar_t* out, int64_t planes, int64_t C, int T, \
-                          int V, int stride) {                                                                       \
-    forward(x, offset, out, planes, C, T, V, stride);                                                                \
-  }                                                                                                                  \
-  void adjoint_##scalar_t(const scalar_t* g, const scalar_t* offset, scalar_t* grad_x, int64_t planes, int64_t C,     \
-                          int T, int V, int stride) {                                                                \
-    adjoint(g, offset, grad_x, planes, C, T, V, stride);                                                             \
-  }                                                                                                                  \
-  void offset_grad_##scalar_t(const scalar_t* g, const scalar_t* x, const scalar_t* offset, scalar_t* grad_offset,    \
-                              int64_t N, int64_t C, int T, int V, int stride) {                                      \
-    offset_grad(g, x, offset, grad_offset, N, C, T, V, stride);                                                      \
+// forward_float, forward_double, adjoint_float, ...: C names for ctypes. The last argument is grid_y (unused by
+// offset_grad, which has one block per plane).
+#define STVIZ_EXPORT(scalar_t)                                                                                     \
+  void forward_##scalar_t(const scalar_t* x, const scalar_t* offset, scalar_t* out, int64_t planes, int64_t C,    \
+                          int T, int V, int stride, int64_t grid_y) {                                              \
+    forward(x, offset, out, planes, C, T, V, stride, grid_y);                                                      \
+  }                                                                                                                \
+  void adjoint_##scalar_t(const scalar_t* g, const scalar_t* offset, scalar_t* grad_x, int64_t planes, int64_t C,   \
+                          int T, int V, int stride, int64_t grid_y) {                                              \
+    adjoint(g, offset, grad_x, planes, C, T, V, stride, grid_y);                                                   \
+  }                                                                                                                \
+  void offset_grad_##scalar_t(const scalar_t* g, const scalar_t* x, const scalar_t* offset, scalar_t* grad_offset,  \
+                              int64_t N, int64_t C, int T, int V, int stride, int64_t grid_y) {                    \
+    offset_grad(g, x, offset, grad_offset, N, C, T, V, stride, grid_y);                                            \
   }
 
 extern "C" {

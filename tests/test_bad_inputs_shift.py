@@ -38,7 +38,7 @@ def plant_lock(build_dir: Path, pid: int, age_seconds: float = 0.0) -> Path:
 def test_a_killed_build_does_not_block_the_next_import(compiled, tmp_path, monkeypatch):
     """A build process is killed while it holds both locks; the next import clears them and loads the op."""
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
-    _, build_dir, _ = ops._build_target(with_cuda=False)
+    _, build_dir, _ = ops._build_target(with_cuda=ops._cuda_buildable())  # the build the next import loads
     # start from a copy of the finished build, so that the next load needs no compiler run
     shutil.copytree(Path(compiled.library).parent, build_dir, ignore=shutil.ignore_patterns("*lock"))
     holder = (
@@ -92,6 +92,8 @@ def test_load_extension_falls_back_when_the_lock_times_out(tmp_path, monkeypatch
     monkeypatch.setattr(ops, "hold_lock", functools.partial(build_lock.hold_lock, wait_seconds=0.3))
     _, build_dir, _ = ops._build_target(with_cuda=False)
     lock = plant_lock(build_dir, os.getpid())
+    if ops._cuda_buildable():  # with a GPU the CUDA build is tried first: held too, so both time out
+        plant_lock(ops._build_target(with_cuda=True)[1], os.getpid())
     with pytest.warns(
         RuntimeWarning, match=f"unavailable on this machine .*build lock {re.escape(str(lock))} is held by"
     ):

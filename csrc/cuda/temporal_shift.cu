@@ -2,10 +2,10 @@
 //
 // The forward and the adjoint (a gather, so no atomics) run on a grid whose y index walks the (n, c) planes and
 // whose x index walks the elements of a plane, kUnroll per thread, so that each thread has several loads in flight:
-// a shift moves memory and does almost no arithmetic. The per-plane taps are worked out once per plane and the
-// per-element arithmetic (csrc/cuda/temporal_shift_plane.cuh, which the tests also run on the host) has no 64-bit
-// division. The offset gradient runs one block per plane, whose partial sums are then added over n in a fixed
-// order: every result is deterministic. The caller (stviz/ops.py) has checked that the offsets are finite; a tap
+// a shift moves memory and does almost no arithmetic. The taps are worked out once per plane, and per element there
+// is no 64-bit division. The offset gradient runs one block per plane, whose partial sums are then added over n in a
+// fixed order: every result is deterministic. What each thread computes is in csrc/cuda/temporal_shift_plane.cuh,
+// which the tests also run on the host. The caller (stviz/ops.py) has checked that the offsets are finite; a tap
 // whose weight is 0 is skipped, as on the CPU.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
@@ -15,7 +15,6 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <tuple>
@@ -31,103 +30,57 @@ void check_offset_grad_args(const at::Tensor& grad_in, const at::Tensor& x_in, c
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kUnroll = 4;  // elements per thread and pass: their loads are issued before any result is stored
-constexpr int64_t kMaxPlaneBlocks = 65535;  // gridDim.y's limit; more planes are walked in a loop
+using plane::kThreads;
 
-// The kernels index within a plane with 32-bit integers.
+// The kernels index within a plane with 32-bit integers, and the offset gradient runs one block per plane.
 void check_plane_size(int64_t frames, int64_t joints) {
   TORCH_CHECK(frames * joints <= std::numeric_limits<int>::max(), "temporal_shift (CUDA): one (n, c) plane has ",
               "T * V = ", frames * joints, " elements; the CUDA kernels index a plane with 32-bit integers (at most ",
               "2^31 - 1)");
 }
 
-// Grid of the element-wise kernels: x covers a plane's elements, kThreads * kUnroll per block; y the planes.
 dim3 plane_grid(int64_t per_plane, int64_t planes) {
-  const int64_t per_block = int64_t(kThreads) * kUnroll;
-  return dim3(static_cast<unsigned>((per_plane + per_block - 1) / per_block),
-              static_cast<unsigned>(std::min(planes, kMaxPlaneBlocks)));
+  return dim3(static_cast<unsigned>(plane::blocks_per_plane(per_plane)),
+              static_cast<unsigned>(plane::plane_block_rows(planes)));
 }
 
 template <typename scalar_t, typename acc_t>
 __global__ void forward_kernel(const scalar_t* __restrict__ x, const acc_t* __restrict__ offset,
                                scalar_t* __restrict__ out, int64_t planes, int64_t C, int T, int To, int V,
                                int stride) {
-  const int per_plane = To * V;
-  for (int64_t p = blockIdx.y; p < planes; p += gridDim.y) {
-    const plane::Taps<acc_t> taps = plane::taps<acc_t>(offset[p % C], T, int64_t(To) * stride);
-    const scalar_t* src = x + p * T * V;
-    scalar_t* dst = out + p * per_plane;
-    const int first = blockIdx.x * kThreads * kUnroll + threadIdx.x;
-    acc_t values[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = first + u * kThreads;
-      if (i < per_plane) values[u] = plane::forward_element<scalar_t, acc_t>(src, i, taps, T, V, stride);
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = first + u * kThreads;
-      if (i < per_plane) dst[i] = static_cast<scalar_t>(values[u]);
-    }
-  }
+  plane::forward_thread<scalar_t, acc_t>(x, offset, out, planes, C, T, To, V, stride, blockIdx.x, blockIdx.y,
+                                         gridDim.y, threadIdx.x);
 }
 
 template <typename scalar_t, typename acc_t>
 __global__ void adjoint_kernel(const scalar_t* __restrict__ g, const acc_t* __restrict__ offset,
                                scalar_t* __restrict__ grad_x, int64_t planes, int64_t C, int T, int To, int V,
                                int stride) {
-  const int per_plane = T * V;
-  for (int64_t p = blockIdx.y; p < planes; p += gridDim.y) {
-    const plane::Taps<acc_t> taps = plane::taps<acc_t>(offset[p % C], T, int64_t(To) * stride);
-    const scalar_t* src = g + p * To * V;
-    scalar_t* dst = grad_x + p * per_plane;
-    const int first = blockIdx.x * kThreads * kUnroll + threadIdx.x;
-    acc_t values[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = first + u * kThreads;
-      if (i < per_plane) values[u] = plane::adjoint_element<scalar_t, acc_t>(src, i, taps, To, V, stride);
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = first + u * kThreads;
-      if (i < per_plane) dst[i] = static_cast<scalar_t>(values[u]);
-    }
-  }
+  plane::adjoint_thread<scalar_t, acc_t>(g, offset, grad_x, planes, C, T, To, V, stride, blockIdx.x, blockIdx.y,
+                                         gridDim.y, threadIdx.x);
 }
 
-// One block per plane (gridDim.x = N * C): partial[plane] = sum over the plane's output elements.
+// One block of kThreads per plane (gridDim.x = N * C): partial[plane] = the sum over the plane's output elements.
 template <typename scalar_t, typename acc_t>
 __global__ void offset_grad_plane_kernel(const scalar_t* __restrict__ g, const scalar_t* __restrict__ x,
                                          const acc_t* __restrict__ offset, acc_t* __restrict__ partial, int64_t C,
                                          int T, int To, int V, int stride) {
-  const int64_t p = blockIdx.x;
-  const plane::Taps<acc_t> taps = plane::taps<acc_t>(offset[p % C], T, int64_t(To) * stride);
-  const scalar_t* src = x + p * T * V;
-  const scalar_t* gr = g + p * To * V;
-  const int per_plane = To * V;
-  acc_t sum = 0;
-  for (int i = threadIdx.x; i < per_plane; i += blockDim.x)
-    sum += plane::offset_grad_term<scalar_t, acc_t>(gr, src, i, taps, T, V, stride);
   __shared__ acc_t shared[kThreads];
-  shared[threadIdx.x] = sum;
+  shared[threadIdx.x] =
+      plane::offset_grad_partial<scalar_t, acc_t>(g, x, offset, C, T, To, V, stride, blockIdx.x, threadIdx.x);
   __syncthreads();
   for (int width = kThreads / 2; width > 0; width /= 2) {
     if (threadIdx.x < width) shared[threadIdx.x] += shared[threadIdx.x + width];
     __syncthreads();
   }
-  if (threadIdx.x == 0) partial[p] = shared[0];
+  if (threadIdx.x == 0) partial[blockIdx.x] = shared[0];
 }
 
 template <typename acc_t>
 __global__ void sum_over_batch_kernel(const acc_t* __restrict__ partial, acc_t* __restrict__ out, int64_t N,
                                       int64_t C) {
   const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (c >= C) return;
-  acc_t total = 0;
-  for (int64_t n = 0; n < N; ++n) total += partial[n * C + c];
-  out[c] = total;
+  if (c < C) out[c] = plane::sum_over_batch(partial, N, C, c);
 }
 
 at::Tensor temporal_shift_cuda(const at::Tensor& x_in, const at::Tensor& offset_in, int64_t stride) {
@@ -181,6 +134,8 @@ at::Tensor temporal_shift_offset_grad_cuda(const at::Tensor& grad_in, const at::
   const at::Tensor x = x_in.contiguous();
   const at::Tensor offset = offset_in.contiguous();
   const int64_t N = x.size(0), C = x.size(1), T = x.size(2), V = x.size(3), To = T / stride;
+  TORCH_CHECK(N * C <= std::numeric_limits<int>::max(), "temporal_shift_offset_grad (CUDA): N * C = ", N * C,
+              " planes, more than the ", std::numeric_limits<int>::max(), " blocks of one launch");
   at::Tensor partial = offset.new_empty({N, C});
   at::Tensor grad_offset = offset.new_empty({C});
   if (C == 0) return grad_offset;

@@ -1,25 +1,40 @@
-// The per-element arithmetic of the CUDA kernels (csrc/cuda/temporal_shift.cu), one (n, c) plane at a time.
+// What each thread of the CUDA kernels (csrc/cuda/temporal_shift.cu) computes, one (n, c) plane at a time.
 //
 // A plane is x[n, c] viewed flat: T rows of V joints, element i = row * V + v. Its two taps come from the
 // channel's offset once per plane (Taps); then each element is an add and a compare or two, with no 64-bit
 // division: at stride 1 the row of a tap never needs computing, since a tap row lies in [0, rows) exactly when
 // its flat index lies in [0, rows * V). Indices within a plane are 32-bit (the kernels check T * V < 2^31).
+// The kernels are one call each of forward_thread, adjoint_thread and offset_grad_partial (plus the reduction of
+// the partial sums in shared memory).
 //
-// Plain C++ when not compiled by nvcc, so that tests/test_shift_op.py runs these same functions on the host
-// against the CPU kernels, GPU or not.
+// Plain C++ when not compiled by nvcc, so that tests/test_shift_cuda_on_host.py runs these same functions on the
+// host, thread by thread over the whole grid, against the CPU kernels, GPU or not.
 #pragma once
 
 #include <cstdint>
 
 #ifdef __CUDACC__
 #define STVIZ_HOST_DEVICE __host__ __device__ __forceinline__
+#define STVIZ_UNROLL _Pragma("unroll")
 #else
 #include <cmath>
 #define STVIZ_HOST_DEVICE inline
+#define STVIZ_UNROLL
 #endif
 
 namespace stviz {
 namespace plane {
+
+constexpr int kThreads = 256;  // threads per block
+constexpr int kUnroll = 4;    // elements per thread and pass: their loads are issued before any result is stored
+constexpr int64_t kMaxPlaneBlocks = 65535;  // gridDim.y's limit; more planes are walked in a loop
+
+// The element-wise kernels' grid: x covers a plane's elements, kThreads * kUnroll per block; y the planes.
+inline int64_t blocks_per_plane(int64_t per_plane) {
+  const int64_t per_block = int64_t(kThreads) * kUnroll;
+  return (per_plane + per_block - 1) / per_block;
+}
+inline int64_t plane_block_rows(int64_t planes) { return planes < kMaxPlaneBlocks ? planes : kMaxPlaneBlocks; }
 
 template <typename acc_t>
 STVIZ_HOST_DEVICE acc_t floor_of(acc_t value) {
@@ -44,7 +59,7 @@ template <typename acc_t>
 STVIZ_HOST_DEVICE Taps<acc_t> taps(acc_t offset, int64_t frames, int64_t span) {
   const acc_t limit = static_cast<acc_t>(frames + span + 2);
   const acc_t k = floor_of(offset);
-  const acc_t clamped = k < -limit ? -limit : (k > limit ? limit : k);
+  const acc_t clamped = !(k >= -limit) ? -limit : (k > limit ? limit : k);  // NaN: -limit, as fmax(NaN, -limit)
   const acc_t frac = offset - k;
   return {static_cast<int64_t>(clamped), acc_t(1) - frac, frac};
 }
@@ -100,6 +115,78 @@ STVIZ_HOST_DEVICE acc_t offset_grad_term(const scalar_t* g, const scalar_t* x, i
   const acc_t a = lo >= 0 && lo < n ? acc_t(x[lo]) : acc_t(0);
   const acc_t b = hi >= 0 && hi < n ? acc_t(x[hi]) : acc_t(0);
   return acc_t(g[i]) * (b - a);
+}
+
+// Thread `thread` of block (block_x, block_y) in a grid of grid_y block rows: the forward's output elements
+// block_x * kThreads * kUnroll + thread + u * kThreads (u < kUnroll) of planes block_y, block_y + grid_y, ...
+template <typename scalar_t, typename acc_t>
+STVIZ_HOST_DEVICE void forward_thread(const scalar_t* x, const acc_t* offset, scalar_t* out, int64_t planes, int64_t C,
+                                      int T, int To, int V, int stride, int block_x, int64_t block_y, int64_t grid_y,
+                                      int thread) {
+  const int per_plane = To * V;
+  const int first = block_x * kThreads * kUnroll + thread;
+  for (int64_t p = block_y; p < planes; p += grid_y) {
+    const Taps<acc_t> t = taps<acc_t>(offset[p % C], T, int64_t(To) * stride);
+    const scalar_t* src = x + p * T * V;
+    scalar_t* dst = out + p * per_plane;
+    acc_t values[kUnroll];
+    STVIZ_UNROLL
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = first + u * kThreads;
+      if (i < per_plane) values[u] = forward_element<scalar_t, acc_t>(src, i, t, T, V, stride);
+    }
+    STVIZ_UNROLL
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = first + u * kThreads;
+      if (i < per_plane) dst[i] = static_cast<scalar_t>(values[u]);
+    }
+  }
+}
+
+// The adjoint's thread: as forward_thread, over the input gradient's T * V elements of each plane.
+template <typename scalar_t, typename acc_t>
+STVIZ_HOST_DEVICE void adjoint_thread(const scalar_t* g, const acc_t* offset, scalar_t* grad_x, int64_t planes,
+                                      int64_t C, int T, int To, int V, int stride, int block_x, int64_t block_y,
+                                      int64_t grid_y, int thread) {
+  const int per_plane = T * V;
+  const int first = block_x * kThreads * kUnroll + thread;
+  for (int64_t p = block_y; p < planes; p += grid_y) {
+    const Taps<acc_t> t = taps<acc_t>(offset[p % C], T, int64_t(To) * stride);
+    const scalar_t* src = g + p * To * V;
+    scalar_t* dst = grad_x + p * per_plane;
+    acc_t values[kUnroll];
+    STVIZ_UNROLL
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = first + u * kThreads;
+      if (i < per_plane) values[u] = adjoint_element<scalar_t, acc_t>(src, i, t, To, V, stride);
+    }
+    STVIZ_UNROLL
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = first + u * kThreads;
+      if (i < per_plane) dst[i] = static_cast<scalar_t>(values[u]);
+    }
+  }
+}
+
+// The offset gradient's thread `thread` of the block for plane p: its share of the plane's sum, the output elements
+// thread, thread + kThreads, ... (the block then adds the kThreads shares in shared memory).
+template <typename scalar_t, typename acc_t>
+STVIZ_HOST_DEVICE acc_t offset_grad_partial(const scalar_t* g, const scalar_t* x, const acc_t* offset, int64_t C,
+                                            int T, int To, int V, int stride, int64_t p, int thread) {
+  const Taps<acc_t> t = taps<acc_t>(offset[p % C], T, int64_t(To) * stride);
+  const scalar_t* src = x + p * T * V;
+  const scalar_t* gr = g + p * To * V;
+  acc_t sum = 0;
+  for (int i = thread; i < To * V; i += kThreads) sum += offset_grad_term<scalar_t, acc_t>(gr, src, i, t, T, V, stride);
+  return sum;
+}
+
+// d loss / d offset[c]: the planes' sums partial (N, C) added over n in order.
+template <typename acc_t>
+STVIZ_HOST_DEVICE acc_t sum_over_batch(const acc_t* partial, int64_t N, int64_t C, int64_t c) {
+  acc_t total = 0;
+  for (int64_t n = 0; n < N; ++n) total += partial[n * C + c];
+  return total;
 }
 
 }  // namespace plane
