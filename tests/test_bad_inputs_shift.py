@@ -37,6 +37,8 @@ def plant_lock(build_dir: Path, pid: int, age_seconds: float = 0.0) -> Path:
 
 def test_a_killed_build_does_not_block_the_next_import(compiled, tmp_path, monkeypatch):
     """A build process is killed while it holds both locks; the next import clears them and loads the op."""
+    if ops._cuda_buildable() and compiled.backend != "cuda-extension":
+        pytest.skip("the CUDA build failed in this session: the next import would try it again, from nothing")
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     _, build_dir, _ = ops._build_target(with_cuda=ops._cuda_buildable())  # the build the next import loads
     # start from a copy of the finished build, so that the next load needs no compiler run

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import runpy
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,17 +27,17 @@ def test_each_dtype_is_timed_against_a_copy_of_that_dtype(dtype):
     assert results[0][5] == 2 * x_bytes  # the copy reads and writes x once
     stride_2 = next(r for r in results if r[0].endswith("stride 2"))
     assert stride_2[5] == x_bytes * 1.5  # reads x, writes half of its frames
-    assert all(r[1] > 0 and r[3] > 0 for r in results)
+    assert all(r[1] > 0 and r[3] > 0 and 0 <= r[6] <= 1 for r in results)
 
 
-def _row(name, forward_ms, nbytes):
-    return (name, forward_ms, 1.0, 1.0, 1.0, nbytes)
+def _row(name, forward_ms, nbytes, host_bound=0.0):
+    return (name, forward_ms, 1.0, 1.0, 1.0, nbytes, host_bound)
 
 
 def test_gpu_goal_is_the_least_forward_bandwidth_of_the_kernel_rows():
     copy = _row("copy (x.clone())", 1.0, 100)
     fast = _row("CUDA kernel alone, stride 1", 1.5, 100)  # 67% of the copy's bandwidth
-    slow = _row("CUDA kernel alone, stride 2", 1.5, 75)  # 50%
+    slow = _row("CUDA kernel alone, stride 2", 1.5, 75, host_bound=0.25)  # 50%, the host as slow in 1 round of 4
     other = _row("shift op, compiled, stride 1", 10.0, 100)  # the op as called (its checks wait for the GPU): no goal
     check = SHIFT["check_gpu_goal"]
     assert check([copy, fast, other], "float16") == [
@@ -45,14 +46,15 @@ def test_gpu_goal_is_the_least_forward_bandwidth_of_the_kernel_rows():
     ]
     (line,) = check([copy, fast, slow], "bfloat16")
     assert line.startswith("MISSED: bfloat16") and "50%" in line and "stride 2" in line
+    assert line.endswith("the host was as slow as the GPU in 25% of its rounds")
     (line,) = check([copy, other], "float32")
     assert line.startswith("MISSED: float32: no compiled shift op")
 
 
 def test_cpu_goals_flag_a_ratio_over_its_limit():
     copy = _row("copy (x.clone())", 1.0, 100)
-    within = ("shift op, compiled, stride 1", 1.4, 2.4, 1.4, 2.4, 100)
-    over = ("TSM shift (fold_div 8)", 1.4, 1.4, 1.4, 1.4, 100)  # forward 1.4 > 1.3
+    within = ("shift op, compiled, stride 1", 1.4, 2.4, 1.4, 2.4, 100, 1.0)
+    over = ("TSM shift (fold_div 8)", 1.4, 1.4, 1.4, 1.4, 100, 1.0)  # forward 1.4 > 1.3
     lines = SHIFT["check_goals"]([copy, within, over])
     assert [ln.split(":")[0] for ln in lines] == ["ok", "ok", "MISSED", "ok"]
     assert "TSM shift forward: worst 1.40x" in lines[2]
@@ -66,3 +68,9 @@ def test_cuda_check_script_names_files_that_exist():
     named = set(re.findall(r"(?:tests|benchmarks)/[\w/]+\.py", script.read_text()))
     assert {"benchmarks/shift.py", "tests/test_shift_op.py", "tests/test_shift_cuda_on_host.py"} <= named
     assert all((root / path).is_file() for path in named), [p for p in named if not (root / p).is_file()]
+
+
+def test_a_count_below_one_is_refused():
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "shift.py"
+    run = subprocess.run([sys.executable, str(script), "--calls", "0"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "--calls and --repeat must be at least 1" in run.stderr

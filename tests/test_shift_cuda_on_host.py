@@ -93,3 +93,13 @@ def test_a_tap_with_weight_zero_is_not_read(host_kernels, compiled):
     _call(host_kernels, "forward", torch.float32, x, offset, out, 2, 2, 4, 1, 1, grid_y=2)
     want = torch.ops.stviz.temporal_shift(x, offset, 1)
     assert torch.isfinite(out[0, :, :3]).all() and torch.equal(out, want)
+
+
+def test_a_nan_offset_reads_no_tap(host_kernels):
+    """A NaN offset (which stviz.ops refuses before it reaches a kernel) is clamped far outside the clip, as the CPU
+    kernels' fmin/fmax clamp does, so every tap lies outside and the output is 0, with no undefined cast."""
+    x = torch.ones(1, 2, 5, 3)
+    offset = torch.tensor([float("nan"), 1.0])
+    out = torch.full((1, 2, 5, 3), float("nan"))
+    _call(host_kernels, "forward", torch.float32, x, offset, out, 2, 2, 5, 3, 1, grid_y=2)
+    assert torch.equal(out[0, 0], torch.zeros(5, 3)) and torch.equal(out[0, 1, :4], torch.ones(4, 3))

@@ -364,6 +364,17 @@ def test_cuda_refuses_a_plane_too_long_for_32_bit_indices(compiled):
 
 
 @CUDA
+@pytest.mark.parametrize("op", ["temporal_shift_offset_grad", "temporal_shift_backward"])
+def test_cuda_refuses_more_planes_than_one_launch_holds(compiled, op):
+    """The offset gradient runs one block per (n, c) plane: over 2^31 - 1 planes is refused before anything runs
+    (expanded inputs of one element take no memory)."""
+    n, c = 2**16, 2**15 + 1
+    x = torch.zeros(1, 1, 1, 1, device="cuda").expand(n, c, 1, 1)
+    with pytest.raises(RuntimeError, match=f"N \\* C = {n * c} planes, more than the 2147483647 blocks"):
+        getattr(torch.ops.stviz, op)(x, x, torch.zeros(c, device="cuda"), 1)
+
+
+@CUDA
 def test_opcheck_cuda(compiled):
     run_opcheck("cuda")
 

@@ -32,11 +32,17 @@ namespace {
 
 using plane::kThreads;
 
-// The kernels index within a plane with 32-bit integers, and the offset gradient runs one block per plane.
+// The kernels index within a plane with 32-bit integers.
 void check_plane_size(int64_t frames, int64_t joints) {
-  TORCH_CHECK(frames * joints <= std::numeric_limits<int>::max(), "temporal_shift (CUDA): one (n, c) plane has ",
-              "T * V = ", frames * joints, " elements; the CUDA kernels index a plane with 32-bit integers (at most ",
-              "2^31 - 1)");
+  TORCH_CHECK(frames * joints <= plane::kMaxPlaneElements, "temporal_shift (CUDA): one (n, c) plane has T * V = ",
+              frames * joints, " elements; the CUDA kernels index a plane with 32-bit integers (at most ",
+              plane::kMaxPlaneElements, " elements)");
+}
+
+// The offset gradient runs one block per plane, in one launch.
+void check_plane_count(int64_t planes) {
+  TORCH_CHECK(planes <= std::numeric_limits<int>::max(), "temporal_shift_offset_grad (CUDA): N * C = ", planes,
+              " planes, more than the ", std::numeric_limits<int>::max(), " blocks of one launch");
 }
 
 dim3 plane_grid(int64_t per_plane, int64_t planes) {
@@ -129,13 +135,12 @@ at::Tensor temporal_shift_offset_grad_cuda(const at::Tensor& grad_in, const at::
   check_offset_grad_args(grad_in, x_in, offset_in, stride);
   TORCH_INTERNAL_ASSERT(x_in.device().is_cuda());
   check_plane_size(x_in.size(2), x_in.size(3));
+  check_plane_count(x_in.size(0) * x_in.size(1));
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor g = grad_in.contiguous();
   const at::Tensor x = x_in.contiguous();
   const at::Tensor offset = offset_in.contiguous();
   const int64_t N = x.size(0), C = x.size(1), T = x.size(2), V = x.size(3), To = T / stride;
-  TORCH_CHECK(N * C <= std::numeric_limits<int>::max(), "temporal_shift_offset_grad (CUDA): N * C = ", N * C,
-              " planes, more than the ", std::numeric_limits<int>::max(), " blocks of one launch");
   at::Tensor partial = offset.new_empty({N, C});
   at::Tensor grad_offset = offset.new_empty({C});
   if (C == 0) return grad_offset;
@@ -159,6 +164,7 @@ at::Tensor temporal_shift_offset_grad_cuda(const at::Tensor& grad_in, const at::
 std::tuple<at::Tensor, at::Tensor> temporal_shift_backward_cuda(const at::Tensor& grad_in, const at::Tensor& x_in,
                                                                 const at::Tensor& offset_in, int64_t stride) {
   check_offset_grad_args(grad_in, x_in, offset_in, stride);
+  check_plane_count(x_in.size(0) * x_in.size(1));  // before the adjoint runs
   return {temporal_shift_adjoint_cuda(grad_in, offset_in, stride, x_in.size(2)),
           temporal_shift_offset_grad_cuda(grad_in, x_in, offset_in, stride)};
 }

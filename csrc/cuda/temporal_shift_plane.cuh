@@ -3,7 +3,8 @@
 // A plane is x[n, c] viewed flat: T rows of V joints, element i = row * V + v. Its two taps come from the
 // channel's offset once per plane (Taps); then each element is an add and a compare or two, with no 64-bit
 // division: at stride 1 the row of a tap never needs computing, since a tap row lies in [0, rows) exactly when
-// its flat index lies in [0, rows * V). Indices within a plane are 32-bit (the kernels check T * V < 2^31).
+// its flat index lies in [0, rows * V). Indices within a plane are 32-bit: the kernels check that T * V is at most
+// kMaxPlaneElements, so that no index a thread forms, one pass of kThreads * kUnroll past the end included, overflows.
 // The kernels are one call each of forward_thread, adjoint_thread and offset_grad_partial (plus the reduction of
 // the partial sums in shared memory).
 //
@@ -11,14 +12,17 @@
 // host, thread by thread over the whole grid, against the CPU kernels, GPU or not.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #ifdef __CUDACC__
 #define STVIZ_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define STVIZ_HOST_DEVICE inline
+#endif
+#ifdef __CUDA_ARCH__  // the device pass only: a host compiler would warn about an unknown pragma
 #define STVIZ_UNROLL _Pragma("unroll")
 #else
-#include <cmath>
-#define STVIZ_HOST_DEVICE inline
 #define STVIZ_UNROLL
 #endif
 
@@ -28,6 +32,7 @@ namespace plane {
 constexpr int kThreads = 256;  // threads per block
 constexpr int kUnroll = 4;    // elements per thread and pass: their loads are issued before any result is stored
 constexpr int64_t kMaxPlaneBlocks = 65535;  // gridDim.y's limit; more planes are walked in a loop
+constexpr int64_t kMaxPlaneElements = 2147483647 - kThreads * kUnroll;  // T * V, see above
 
 // The element-wise kernels' grid: x covers a plane's elements, kThreads * kUnroll per block; y the planes.
 inline int64_t blocks_per_plane(int64_t per_plane) {
