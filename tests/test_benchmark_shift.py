@@ -74,3 +74,26 @@ def test_a_count_below_one_is_refused():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "shift.py"
     run = subprocess.run([sys.executable, str(script), "--calls", "0"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "--calls and --repeat must be at least 1" in run.stderr
+
+
+class _Validated(Exception):
+    pass
+
+
+def test_cuda_check_trains_each_family_with_flags_it_accepts(monkeypatch):
+    """The GPU check's training step: every family it names accepts its flags (width, frames) up to where training
+    would start on the GPU."""
+    from stviz.train import cli
+
+    script = (Path(__file__).resolve().parents[1] / "benchmarks" / "cuda_check.sh").read_text()
+    flags = re.search(r"short=\((.*)\)", script).group(1).split()
+    models = re.search(r"for model in (.*); do", script).group(1).split()
+    assert set(models) == set(cli.FAMILIES) and flags[flags.index("--device") + 1] == "cuda"
+
+    def stop(device):
+        raise _Validated(device)
+
+    monkeypatch.setattr(cli, "init_distributed", stop)
+    for model in models:
+        with pytest.raises(_Validated, match="cuda"):
+            cli.main(["--model", model, *flags])
