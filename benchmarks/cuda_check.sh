@@ -6,7 +6,8 @@
 #   2. benchmarks/shift.py on the GPU in float32, float16 and bfloat16: the CUDA kernel's forward, timed alone,
 #      must reach 60% of a copy's bandwidth in each;
 #   3. one short epoch of each family on synthetic clips under `--device cuda --amp` (float16 autocast, gradient
-#      scaling), and one under torchrun with NCCL and SyncBatchNorm (one process, as each rank of a multi-GPU job).
+#      scaling), and one of CTR-GCN under torchrun with NCCL (one process: the process group's start on a GPU;
+#      DistributedDataParallel and SyncBatchNorm need two GPUs, since NCCL refuses two ranks on one).
 # Logs go to $OUT (default benchmarks/results/cuda): device.txt, tests.txt, shift.txt, train.txt. The exit status is
 # the number of the first step that failed (a failed test, a missed goal or an error, a failed training run).
 #   bash benchmarks/cuda_check.sh          # PYTHON=... for another interpreter than python3
