@@ -11,26 +11,17 @@ namespace {
 
 namespace plane = stviz::plane;
 
-template <typename scalar_t>
-void forward(const scalar_t* x, const scalar_t* offset, scalar_t* out, int64_t planes, int64_t C, int T, int V,
-             int stride, int64_t grid_y) {
+// Every thread of forward_kernel's or adjoint_kernel's grid, grid_y rows of blocks.
+template <plane::Gather kind, typename scalar_t>
+void gather(const scalar_t* in, const scalar_t* offset, scalar_t* out, int64_t planes, int64_t C, int T, int V,
+            int stride, int64_t grid_y) {
   const int To = T / stride;
+  const int64_t out_plane = int64_t(kind == plane::Gather::kForward ? To : T) * V;
   for (int64_t block_y = 0; block_y < grid_y; ++block_y)
-    for (int block_x = 0; block_x < plane::blocks_per_plane(int64_t(To) * V); ++block_x)
+    for (int block_x = 0; block_x < plane::blocks_per_plane(out_plane); ++block_x)
       for (int thread = 0; thread < plane::kThreads; ++thread)
-        plane::forward_thread<scalar_t, scalar_t>(x, offset, out, planes, C, T, To, V, stride, block_x, block_y,
-                                                  grid_y, thread);
-}
-
-template <typename scalar_t>
-void adjoint(const scalar_t* g, const scalar_t* offset, scalar_t* grad_x, int64_t planes, int64_t C, int T, int V,
-             int stride, int64_t grid_y) {
-  const int To = T / stride;
-  for (int64_t block_y = 0; block_y < grid_y; ++block_y)
-    for (int block_x = 0; block_x < plane::blocks_per_plane(int64_t(T) * V); ++block_x)
-      for (int thread = 0; thread < plane::kThreads; ++thread)
-        plane::adjoint_thread<scalar_t, scalar_t>(g, offset, grad_x, planes, C, T, To, V, stride, block_x, block_y,
-                                                  grid_y, thread);
+        plane::gather_thread<kind, scalar_t, scalar_t>(in, offset, out, planes, C, T, To, V, stride, block_x, block_y,
+                                                       grid_y, thread);
 }
 
 // offset_grad_plane_kernel's block per plane, its shared-memory halving done step by step (within a step no
@@ -57,11 +48,11 @@ void offset_grad(const scalar_t* g, const scalar_t* x, const scalar_t* offset, s
 #define STVIZ_EXPORT(scalar_t)                                                                                     \
   void forward_##scalar_t(const scalar_t* x, const scalar_t* offset, scalar_t* out, int64_t planes, int64_t C,    \
                           int T, int V, int stride, int64_t grid_y) {                                              \
-    forward(x, offset, out, planes, C, T, V, stride, grid_y);                                                      \
+    gather<plane::Gather::kForward>(x, offset, out, planes, C, T, V, stride, grid_y);                              \
   }                                                                                                                \
   void adjoint_##scalar_t(const scalar_t* g, const scalar_t* offset, scalar_t* grad_x, int64_t planes, int64_t C,   \
                           int T, int V, int stride, int64_t grid_y) {                                              \
-    adjoint(g, offset, grad_x, planes, C, T, V, stride, grid_y);                                                   \
+    gather<plane::Gather::kAdjoint>(g, offset, grad_x, planes, C, T, V, stride, grid_y);                           \
   }                                                                                                                \
   void offset_grad_##scalar_t(const scalar_t* g, const scalar_t* x, const scalar_t* offset, scalar_t* grad_offset,  \
                               int64_t N, int64_t C, int T, int V, int stride, int64_t grid_y) {                    \

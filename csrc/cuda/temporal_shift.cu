@@ -54,16 +54,16 @@ template <typename scalar_t, typename acc_t>
 __global__ void forward_kernel(const scalar_t* __restrict__ x, const acc_t* __restrict__ offset,
                                scalar_t* __restrict__ out, int64_t planes, int64_t C, int T, int To, int V,
                                int stride) {
-  plane::forward_thread<scalar_t, acc_t>(x, offset, out, planes, C, T, To, V, stride, blockIdx.x, blockIdx.y,
-                                         gridDim.y, threadIdx.x);
+  plane::gather_thread<plane::Gather::kForward, scalar_t, acc_t>(x, offset, out, planes, C, T, To, V, stride,
+                                                                 blockIdx.x, blockIdx.y, gridDim.y, threadIdx.x);
 }
 
 template <typename scalar_t, typename acc_t>
 __global__ void adjoint_kernel(const scalar_t* __restrict__ g, const acc_t* __restrict__ offset,
                                scalar_t* __restrict__ grad_x, int64_t planes, int64_t C, int T, int To, int V,
                                int stride) {
-  plane::adjoint_thread<scalar_t, acc_t>(g, offset, grad_x, planes, C, T, To, V, stride, blockIdx.x, blockIdx.y,
-                                         gridDim.y, threadIdx.x);
+  plane::gather_thread<plane::Gather::kAdjoint, scalar_t, acc_t>(g, offset, grad_x, planes, C, T, To, V, stride,
+                                                                 blockIdx.x, blockIdx.y, gridDim.y, threadIdx.x);
 }
 
 // One block of kThreads per plane (gridDim.x = N * C): partial[plane] = the sum over the plane's output elements.

@@ -5,8 +5,8 @@
 // division: at stride 1 the row of a tap never needs computing, since a tap row lies in [0, rows) exactly when
 // its flat index lies in [0, rows * V). Indices within a plane are 32-bit: the kernels check that T * V is at most
 // kMaxPlaneElements, so that no index a thread forms, one pass of kThreads * kUnroll past the end included, overflows.
-// The kernels are one call each of forward_thread, adjoint_thread and offset_grad_partial (plus the reduction of
-// the partial sums in shared memory).
+// The kernels are one call each of gather_thread (forward and adjoint) and offset_grad_partial (plus the reduction
+// of the partial sums in shared memory) or sum_over_batch.
 //
 // Plain C++ when not compiled by nvcc, so that tests/test_shift_cuda_on_host.py runs these same functions on the
 // host, thread by thread over the whole grid, against the CPU kernels, GPU or not.
@@ -122,53 +122,35 @@ STVIZ_HOST_DEVICE acc_t offset_grad_term(const scalar_t* g, const scalar_t* x, i
   return acc_t(g[i]) * (b - a);
 }
 
-// Thread `thread` of block (block_x, block_y) in a grid of grid_y block rows: the forward's output elements
-// block_x * kThreads * kUnroll + thread + u * kThreads (u < kUnroll) of planes block_y, block_y + grid_y, ...
-template <typename scalar_t, typename acc_t>
-STVIZ_HOST_DEVICE void forward_thread(const scalar_t* x, const acc_t* offset, scalar_t* out, int64_t planes, int64_t C,
-                                      int T, int To, int V, int stride, int block_x, int64_t block_y, int64_t grid_y,
-                                      int thread) {
-  const int per_plane = To * V;
-  const int first = block_x * kThreads * kUnroll + thread;
-  for (int64_t p = block_y; p < planes; p += grid_y) {
-    const Taps<acc_t> t = taps<acc_t>(offset[p % C], T, int64_t(To) * stride);
-    const scalar_t* src = x + p * T * V;
-    scalar_t* dst = out + p * per_plane;
-    acc_t values[kUnroll];
-    STVIZ_UNROLL
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = first + u * kThreads;
-      if (i < per_plane) values[u] = forward_element<scalar_t, acc_t>(src, i, t, T, V, stride);
-    }
-    STVIZ_UNROLL
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = first + u * kThreads;
-      if (i < per_plane) dst[i] = static_cast<scalar_t>(values[u]);
-    }
-  }
-}
+// Which of the two gathers a thread runs: the forward (T -> To rows per plane) or the adjoint (To -> T).
+enum class Gather { kForward, kAdjoint };
 
-// The adjoint's thread: as forward_thread, over the input gradient's T * V elements of each plane.
-template <typename scalar_t, typename acc_t>
-STVIZ_HOST_DEVICE void adjoint_thread(const scalar_t* g, const acc_t* offset, scalar_t* grad_x, int64_t planes,
-                                      int64_t C, int T, int To, int V, int stride, int block_x, int64_t block_y,
-                                      int64_t grid_y, int thread) {
-  const int per_plane = T * V;
+// Thread `thread` of block (block_x, block_y) in a grid of grid_y block rows: the elements
+// block_x * kThreads * kUnroll + thread + u * kThreads (u < kUnroll) of the result's planes block_y,
+// block_y + grid_y, ... The forward reads x and writes its output; the adjoint reads grad_out, writes grad_x.
+template <Gather kind, typename scalar_t, typename acc_t>
+STVIZ_HOST_DEVICE void gather_thread(const scalar_t* in, const acc_t* offset, scalar_t* out, int64_t planes, int64_t C,
+                                     int T, int To, int V, int stride, int block_x, int64_t block_y, int64_t grid_y,
+                                     int thread) {
+  const bool forward = kind == Gather::kForward;
+  const int in_plane = (forward ? T : To) * V, out_plane = (forward ? To : T) * V;
   const int first = block_x * kThreads * kUnroll + thread;
   for (int64_t p = block_y; p < planes; p += grid_y) {
     const Taps<acc_t> t = taps<acc_t>(offset[p % C], T, int64_t(To) * stride);
-    const scalar_t* src = g + p * To * V;
-    scalar_t* dst = grad_x + p * per_plane;
+    const scalar_t* src = in + p * in_plane;
+    scalar_t* dst = out + p * out_plane;
     acc_t values[kUnroll];
     STVIZ_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int i = first + u * kThreads;
-      if (i < per_plane) values[u] = adjoint_element<scalar_t, acc_t>(src, i, t, To, V, stride);
+      if (i < out_plane)
+        values[u] = forward ? forward_element<scalar_t, acc_t>(src, i, t, T, V, stride)
+                            : adjoint_element<scalar_t, acc_t>(src, i, t, To, V, stride);
     }
     STVIZ_UNROLL
     for (int u = 0; u < kUnroll; ++u) {
       const int i = first + u * kThreads;
-      if (i < per_plane) dst[i] = static_cast<scalar_t>(values[u]);
+      if (i < out_plane) dst[i] = static_cast<scalar_t>(values[u]);
     }
   }
 }
