@@ -355,8 +355,8 @@ def test_cuda_grid_covers_every_plane_and_element(compiled, shape, stride):
 
 @CUDA
 def test_cuda_refuses_a_plane_too_long_for_32_bit_indices(compiled):
-    """A plane of T * V >= 2^31 elements is refused with the reason, before the input is made contiguous (an expanded
-    input of one row takes no memory)."""
+    """A plane of more T * V elements than 32-bit indices allow (2^31 - 1025, leaving room for a pass past the end) is
+    refused with the reason, before the input is made contiguous (an expanded input of one row takes no memory)."""
     frames = 2**31 // 25 + 1
     x = torch.zeros(1, 1, 1, 25, device="cuda").expand(1, 1, frames, 25)
     with pytest.raises(RuntimeError, match=r"T \* V = 2147483650 elements; the CUDA kernels index a plane"):
