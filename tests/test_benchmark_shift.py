@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-SHIFT = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "shift.py"))
+ROOT = Path(__file__).resolve().parents[1]
+SHIFT_SCRIPT, CUDA_CHECK = ROOT / "benchmarks" / "shift.py", ROOT / "benchmarks" / "cuda_check.sh"
+SHIFT = runpy.run_path(str(SHIFT_SCRIPT))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
@@ -62,17 +64,16 @@ def test_cpu_goals_flag_a_ratio_over_its_limit():
 
 def test_cuda_check_script_names_files_that_exist():
     """benchmarks/cuda_check.sh (run on a GPU machine) parses, and every test file and script it names is there."""
-    root = Path(__file__).resolve().parents[1]
-    script = root / "benchmarks" / "cuda_check.sh"
-    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
-    named = set(re.findall(r"(?:tests|benchmarks)/[\w/]+\.py", script.read_text()))
+    assert subprocess.run(["bash", "-n", str(CUDA_CHECK)], capture_output=True).returncode == 0
+    named = set(re.findall(r"(?:tests|benchmarks)/[\w/]+\.py", CUDA_CHECK.read_text()))
     assert {"benchmarks/shift.py", "tests/test_shift_op.py", "tests/test_shift_cuda_on_host.py"} <= named
-    assert all((root / path).is_file() for path in named), [p for p in named if not (root / p).is_file()]
+    assert all((ROOT / path).is_file() for path in named), [p for p in named if not (ROOT / p).is_file()]
 
 
 def test_a_count_below_one_is_refused():
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "shift.py"
-    run = subprocess.run([sys.executable, str(script), "--calls", "0"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, str(SHIFT_SCRIPT), "--calls", "0"], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 2 and "--calls and --repeat must be at least 1" in run.stderr
 
 
@@ -85,7 +86,7 @@ def test_cuda_check_trains_each_family_with_flags_it_accepts(monkeypatch):
     would start on the GPU."""
     from stviz.train import cli
 
-    script = (Path(__file__).resolve().parents[1] / "benchmarks" / "cuda_check.sh").read_text()
+    script = CUDA_CHECK.read_text()
     flags = re.search(r"short=\((.*)\)", script).group(1).split()
     models = re.search(r"for model in (.*); do", script).group(1).split()
     assert set(models) == set(cli.FAMILIES) and flags[flags.index("--device") + 1] == "cuda"
