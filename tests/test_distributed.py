@@ -30,21 +30,20 @@ def write_npz(path):
     return path
 
 
+def torchrun(args):
+    """Two CPU ranks started by ``python -m torch.distributed.run`` (the ``torchrun`` command) with this interpreter."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    return run
+
+
 @pytest.mark.parametrize("data", ["synthetic", "npz"])
 def test_two_processes_equal_one(tmp_path, data):
     """On the .npz file the training clips are cropped and rotated anew every epoch (CTR-GCN's recipe)."""
     args = ARGS if data == "synthetic" else [*ARGS, "--data", str(write_npz(tmp_path / "ntu.npz"))]
     two = tmp_path / "two.pt"
-    # `python -m torch.distributed.run` is the `torchrun` command, run with this interpreter
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stviz.train"]
-    run = subprocess.run(
-        [*cmd, *args, "--checkpoint", str(two), "--scores", str(tmp_path / "scores.pt")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = torchrun(["-m", "stviz.train", *args, "--checkpoint", str(two), "--scores", str(tmp_path / "scores.pt")])
     assert run.stdout.count("world size 2, backend gloo") == 1, run.stdout
     assert run.stdout.count("held-out accuracy") == 1  # rank 0 alone reports ...
     assert run.stderr.count("training TinyGCN:   0%|          | 0/3 [00:00<?, ?it/s]") == 1  # ... and draws the bar
@@ -57,3 +56,19 @@ def test_two_processes_equal_one(tmp_path, data):
     scores = torch.load(tmp_path / "scores.pt", weights_only=True)
     torch.testing.assert_close(scores["scores"], one.test_scores, rtol=1e-4, atol=1e-5)
     assert len(scores["labels"]) == 12 and scores["stream"] == "joint"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="thread names are read from Linux's /proc")
+def test_gloo_threads_end_with_the_job(tmp_path):
+    """The process group dies at the job's end, its gloo threads with it: threads that outlive it into interpreter
+    shutdown can free a collective's tensors there and abort the process (1 job in 84 did, before the fix)."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import os, sys\n"
+        "from stviz.train.cli import main\n"
+        "main(sys.argv[1:])\n"
+        "names = [open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')]\n"
+        "print('gloo threads left:', sorted(n for n in names if 'gloo' in n))\n"
+    )
+    run = torchrun([str(script), *ARGS, "--epochs", "1", "--no-progress"])
+    assert run.stdout.count("gloo threads left: []") == 2, run.stdout

@@ -239,8 +239,7 @@ def main(argv: list[str] | None = None) -> TrainResult:
         if args.scores is not None:
             save_scores(args.scores, result, test_set[1], args.model, args.stream)
     if torch.distributed.is_initialized():
-        # every rank waits for rank 0's files: a gloo group torn down while a peer is still at work can abort
-        # the process ("terminate called without an active exception")
+        # every rank waits for rank 0's files; then the group, and with it gloo's threads, ends while Python runs
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return result

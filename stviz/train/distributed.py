@@ -15,6 +15,12 @@ from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
+
+# Imported before any process group exists: its functions default to ``group=group.WORLD``, so an import after
+# init_process_group (DistributedDataParallel's constructor imports it through torch._dynamo) pins the group past
+# destroy_process_group(). Its gloo threads then live on into interpreter shutdown, where freeing a finished
+# collective's tensors aborts the process ("terminate called without an active exception").
+import torch.distributed.nn  # noqa: F401
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
