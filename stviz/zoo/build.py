@@ -5,13 +5,15 @@ clips from a seed no training uses, on the left/right and time-reversed pairs of
 
 ``python -m stviz.zoo.build --check stgcn ...`` retrains the named models without saving them and compares their
 weights with the shipped checkpoints bit for bit: it prints the largest absolute difference of every tensor that
-differs and exits with status 1 if any does. Bit-for-bit equality holds for the same torch version using the same
-CPU instruction set (both stored in each checkpoint's ``info``); another version or CPU may round differently.
+differs and exits with status 1 if any does. Bit-for-bit equality holds for the same torch version on a CPU of the
+same vendor using the same instruction set (all three stored in each checkpoint's ``info``); another version or CPU
+may round differently.
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +29,7 @@ from stviz.zoo.recipes import FRESH_SEED, ZOO, ZooEntry
 __all__ = [
     "train_entry",
     "build_entry",
+    "cpu_vendor",
     "build_platform",
     "platform_mismatch",
     "measure",
@@ -59,9 +62,29 @@ def train_entry(entry: ZooEntry, progress: bool = False) -> tuple[torch.nn.Modul
     return model, result
 
 
+def cpu_vendor() -> str:
+    """The CPU's vendor as the processor names itself ("GenuineIntel", "AuthenticAMD"; "unknown" if unreadable).
+
+    It matters besides the instruction set: MKL picks other matrix kernels on an AMD CPU than on an Intel one with
+    the same AVX-512, and they round differently.
+    """
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def build_platform() -> dict[str, str]:
-    """What bit-for-bit rebuilds depend on besides the code: the torch version and the CPU instruction set it uses."""
-    return {"torch_version": str(torch.__version__), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    """What bit-for-bit rebuilds depend on besides the code: the torch version, and the CPU's vendor and the
+    instruction set torch uses on it."""
+    return {
+        "torch_version": str(torch.__version__),
+        "cpu_vendor": cpu_vendor(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
 
 
 def platform_mismatch(info: dict) -> dict[str, str]:
