@@ -68,7 +68,8 @@ def test_gloo_threads_end_with_the_job(tmp_path):
         "from stviz.train.cli import main\n"
         "main(sys.argv[1:])\n"
         "names = [open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')]\n"
-        "print('gloo threads left:', sorted(n for n in names if 'gloo' in n))\n"
+        "left = sorted(n for n in names if 'gloo' in n)\n"
+        "os.write(1, f'gloo threads left: {left}\\n'.encode())\n"  # one write: the two ranks share the pipe
     )
     run = torchrun([str(script), *ARGS, "--epochs", "1", "--no-progress"])
     assert run.stdout.count("gloo threads left: []") == 2, run.stdout
