@@ -29,7 +29,6 @@ import importlib.util
 import json
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import threading
@@ -43,7 +42,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from stviz import official, set_seed
+from stviz import cpu, official, set_seed
 from stviz.cost import interleaved_times, keep_freed_memory
 
 _spec = importlib.util.spec_from_file_location("original_forwards", Path(__file__).with_name("original_forwards.py"))
@@ -683,25 +682,18 @@ def in_fresh_process(case: Case, mode: str, settings: Settings) -> Timing:
     return Timing(*result)
 
 
-def cpu_name() -> str:
-    """The processor's model name (Linux's /proc/cpuinfo), else what :mod:`platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def run_record(rows: list[tuple[Case, str, Timing]], args: argparse.Namespace, seconds: float) -> dict:
-    """What ``--save`` writes: when the run finished (UTC), the processor, torch, the run's seconds and settings, and
-    every row with its goal."""
+    """What ``--save`` writes: when the run finished (UTC), the processor (name, vendor, the instruction set torch
+    uses, and the kernel stviz's 1x1 convolutions take on it), torch, the run's seconds and settings, and every row
+    with its goal."""
     settings = "threads frames batch clips budget pairs clock keep_freed_memory in_process modes only".split()
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "torch": torch.__version__,
-        "cpu": cpu_name(),
+        "cpu": cpu.cpu_name(),
+        "cpu_vendor": cpu.cpu_vendor(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "pointwise_kernel": cpu.POINTWISE_KERNEL,
         "seconds": round(seconds),
         "settings": {k: getattr(args, k) for k in settings},
         "rows": [

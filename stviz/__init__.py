@@ -18,6 +18,7 @@ Submodules (import what you need; nothing heavy is imported here):
 * :mod:`stviz.models`         one module per family: its layer and its model; ``build_model(name)``
 * :mod:`stviz.official`       compatibility with the original code and checkpoints
 * :mod:`stviz.cost`           parameters, FLOPs/MACs and latency; :mod:`stviz.contrast` the side-by-side table
+* :mod:`stviz.cpu`            the CPU's vendor, and which library runs a 1x1 convolution fastest on it
 * :mod:`stviz.viz`, :mod:`stviz.widgets`, :mod:`stviz.receptive_field`  what the notebooks draw
 """
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stviz import cpu
 from stviz.checks import check_positive_int
 
 __all__ = [
@@ -27,8 +28,12 @@ __all__ = [
     "add_residual",
     "fold_batchnorm",
     "update_running_statistics",
+    "batch_norm_stacked",
     "reference_kernels",
     "using_reference_kernels",
+    "runs_as_conv",
+    "project_rows",
+    "linear_rows",
     "pointwise_conv",
     "pointwise_conv_bn",
     "conv1x1",
@@ -146,6 +151,40 @@ def update_running_statistics(
         bn.running_var.lerp_(var.detach() * count / max(count - 1, 1), momentum)
 
 
+def batch_norm_stacked(y: torch.Tensor, bns: Sequence[nn.modules.batchnorm._BatchNorm]) -> torch.Tensor | None:
+    """``torch.cat([bn_i(y_i) ...], 1)`` in one call, all on the batch's statistics: y (N, sum C_i, ...) holds each
+    ``bn``'s channels in turn. BatchNorm is per channel, so stacking the channels changes nothing; each bn's batch
+    count and running statistics are updated as its own forward would. None when the bns differ in eps, momentum,
+    affinity or running statistics (run them one by one then)."""
+    first = bns[0]
+    if not all(uses_batch_statistics(bn) for bn in bns) or any(
+        (bn.eps, bn.momentum, bn.weight is None, bn.running_mean is None)
+        != (first.eps, first.momentum, first.weight is None, first.running_mean is None)
+        for bn in bns
+    ):
+        return None
+    tracking = first.training and first.running_mean is not None
+    momentum = 0.0
+    if tracking:
+        if first.momentum is None and len({int(bn.num_batches_tracked) for bn in bns}) != 1:
+            return None
+        for bn in bns:
+            bn.num_batches_tracked.add_(1)
+        momentum = 1.0 / float(first.num_batches_tracked) if first.momentum is None else first.momentum
+    mean = torch.cat([bn.running_mean for bn in bns]) if tracking else None  # updated in place by batch_norm
+    var = torch.cat([bn.running_var for bn in bns]) if tracking else None
+    weight = None if first.weight is None else torch.cat([bn.weight for bn in bns])
+    bias = None if first.bias is None else torch.cat([bn.bias for bn in bns])
+    out = F.batch_norm(y, mean, var, weight, bias, True, momentum, first.eps)
+    if tracking:
+        sizes = [bn.num_features for bn in bns]
+        with torch.no_grad():
+            for bn, m, v in zip(bns, mean.split(sizes), var.split(sizes), strict=True):
+                bn.running_mean.copy_(m)
+                bn.running_var.copy_(v)
+    return out
+
+
 def batchnorm_affine(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(scale, shift)``, each (C,), with ``bn(y) = scale * y + shift`` per channel: ``scale = gamma / sqrt(var +
     eps)``, ``shift = beta - mean * scale``. ``None`` when ``bn`` normalises with the batch's own statistics."""
@@ -197,21 +236,55 @@ def using_reference_kernels() -> bool:
     return _REFERENCE_KERNELS.get()
 
 
+def runs_as_conv(x: torch.Tensor, in_channels: int, out_channels: int) -> bool:
+    """Whether a 1x1 convolution from ``in_channels`` to ``out_channels`` on ``x`` (N, C_in, ...) runs as oneDNN's
+    convolution rather than as MKL's batched product: on a CPU where :mod:`stviz.cpu` found the convolution faster,
+    from :data:`~stviz.cpu.CONV_MIN_CHANNELS` input channels and :data:`~stviz.cpu.CONV_MIN_MACS` multiply-accumulates
+    (over x's positions) on."""
+    if x.device.type != "cpu" or cpu.POINTWISE_KERNEL != "conv" or in_channels < cpu.CONV_MIN_CHANNELS:
+        return False
+    return x.numel() // in_channels * in_channels * out_channels >= cpu.CONV_MIN_MACS
+
+
+def project_rows(weight: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``weight`` (O, D) applied to each sample of ``rows`` (N, D, P) -> (N, O, P): a 1x1 convolution without bias,
+    as the faster kernel on this CPU (:func:`runs_as_conv`)."""
+    if runs_as_conv(rows, rows.shape[1], weight.shape[0]):
+        return F.conv1d(rows, weight.unsqueeze(-1))
+    return torch.bmm(weight.expand(rows.shape[0], *weight.shape), rows)
+
+
+def linear_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``rows @ weight + bias``: rows (M, C), weight (C, D), bias D values -> (M, D). ``torch.addmm`` (MKL), or where
+    :func:`runs_as_conv`, a 1x1 convolution over the rows read as one channels-last image, which oneDNN takes without
+    a reorder: about half addmm's time, forward and backward, on an AVX-512 CPU where MKL runs AVX2 kernels."""
+    m, c = rows.shape
+    d = weight.shape[1]
+    if not runs_as_conv(rows, c, d):
+        return torch.addmm(bias.reshape(1, d), rows, weight)
+    image = rows.view(1, m, 1, c).permute(0, 3, 1, 2)  # (1, C, M, 1) in channels-last strides: a view
+    y = F.conv2d(image, weight.t().reshape(d, c, 1, 1), bias.reshape(d))  # (1, D, M, 1), channels last
+    return y.permute(0, 2, 3, 1).reshape(m, d)  # a view when oneDNN wrote channels last, as it does
+
+
 def pointwise_conv(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, act: nn.Module | None = None
 ) -> torch.Tensor:
-    """``act(F.conv2d(x, weight, bias))`` for a 1x1 kernel as one batched matrix product per sample:
-    (N, D, ...) -> (N, C_out, ...), weight (C_out, D, ...).
+    """``act(F.conv2d(x, weight, bias))`` for a 1x1 kernel: (N, D, ...) -> (N, C_out, ...), weight (C_out, D, ...).
 
-    On the CPU this is 1.3x to 3x faster than ``F.conv2d`` with a 1x1 kernel, forward and backward (the
-    convolution goes through a blocked memory layout and back). ``act`` runs on the product before it is
-    reshaped: an activation in place on a reshaped view would make autograd copy the view's whole base in the
-    backward."""
+    Where MKL runs its best kernels (Intel's CPUs, :mod:`stviz.cpu`) as one batched matrix product per sample,
+    1.3x to 3x faster than ``F.conv2d``, forward and backward (the convolution goes through a blocked memory
+    layout and back); elsewhere, where it is large enough, as oneDNN's convolution (:func:`runs_as_conv`).
+    ``act`` runs on the product before it is reshaped: an activation in place on a reshaped view would make
+    autograd copy the view's whole base in the backward."""
     n, d = x.shape[:2]
     o = weight.shape[0]
-    w = weight.reshape(1, o, d).expand(n, o, d)
     x3 = x.reshape(n, d, -1)
-    y = torch.bmm(w, x3) if bias is None else torch.baddbmm(bias.view(1, o, 1), w, x3)
+    if runs_as_conv(x3, d, o):
+        y = F.conv1d(x3, weight.reshape(o, d, 1), bias)
+    else:
+        w = weight.reshape(1, o, d).expand(n, o, d)
+        y = torch.bmm(w, x3) if bias is None else torch.baddbmm(bias.view(1, o, 1), w, x3)
     return (y if act is None else act(y)).view(n, o, *x.shape[2:])
 
 
@@ -231,23 +304,26 @@ def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) ->
 
 
 def _pointwise_input(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor | None:
-    """``x`` subsampled by the stride when ``conv`` is a plain 1x1 convolution (no padding, one group), else None
-    (also under :func:`reference_kernels`)."""
+    """``x`` subsampled by the stride when ``conv`` is a plain 1x1 convolution (no padding, one group) that runs as
+    a matrix product, else None (also under :func:`reference_kernels`, and where :func:`runs_as_conv`)."""
     if conv.kernel_size != (1, 1) or conv.groups != 1 or conv.padding != (0, 0) or using_reference_kernels():
+        return None
+    if runs_as_conv(x, conv.in_channels, conv.out_channels):
         return None
     sh, sw = conv.stride
     return x if (sh, sw) == (1, 1) else x[:, :, ::sh, ::sw]
 
 
 def conv_forward(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv(x)``, a 1x1 convolution as :func:`pointwise_conv`: (N, C_in, T, V) -> (N, C_out, T', V)."""
+    """``conv(x)``, a 1x1 convolution that runs as a matrix product as :func:`pointwise_conv`:
+    (N, C_in, T, V) -> (N, C_out, T', V)."""
     xs = _pointwise_input(x, conv)
     return conv(x) if xs is None else pointwise_conv(xs, conv.weight, conv.bias)
 
 
 def conv_bn_forward(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> torch.Tensor:
     """``bn(conv(x))``; in eval mode one convolution with the BatchNorm folded in (:func:`fold_batchnorm`), and a
-    1x1 convolution as :func:`pointwise_conv`."""
+    1x1 convolution that runs as a matrix product as :func:`pointwise_conv`."""
     xs = _pointwise_input(x, conv)
     if xs is not None:
         return pointwise_conv_bn(xs, conv.weight, conv.bias, bn)

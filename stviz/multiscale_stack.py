@@ -22,7 +22,13 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from stviz.layers import pointwise_conv, update_running_statistics, using_reference_kernels
+from stviz.layers import (
+    pointwise_conv,
+    project_rows,
+    runs_as_conv,
+    update_running_statistics,
+    using_reference_kernels,
+)
 
 __all__ = [
     "FOLD_MIN_POSITIONS",
@@ -82,7 +88,7 @@ def pointwise_conv_stack(
     scale-major stack needs anyway. Under :func:`~stviz.layers.reference_kernels` a plain product (what the
     cost tables count)."""
     o, d = weight.shape
-    if using_reference_kernels():  # counted as the 1x1 convolution it is, without the bias column
+    if using_reference_kernels() or runs_as_conv(stack, d, o):  # the reference: a 1x1 convolution, no bias column
         return pointwise_conv(stack.reshape(stack.shape[0], d, -1), weight, bias, act)
     rows = with_ones_channel(stack, d)
     folded = torch.cat([weight, bias[:, None]], 1)  # (O, D + 1)
@@ -156,7 +162,7 @@ class ProjectionBatchNorm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, stack, adjacency, weight, bias, gamma, beta, eps: float, relu: bool):
-        n, (o, d) = stack.shape[0], weight.shape
+        n, d = stack.shape[0], weight.shape[1]
         if adjacency is None:
             rows = with_ones_channel(stack, d)
         else:
@@ -180,7 +186,7 @@ class ProjectionBatchNorm(torch.autograd.Function):
             folded = centring * scale[:, None]  # (O, D + 1): the weight scaled by BatchNorm, its shift last
             if beta is not None:
                 folded[:, d] += beta
-            y = torch.bmm(folded.to(stack.dtype).expand(n, o, d + 1), rows)  # (N, O, P)
+            y = project_rows(folded.to(stack.dtype), rows)  # (N, O, P)
             if relu:
                 y.clamp_min_(0)
         batch_mean = projected_mean if bias is None else projected_mean + bias
@@ -215,9 +221,12 @@ class ProjectionBatchNorm(torch.autograd.Function):
             through = centring * (coupled / -count)[:, None]  # (O, D + 1)
             through[:, d].addcmul_(scale, grad_sum, value=-1 / count)
             correction = (weight.t() @ through).to(rows.dtype)  # (D, D + 1)
-            grad_stack = torch.bmm(correction.expand(n, d, d + 1), rows)
             folded_t = (weight * scale[:, None]).t().to(rows.dtype)  # (D, O)
-            grad_stack.baddbmm_(folded_t.expand(n, d, o), grad)
+            if runs_as_conv(rows, d + 1, o):  # as project_rows decides for the forward's product
+                grad_stack = project_rows(correction, rows).add_(project_rows(folded_t, grad))
+            else:
+                grad_stack = torch.bmm(correction.expand(n, d, d + 1), rows)
+                grad_stack.baddbmm_(folded_t.expand(n, d, o), grad)
             if adjacency is None:
                 grad_stack = grad_stack.view(ctx.stack_shape)
             else:  # back through the aggregation: the stack's gradient copied joint-major once, then two products

@@ -15,6 +15,7 @@ from torch import nn
 from stviz.checks import check_nctv, check_odd_kernel, check_positive_int, reduced_channels
 from stviz.init import ctrgcn_init, efficientgcn_init
 from stviz.layers import (
+    batch_norm_stacked,
     conv1x1,
     conv_bn,
     conv_bn_forward,
@@ -22,6 +23,7 @@ from stviz.layers import (
     make_activation,
     make_residual,
     residual_forward,
+    runs_as_conv,
     temporal_conv,
     uses_batch_statistics,
 )
@@ -134,7 +136,7 @@ class MultiScaleTemporalConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_nctv(x, channels=self.in_channels, block=type(self).__name__, weight=self)
-        entries = self._folded_entries(x)  # eval: the first B - 1 branches start from these
+        entries = self._joint_entries(x)  # the first B - 1 branches start from these
         if entries is None:
             branches = [_run_branch(branch, x) for branch in self.branches]
         else:
@@ -145,17 +147,28 @@ class MultiScaleTemporalConv(nn.Module):
             out += residual_forward(self.residual, x)  # in place: the concatenation is a fresh tensor
         return self.act(out)
 
-    def _folded_entries(self, x: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
-        """In eval, the 1x1 conv -> BN -> act entries of the first B - 1 branches as one product, each BN folded into
-        its rows: B - 1 views (N, C_out/B, T, V) of one tensor; x is read once instead of B - 1 times. None when BN
-        uses batch statistics (training), where each branch runs on its own, so that training rounds as it always
-        has (the zoo's checkpoints retrain bit for bit)."""
+    def _joint_entries(self, x: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
+        """The 1x1 conv -> BN -> act entries of the first B - 1 branches as one convolution: B - 1 views
+        (N, C_out/B, T, V) of one tensor; x is read once instead of B - 1 times.
+
+        In eval each BN is folded into its rows. With batch statistics (training) one BatchNorm runs over the
+        stacked channels (:func:`~stviz.layers.batch_norm_stacked`) where the 1x1 conv runs as oneDNN's
+        convolution (:func:`~stviz.layers.runs_as_conv`), which reorders x into its blocked layout once instead of
+        B - 1 times. Otherwise None: each branch runs on its own, so that training rounds as it always has (the
+        zoo's checkpoints retrain bit for bit)."""
         entries = [branch[:3] for branch in self.branches[:-1]]
-        if any(uses_batch_statistics(bn) for _, bn, _ in entries):
+        convs, bns = [conv for conv, _, _ in entries], [bn for _, bn, _ in entries]
+        if not any(uses_batch_statistics(bn) for bn in bns):
+            folded = [fold_batchnorm(conv.weight, conv.bias, bn) for conv, bn in zip(convs, bns, strict=True)]
+            y = conv1x1(x, torch.cat([w for w, _ in folded]), torch.cat([b for _, b in folded]))
+        elif runs_as_conv(x, self.in_channels, sum(conv.out_channels for conv in convs)):
+            biases = [conv.weight.new_zeros(conv.out_channels) if conv.bias is None else conv.bias for conv in convs]
+            y = batch_norm_stacked(F.conv2d(x, torch.cat([conv.weight for conv in convs]), torch.cat(biases)), bns)
+            if y is None:
+                return None
+        else:
             return None
-        folded = [fold_batchnorm(conv.weight, conv.bias, bn) for conv, bn, _ in entries]
-        y = conv1x1(x, torch.cat([w for w, _ in folded]), torch.cat([b for _, b in folded]))
-        return torch.split(entries[0][2](y), entries[0][0].out_channels, dim=1)
+        return torch.split(entries[0][2](y), convs[0].out_channels, dim=1)
 
 
 def _run_branch(branch: nn.Sequential, x: torch.Tensor) -> torch.Tensor:

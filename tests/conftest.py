@@ -32,3 +32,16 @@ def compiled():
     if info.backend == "pytorch-fallback":
         pytest.skip(f"compiled op unavailable: {info.reason}")
     return info
+
+
+@pytest.fixture(params=["matmul", "conv"])
+def pointwise_kernel(request, monkeypatch):
+    """Each kernel that :mod:`stviz.cpu` can pick for a 1x1 convolution in turn, whatever this CPU picks; "conv" at
+    any size, so that the tests' small layers take it too."""
+    from stviz import cpu
+
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", request.param)
+    if request.param == "conv":
+        monkeypatch.setattr(cpu, "CONV_MIN_CHANNELS", 1)
+        monkeypatch.setattr(cpu, "CONV_MIN_MACS", 0)
+    return request.param

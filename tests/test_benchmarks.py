@@ -213,6 +213,7 @@ def saved_run(path: Path, ratios: dict[tuple[str, str], float], budget: float = 
     )  # fmt: skip
     record = ORIGINALS["run_record"](rows, args, 12.3)
     assert record["seconds"] == 12 and record["settings"]["budget"] == budget and len(record["rows"]) == len(rows)
+    assert record["pointwise_kernel"] in ("matmul", "conv") and record["cpu_vendor"] and record["cpu_capability"]
     path.write_text(json.dumps(record))
     return path
 
@@ -248,15 +249,19 @@ def test_runs_of_other_cases_are_refused(tmp_path):
         TABLE["load"]([one, slower])
 
 
-def test_readme_table_comes_from_the_saved_runs():
-    """The README's block table is exactly what ``originals_table.py`` prints for the runs its header names."""
+def test_readme_tables_come_from_the_saved_runs():
+    """Each of the README's block tables (one per processor) is exactly what ``originals_table.py`` prints for the
+    runs its header names, all of them on one processor."""
     readme = (BENCHMARKS.parent / "README.md").read_text()
-    start = readme.index("| block or model | configurations")
-    block = readme[start : readme.index("\n\n", start)]
-    names = block.split("(runs ", 1)[1].split(")", 1)[0].split(", ")
-    runs = TABLE["load"]([RESULTS / f"run{name}.json" for name in names])
-    assert len(names) >= 3 and {run["settings"]["threads"] for run in runs} == {2}
-    assert block == TABLE["table"](runs, names)
+    starts = [i for i in range(len(readme)) if readme.startswith("| block or model | configurations", i)]
+    assert len(starts) == 2
+    for start in starts:
+        block = readme[start : readme.index("\n\n", start)]
+        names = block.split("(runs ", 1)[1].split(")", 1)[0].split(", ")
+        runs = TABLE["load"]([RESULTS / f"run{name}.json" for name in names])
+        assert len(names) >= 3 and {run["settings"]["threads"] for run in runs} == {2}
+        assert len({run["cpu"] for run in runs}) == 1
+        assert block == TABLE["table"](runs, names)
 
 
 def test_a_run_is_saved_as_it_is_printed(tmp_path, capsys):

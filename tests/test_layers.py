@@ -14,9 +14,10 @@ from torch import nn
 
 from stviz.cost import count
 from stviz.graph import SkeletonGraph
-from stviz.layers import batchnorm_affine, conv_bn_forward, conv_forward, dropout_, pointwise_conv
+from stviz.layers import batchnorm_affine, conv_bn_forward, conv_forward, dropout_, linear_rows, pointwise_conv
 from stviz.reconcile import original_order
 from stviz.spatial import PartitionGraphConv, ShiftGraphConv
+from stviz.spatial.partition import PartitionSum
 from stviz.temporal import max_pool_frames
 
 F64 = dict(atol=1e-10, rtol=1e-10)
@@ -33,6 +34,7 @@ def _grads(fn, *tensors):
 
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.usefixtures("pointwise_kernel")
 def test_pointwise_conv_equals_conv2d(stride, bias):
     torch.manual_seed(0)
     conv = nn.Conv2d(5, 7, 1, stride=(stride, 1), bias=bias).double()
@@ -46,6 +48,7 @@ def test_pointwise_conv_equals_conv2d(stride, bias):
 
 
 @pytest.mark.parametrize("training", [True, False])
+@pytest.mark.usefixtures("pointwise_kernel")
 def test_conv_bn_forward_pointwise_equals_conv_then_bn(training):
     torch.manual_seed(1)
     conv, bn = nn.Conv2d(4, 6, 1, stride=(2, 1)).double(), nn.BatchNorm2d(6).double()
@@ -110,11 +113,30 @@ def test_max_pool_frames_equals_max_pool(stride, frames):
     assert torch.equal(got.nan_to_num(0.0), want.nan_to_num(0.0))
 
 
+def test_partition_sum_is_the_sum_over_partitions_and_passes_gradcheck():
+    torch.manual_seed(3)
+    y, a = torch.randn(2, 3, 4, 5, dtype=torch.float64), torch.randn(3, 5, 6, dtype=torch.float64)
+    torch.testing.assert_close(PartitionSum.apply(y, a), torch.einsum("nkrv,kvw->nrw", y, a), **F64)
+    assert torch.autograd.gradcheck(PartitionSum.apply, (y.requires_grad_(), a.requires_grad_()))
+
+
+@pytest.mark.usefixtures("pointwise_kernel")
+def test_linear_rows_equals_addmm():
+    torch.manual_seed(4)
+    rows, weight, bias = (torch.randn(*s, dtype=torch.float64) for s in [(12, 5), (5, 7), (7,)])
+    want, want_grads = _grads(lambda r, w, b: torch.addmm(b, r, w), rows, weight, bias)
+    got, grads = _grads(linear_rows, rows, weight, bias)
+    torch.testing.assert_close(got, want, **F64)
+    for g, w in zip(grads, want_grads, strict=True):
+        torch.testing.assert_close(g, w, **F64)
+
+
 GRAPH = SkeletonGraph().stgcn_partition("spatial", 1, centre_distance="official")
 
 
 @pytest.mark.parametrize("c_in, c_out", [(3, 8), (6, 6), (8, 5)])  # widening: aggregate first; else project
 @pytest.mark.parametrize("grad", [True, False])
+@pytest.mark.usefixtures("pointwise_kernel")
 def test_partition_graph_conv_orders_equal_explicit(c_in, c_out, grad):
     torch.manual_seed(2)
     conv = PartitionGraphConv(c_in, c_out, GRAPH, edge_importance=True).double()
@@ -161,6 +183,7 @@ def _shift_gcn_by_hand(m: ShiftGraphConv, x: torch.Tensor) -> torch.Tensor:
     return torch.relu(h + (x if m.residual is None or isinstance(m.residual, nn.Identity) else m.residual(x)))
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("shift", ["cyclic", "local"])  # a permutation, and a many-to-one gather
 @pytest.mark.parametrize("c_in, c_out", [(6, 6), (3, 8)])
 def test_shift_graph_conv_equals_the_op_by_op_shift(shift, c_in, c_out):

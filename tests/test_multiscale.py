@@ -117,6 +117,7 @@ def test_golden_disentangled_powers():
 # -- blocks against their explicit form ----------------------------------------------------------
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize(
     "c_in,c_out,scales,disentangled,offset,residual",
     [(64, 64, 13, True, True, False), (3, 96, 13, True, True, False), (32, 48, 4, False, True, True),
@@ -140,6 +141,7 @@ def test_aggregate_is_scale_major():
             torch.testing.assert_close(s[0, k * 4 + c], x[0, c] @ a[k].T, **TOL)
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 def test_gradients_of_fast_path_equal_explicit_path():
     set_seed(0)
     m = perturb(MultiScaleGraphConv(8, 12, A, 5)).train().double()
@@ -182,6 +184,7 @@ def test_window_graph_conv_is_a_multiscale_conv_on_the_window_graph():
     torch.testing.assert_close(m.scales, multiscale_adjacency(window_adjacency(A, 3), 4))
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize(
     "c_in,c_out,scales,w,s,d,embed",
     [(64, 64, 6, 3, 1, 1, 1), (3, 32, 6, 5, 1, 1, 1), (16, 32, 4, 3, 2, 1, 1), (16, 16, 3, 5, 2, 2, 1),
@@ -199,6 +202,7 @@ def test_g3d_block_equals_explicit_unfold_order(c_in, c_out, scales, w, s, d, em
     assert fast.shape == (2, c_out, (t + 2 * pad - d * (w - 1) - 1) // s + 1, 25)
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 def test_g3d_gradients_of_fast_path_equal_explicit_path():
     set_seed(0)
     m = perturb(G3DBlock(8, 12, A, 3, 3, 2)).train().double()

@@ -91,6 +91,7 @@ def _check_step_equals_explicit(module: nn.Module, x: torch.Tensor, train: bool 
         assert bn_fast.num_batches_tracked == bn_slow.num_batches_tracked == int(train)
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("bias", [True, False])
 def test_pointwise_conv_equals_a_1x1_conv2d(bias):
     x = torch.randn(3, 7, 5, 4, dtype=torch.float64)
@@ -98,6 +99,7 @@ def test_pointwise_conv_equals_a_1x1_conv2d(bias):
     torch.testing.assert_close(pointwise_conv(x, conv.weight, conv.bias), conv(x), **F64)
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("momentum", [0.1, None])
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("relu", [True, False])
@@ -170,6 +172,7 @@ def test_stack_moments_come_from_the_input_where_that_takes_fewer_products():
     assert not moments_from_input_are_cheaper(torch.Size((8, 3, 64, 125)), windows)
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 def test_projection_batch_norm_passes_gradcheck():
     set_seed(0)
     stack = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
@@ -257,6 +260,7 @@ def test_activation_runs_before_the_reshape_so_autograd_copies_nothing(batch_nor
     assert not _copies_a_base(block(torch.randn(2, 3, 6, 25, dtype=torch.float64)))
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize(
     "c_in, c_out, scales", [(8, 12, 5), (3, 24, 4), (16, 16, 3)]
 )  # stack wider than the output (rows), narrower (folded statistics), wider
@@ -285,6 +289,7 @@ def test_g3d_train_step_equals_original_order(c_in, c_out, scales, w, s, d, embe
     _check_step_equals_explicit(_perturbed(block), torch.randn(2, c_in, t, 25, dtype=torch.float64))
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("w, s, d", [(3, 1, 1), (5, 2, 1), (3, 2, 2), (4, 1, 1)])
 @pytest.mark.parametrize("t", [9, 8])
 def test_g3d_aggregate_first_in_eval_equals_original_order(w, s, d, t):

@@ -6,6 +6,8 @@ shifted frames), with BatchNorm in eval mode written out, so they share no code 
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -125,6 +127,36 @@ def test_ctrgcn_mstcn_matches_reference(cin, cout, kernel_size, dilations, strid
     assert got.shape == (2, cout, (t - 1) // stride + 1, 5)
     torch.testing.assert_close(got, want, **TOL)
     assert (got < 0).any(), "CTR-GCN's MS-TCN has no activation after the sum"
+
+
+@pytest.mark.usefixtures("pointwise_kernel")
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("cin, cout, stride", [(8, 12, 1), (8, 8, 2)])
+def test_mstcn_training_step_equals_its_branches_one_by_one(momentum, cin, cout, stride):
+    """In training the branches' entries may run as one convolution and one BatchNorm over the stacked channels: the
+    output, every gradient and every running statistic are those of the branches run one by one."""
+    torch.manual_seed(0)
+    block = perturb(MultiScaleTemporalConv(cin, cout, 3, stride, (1, 2))).double().train()
+    for bn in block.modules():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.momentum = momentum
+    reference = copy.deepcopy(block)
+    x = torch.randn(2, cin, 9, 5, dtype=torch.float64)
+    weight = torch.randn(2, cout, (9 - 1) // stride + 1, 5, dtype=torch.float64)
+
+    def step(module, forward):
+        xi = x.clone().requires_grad_(True)
+        module.zero_grad(set_to_none=True)
+        for _ in range(2):  # twice: the running statistics' second update (momentum None averages over batches)
+            y = forward(module, xi)
+        (y * weight).sum().backward()
+        return [y, xi.grad] + [p.grad for p in module.parameters()] + list(module.buffers())
+
+    def one_by_one(m, xi):
+        return m.act(torch.cat([branch(xi) for branch in m.branches], 1) + m.residual(xi))
+
+    for got, want in zip(step(block, lambda m, xi: m(xi)), step(reference, one_by_one), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from torch import nn
 from stviz.checks import check_nctv
 from stviz.graph import SkeletonGraph
 from stviz.init import kaiming_conv
-from stviz.layers import make_residual, residual_forward, using_reference_kernels
+from stviz.layers import linear_rows, make_residual, residual_forward, using_reference_kernels
 
 __all__ = ["ShiftGraphConv", "cyclic_shift_indices", "cyclic_shift_sources", "local_shift_sources"]
 
@@ -200,7 +200,7 @@ class ShiftGraphConv(nn.Module):
         if using_reference_kernels():
             h = torch.einsum("nwc,cd->nwd", h, self.weight) + self.bias  # the original's linear (N*T, V, D)
         else:
-            h = torch.addmm(self.bias.view(1, d), h.view(n * t * v, c), self.weight)  # linear (N*T*V, D)
+            h = linear_rows(h.view(n * t * v, c), self.weight, self.bias)  # linear (N*T*V, D)
         h = _gather_columns(h.view(n * t, v * d), self.index_out, self._inverse_out(x.device))  # shift out
         h = self.bn(h).view(n, t, v, d).permute(0, 3, 1, 2)  # (N, D, T, V), a fresh tensor
         if not torch.is_grad_enabled():  # in place on the fresh BN output

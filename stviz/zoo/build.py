@@ -13,7 +13,6 @@ may round differently.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 
 from stviz import set_seed
+from stviz.cpu import cpu_vendor
 from stviz.data import ACTION_CLASSES, LEFT_RIGHT_PAIRS, TIME_REVERSED_PAIRS, synthetic_dataset, train_test_split
 from stviz.train import TrainResult, load_checkpoint, predict, train
 from stviz.train.models import build_family_model
@@ -29,7 +29,6 @@ from stviz.zoo.recipes import FRESH_SEED, ZOO, ZooEntry
 __all__ = [
     "train_entry",
     "build_entry",
-    "cpu_vendor",
     "build_platform",
     "platform_mismatch",
     "measure",
@@ -60,21 +59,6 @@ def train_entry(entry: ZooEntry, progress: bool = False) -> tuple[torch.nn.Modul
     model = build_family_model(entry.family, len(ACTION_CLASSES), entry.width, num_persons=entry.num_bodies)
     result = train(model, train_set, test_set, recipe=entry.recipe, seed=entry.seed, progress=progress)
     return model, result
-
-
-def cpu_vendor() -> str:
-    """The CPU's vendor as the processor names itself ("GenuineIntel", "AuthenticAMD"; "unknown" if unreadable).
-
-    It matters besides the instruction set: MKL picks other matrix kernels on an AMD CPU than on an Intel one with
-    the same AVX-512, and they round differently.
-    """
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def build_platform() -> dict[str, str]:

@@ -1,0 +1,77 @@
+"""The CPU under the blocks: its vendor, and which library runs a 1x1 convolution fastest on it.
+
+A 1x1 convolution of (N, D, T, V) is one (O, D) @ (D, T*V) matrix product per sample. PyTorch's CPU build can run
+it through MKL (``torch.bmm``) or through oneDNN (``F.conv2d``, which reorders input and output through a blocked
+layout). Which is faster depends on the CPU (``benchmarks/pointwise.py`` times the two on the models' shapes):
+
+* On the Intel Xeon (AVX-512) and the earlier AMD EPYC without AVX-512 that this project was developed on, MKL's
+  product was 1.2x to 3x faster than the convolution, forward and backward.
+* On an AMD EPYC (Zen 5) with AVX-512, MKL runs its AVX2 kernels, as on every CPU not made by Intel: a 2048^3
+  product reaches 190 GFLOP/s on 2 cores, where oneDNN's 1x1 convolution reaches 350. From about 32 input
+  channels on the convolution takes 0.5-0.85 of the product's time, forward or training step (39 -> 96 channels a
+  tie); below, and on small tensors, oneDNN's reorders cost more than they save.
+
+:data:`POINTWISE_KERNEL` is the choice made here at import: ``"conv"`` on an AVX-512 CPU not made by Intel, else
+``"matmul"``. Set it to either to compare; the two agree up to rounding.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "cpu_vendor",
+    "cpu_name",
+    "pointwise_kernel_for",
+    "POINTWISE_KERNEL",
+    "POINTWISE_REASON",
+    "CONV_MIN_CHANNELS",
+    "CONV_MIN_MACS",
+]
+
+# Where "conv" is chosen, smaller products stay with MKL: oneDNN's reorders cost about 90 us whatever the size, and
+# with few input channels they cost more than the product saves (benchmarks/pointwise.py, the crossovers at about
+# 32 channels and 8-13 million multiply-accumulates).
+CONV_MIN_CHANNELS = 32
+CONV_MIN_MACS = 1 << 23
+
+
+def _cpuinfo(field: str) -> str | None:
+    """The first value of ``field`` in Linux's /proc/cpuinfo; None where there is none."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(field):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor as the processor names itself ("GenuineIntel", "AuthenticAMD"; "unknown" if unreadable).
+
+    It matters besides the instruction set: MKL picks other matrix kernels on an AMD CPU than on an Intel one with
+    the same AVX-512, which run slower and round differently.
+    """
+    return _cpuinfo("vendor_id") or platform.processor() or "unknown"
+
+
+def cpu_name() -> str:
+    """The processor's model name ("AMD EPYC"), else what :mod:`platform` knows."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def pointwise_kernel_for(vendor: str, capability: str) -> tuple[str, str]:
+    """``("conv", why)`` where oneDNN's 1x1 convolution beats MKL's product on a CPU of this ``vendor`` with this
+    instruction set (``torch.backends.cpu.get_cpu_capability()``), else ``("matmul", why)``."""
+    if capability == "AVX512" and vendor != "GenuineIntel":
+        return "conv", f"MKL runs AVX2 kernels on this {vendor} CPU, oneDNN runs AVX-512"
+    if capability == "AVX512":
+        return "matmul", "MKL's AVX-512 product beats oneDNN's convolution on Intel's CPUs"
+    return "matmul", f"no measurement favours oneDNN's convolution on {vendor} with {capability}"
+
+
+POINTWISE_KERNEL, POINTWISE_REASON = pointwise_kernel_for(cpu_vendor(), torch.backends.cpu.get_cpu_capability())

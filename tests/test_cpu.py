@@ -1,0 +1,53 @@
+"""The kernel choice for 1x1 convolutions (:mod:`stviz.cpu`): which CPUs take oneDNN's convolution, and that the
+blocks then run it."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from stviz import cpu
+from stviz.layers import pointwise_conv, runs_as_conv
+
+
+@pytest.mark.parametrize(
+    "vendor, capability, kernel",
+    [("AuthenticAMD", "AVX512", "conv"), ("GenuineIntel", "AVX512", "matmul"), ("AuthenticAMD", "AVX2", "matmul")],
+)
+def test_kernel_choice_follows_the_vendor_and_the_instruction_set(vendor, capability, kernel):
+    chosen, reason = cpu.pointwise_kernel_for(vendor, capability)
+    assert chosen == kernel and reason
+
+
+def test_the_cpu_is_named():
+    assert cpu.cpu_name() and cpu.cpu_vendor()
+
+
+def test_this_cpus_choice_is_the_rules():
+    assert (cpu.POINTWISE_KERNEL, cpu.POINTWISE_REASON) == cpu.pointwise_kernel_for(
+        cpu.cpu_vendor(), torch.backends.cpu.get_cpu_capability()
+    )
+
+
+def test_conv_from_the_thresholds_on_and_only_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "conv")
+    c = cpu.CONV_MIN_CHANNELS
+    positions = -(-cpu.CONV_MIN_MACS // (c * 64))  # just enough for C_in -> 64 channels
+    x = torch.zeros(1, c, positions)
+    assert runs_as_conv(x, c, 64)
+    assert not runs_as_conv(x[..., 1:], c, 64)  # one position fewer: too few multiply-accumulates
+    assert not runs_as_conv(torch.zeros(1, c - 1, 2 * positions), c - 1, 64)  # too few input channels
+    assert not runs_as_conv(x.to("meta"), c, 64)
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "matmul")
+    assert not runs_as_conv(x, c, 64)
+
+
+@pytest.mark.parametrize("kernel", ["matmul", "conv"])
+def test_pointwise_conv_runs_the_chosen_kernel(monkeypatch, kernel):
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", kernel)
+    calls = []
+    conv1d = F.conv1d
+    monkeypatch.setattr(F, "conv1d", lambda *a, **k: calls.append("conv") or conv1d(*a, **k))
+    monkeypatch.setattr(cpu, "CONV_MIN_MACS", 0)
+    x, w, b = torch.randn(2, 40, 3, 5), torch.randn(6, 40, 1, 1), torch.randn(6)
+    torch.testing.assert_close(pointwise_conv(x, w, b), F.conv2d(x, w, b), rtol=1e-5, atol=1e-5)
+    assert calls == (["conv"] if kernel == "conv" else [])
