@@ -272,9 +272,9 @@ def pointwise_conv(
 ) -> torch.Tensor:
     """``act(F.conv2d(x, weight, bias))`` for a 1x1 kernel: (N, D, ...) -> (N, C_out, ...), weight (C_out, D, ...).
 
-    Where MKL runs its best kernels (Intel's CPUs, :mod:`stviz.cpu`) as one batched matrix product per sample,
-    1.3x to 3x faster than ``F.conv2d``, forward and backward (the convolution goes through a blocked memory
-    layout and back); elsewhere, where it is large enough, as oneDNN's convolution (:func:`runs_as_conv`).
+    Where :mod:`stviz.cpu` picks MKL (Intel's CPUs, CPUs without AVX-512) as one batched matrix product per
+    sample, 1.3x to 3x faster there than ``F.conv2d``, forward and backward (the convolution goes through a blocked
+    memory layout and back); elsewhere, where it is large enough, as oneDNN's convolution (:func:`runs_as_conv`).
     ``act`` runs on the product before it is reshaped: an activation in place on a reshaped view would make
     autograd copy the view's whole base in the backward."""
     n, d = x.shape[:2]
@@ -315,7 +315,7 @@ def _pointwise_input(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor | None:
 
 
 def conv_forward(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv(x)``, a 1x1 convolution that runs as a matrix product as :func:`pointwise_conv`:
+    """``conv(x)``, through :func:`pointwise_conv` for a 1x1 convolution that runs as a matrix product:
     (N, C_in, T, V) -> (N, C_out, T', V)."""
     xs = _pointwise_input(x, conv)
     return conv(x) if xs is None else pointwise_conv(xs, conv.weight, conv.bias)
@@ -323,7 +323,7 @@ def conv_forward(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
 def conv_bn_forward(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> torch.Tensor:
     """``bn(conv(x))``; in eval mode one convolution with the BatchNorm folded in (:func:`fold_batchnorm`), and a
-    1x1 convolution that runs as a matrix product as :func:`pointwise_conv`."""
+    1x1 convolution that runs as a matrix product through :func:`pointwise_conv`."""
     xs = _pointwise_input(x, conv)
     if xs is not None:
         return pointwise_conv_bn(xs, conv.weight, conv.bias, bn)
