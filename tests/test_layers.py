@@ -17,7 +17,7 @@ from stviz.graph import SkeletonGraph
 from stviz.layers import batchnorm_affine, conv_bn_forward, conv_forward, dropout_, linear_rows, pointwise_conv
 from stviz.reconcile import original_order
 from stviz.spatial import PartitionGraphConv, ShiftGraphConv
-from stviz.spatial.partition import PartitionSum
+from stviz.spatial.partition import SPARSE_MAX_DENSITY, PartitionSum, graph_is_sparse, sparse_graph_sum
 from stviz.temporal import max_pool_frames
 
 F64 = dict(atol=1e-10, rtol=1e-10)
@@ -120,6 +120,28 @@ def test_partition_sum_is_the_sum_over_partitions_and_passes_gradcheck():
     assert torch.autograd.gradcheck(PartitionSum.apply, (y.requires_grad_(), a.requires_grad_()))
 
 
+def test_sparse_graph_sum_is_the_dense_sum_over_the_nonzeros():
+    torch.manual_seed(5)
+    y = torch.randn(4, 6, 3, 5, dtype=torch.float64)  # (F, V, K, D)
+    a = torch.randn(3, 6, 7, dtype=torch.float64) * (torch.rand(3, 6, 7) < 0.3)  # (K, V, W)
+    a[:, :, 2] = 0  # a target that nothing reaches: an empty bag, zeros
+    got = sparse_graph_sum(y, a)
+    assert got.shape == (4, 7, 5)
+    torch.testing.assert_close(got, torch.einsum("fvkd,kvw->fwd", y, a), **F64)
+    assert torch.equal(got[:, 2], torch.zeros(4, 5, dtype=torch.float64))
+    source = (a[:, :, 0] == 0).all(0).nonzero()[0, 0]  # a source joint that does not reach target 0
+    y[:, source] = float("inf")  # a dense product would add 0 * inf = nan there
+    assert sparse_graph_sum(y, a)[:, 0].isfinite().all()
+
+
+def test_graph_is_sparse_counts_nonzero_entries():
+    a = torch.zeros(3, 10, 10)
+    a.view(-1)[: int(SPARSE_MAX_DENSITY * a.numel())] = 1
+    assert graph_is_sparse(a)
+    a.view(-1)[: int(SPARSE_MAX_DENSITY * a.numel()) + 1] = 1
+    assert not graph_is_sparse(a)
+
+
 @pytest.mark.usefixtures("pointwise_kernel")
 def test_linear_rows_equals_addmm():
     torch.manual_seed(4)
@@ -132,14 +154,17 @@ def test_linear_rows_equals_addmm():
 
 
 GRAPH = SkeletonGraph().stgcn_partition("spatial", 1, centre_distance="official")
+DENSE_GRAPH = GRAPH + 0.1 * torch.rand(GRAPH.shape, generator=torch.Generator().manual_seed(0))
 
 
 @pytest.mark.parametrize("c_in, c_out", [(3, 8), (6, 6), (8, 5)])  # widening: aggregate first; else project
 @pytest.mark.parametrize("grad", [True, False])
+@pytest.mark.parametrize("graph", [GRAPH, DENSE_GRAPH], ids=["sparse graph", "dense graph"])
 @pytest.mark.usefixtures("pointwise_kernel")
-def test_partition_graph_conv_orders_equal_explicit(c_in, c_out, grad):
+def test_partition_graph_conv_orders_equal_explicit(c_in, c_out, grad, graph):
+    assert graph_is_sparse(GRAPH) and not graph_is_sparse(DENSE_GRAPH)  # both graph sums without autograd
     torch.manual_seed(2)
-    conv = PartitionGraphConv(c_in, c_out, GRAPH, edge_importance=True).double()
+    conv = PartitionGraphConv(c_in, c_out, graph, edge_importance=True).double()
     with torch.no_grad():
         conv.edge_importance.uniform_(0.5, 1.5)
         conv.conv.bias.normal_()
