@@ -36,7 +36,7 @@ __all__ = [
 SPARSE_MAX_DENSITY = 0.25
 """Largest share of nonzero entries in the stacked graph (K, V, W) at which :class:`PartitionGraphConv` sums over
 the graph with :func:`sparse_graph_sum` rather than a dense product (without autograd, on the CPU). ST-GCN's
-partitions hold 73 nonzeros in 1,875 (4%), EfficientGCN's three hop partitions about 8%. On a 2-core CPU the sparse
+partitions hold 73 nonzeros in 1,875 (4%), EfficientGCN's three hop partitions 127 (7%). On a 2-core CPU the sparse
 sum took 0.17-0.4 of the dense product's time at 4-15%, 0.4-0.55 at 25% and 0.6-1.0 at 40% (frames x 64-256
 channels)."""
 
