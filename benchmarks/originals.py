@@ -683,8 +683,8 @@ def in_fresh_process(case: Case, mode: str, settings: Settings) -> Timing:
 
 
 def run_record(rows: list[tuple[Case, str, Timing]], args: argparse.Namespace, seconds: float) -> dict:
-    """What ``--save`` writes: when the run finished (UTC), the processor (name, vendor, the instruction set torch
-    uses, and the kernel stviz's 1x1 convolutions take on it), torch, the run's seconds and settings, and every row
+    """What ``--save`` writes: when the run finished (UTC), the processor (name, vendor, family/model, the instruction
+    set torch uses, and the kernel stviz's 1x1 convolutions took), torch, the run's seconds and settings, and every row
     with its goal."""
     settings = "threads frames batch clips budget pairs clock keep_freed_memory in_process modes only".split()
     return {
@@ -692,6 +692,7 @@ def run_record(rows: list[tuple[Case, str, Timing]], args: argparse.Namespace, s
         "torch": torch.__version__,
         "cpu": cpu.cpu_name(),
         "cpu_vendor": cpu.cpu_vendor(),
+        "cpu_family_model": cpu.cpu_family(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "pointwise_kernel": cpu.POINTWISE_KERNEL,
         "seconds": round(seconds),
@@ -742,6 +743,12 @@ def main(argv: list[str] | None = None) -> int:
         "its large temporaries, as with jemalloc or tcmalloc; by default glibc's defaults stand, as for most users",
     )
     parser.add_argument(
+        "--pointwise-kernel",
+        choices=["matmul", "conv"],
+        help="run stviz's 1x1 convolutions as MKL products or as oneDNN convolutions (stviz.cpu.POINTWISE_KERNEL); "
+        "by default, as stviz.cpu chooses for this CPU",
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="time every case in this process, one after another (each case's ratio then depends on what ran before "
@@ -760,6 +767,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--threads {args.threads}: at least 1")
     if args.save and not args.save.parent.is_dir():  # before the run, not after it
         parser.error(f"--save: no folder {args.save.parent}")
+    if args.pointwise_kernel:  # forked children inherit it
+        cpu.POINTWISE_KERNEL = args.pointwise_kernel
     started = time.perf_counter()
     settings = Settings(args.budget, args.pairs, args.clock, args.threads)
     kept = keep_freed_memory() if args.keep_freed_memory else False  # forked children inherit it
@@ -774,7 +783,7 @@ def main(argv: list[str] | None = None) -> int:
     where = "a fresh process per case and mode" if fresh else "one process"
     print(
         f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock, freed memory: {heap}, {where}; "
-        f"blocks: N={args.batch}, V=25, "
+        f"1x1 convolutions: {cpu.POINTWISE_KERNEL}; blocks: N={args.batch}, V=25, "
         f"T as in a {args.frames}-frame clip; models: {args.clips} clips x 2 persons; ms: fastest of the interleaved "
         f"calls; ratio: stviz / original; pairs: median of the per-pair ratios"
     )

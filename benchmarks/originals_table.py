@@ -121,9 +121,11 @@ def rows_over(runs: list[dict], names: list[str]) -> str:
     lines = []
     for name, run in zip(names, runs, strict=True):
         over = sorted((r for r in run["rows"] if r["ratio"] > r["goal"]), key=lambda r: -r["ratio"] / r["goal"])
+        family = run.get("cpu_family_model")  # recorded from run 46 on
+        processor = run["cpu"] if family is None else f"{run['cpu']} {family[0]}/{family[1]}"
         lines.append(
-            f"run {name} ({run['date']}, {run['cpu']}, {run['seconds']} s): {len(over)} of {len(run['rows'])} rows "
-            "over their goal"
+            f"run {name} ({run['date']}, {processor}, {run.get('pointwise_kernel', 'matmul')}, {run['seconds']} s): "
+            f"{len(over)} of {len(run['rows'])} rows over their goal"
         )
         lines += [
             f"  {r['name']} ({r['mode']}) {r['ratio']:.2f} (pairs {r['pair_median']:.2f}) > {r['goal']}" for r in over

@@ -214,6 +214,7 @@ def saved_run(path: Path, ratios: dict[tuple[str, str], float], budget: float = 
     record = ORIGINALS["run_record"](rows, args, 12.3)
     assert record["seconds"] == 12 and record["settings"]["budget"] == budget and len(record["rows"]) == len(rows)
     assert record["pointwise_kernel"] in ("matmul", "conv") and record["cpu_vendor"] and record["cpu_capability"]
+    assert record["cpu_family_model"] == ORIGINALS["cpu"].cpu_family()
     path.write_text(json.dumps(record))
     return path
 
@@ -251,17 +252,30 @@ def test_runs_of_other_cases_are_refused(tmp_path):
 
 def test_readme_tables_come_from_the_saved_runs():
     """Each of the README's block tables (one per processor) is exactly what ``originals_table.py`` prints for the
-    runs its header names, all of them on one processor."""
+    runs its header names, all of them on one processor with one kernel for the 1x1 convolutions."""
     readme = (BENCHMARKS.parent / "README.md").read_text()
     starts = [i for i in range(len(readme)) if readme.startswith("| block or model | configurations", i)]
-    assert len(starts) == 3
+    assert len(starts) == 4
     for start in starts:
         block = readme[start : readme.index("\n\n", start)]
         names = block.split("(runs ", 1)[1].split(")", 1)[0].split(", ")
         runs = TABLE["load"]([RESULTS / f"run{name}.json" for name in names])
         assert len(names) >= 3 and {run["settings"]["threads"] for run in runs} == {2}
-        assert len({run["cpu"] for run in runs}) == 1
+        processor = {(run["cpu"], run.get("cpu_capability"), tuple(run.get("cpu_family_model") or ())) for run in runs}
+        assert len(processor) == 1 and len({run.get("pointwise_kernel") for run in runs}) == 1
         assert block == TABLE["table"](runs, names)
+
+
+@pytest.mark.parametrize("kernel", ["matmul", "conv"])
+def test_the_1x1_kernel_can_be_chosen_for_a_run(tmp_path, monkeypatch, kernel):
+    """``--pointwise-kernel`` overrides stviz.cpu's choice for the run, and the saved run says which one ran."""
+    monkeypatch.setattr(ORIGINALS["cpu"], "POINTWISE_KERNEL", ORIGINALS["cpu"].POINTWISE_KERNEL)  # restored after
+    path = tmp_path / "run.json"
+    settings = "--batch 1 --frames 8 --budget 0 --pairs 2 --modes eval --in-process".split()
+    threads = ["--threads", str(torch.get_num_threads())]
+    only = ["--only", "stgcn ConvTemporalGraphical 3->64"]
+    ORIGINALS["main"](only + settings + threads + ["--pointwise-kernel", kernel, "--save", str(path)])
+    assert json.loads(path.read_text())["pointwise_kernel"] == kernel
 
 
 def test_a_run_is_saved_as_it_is_printed(tmp_path, capsys):

@@ -10,11 +10,17 @@ from stviz.layers import pointwise_conv, runs_as_conv
 
 
 @pytest.mark.parametrize(
-    "vendor, capability, kernel",
-    [("AuthenticAMD", "AVX512", "conv"), ("GenuineIntel", "AVX512", "matmul"), ("AuthenticAMD", "AVX2", "matmul")],
+    "vendor, capability, family, kernel",
+    [
+        ("AuthenticAMD", "AVX512", (26, 2), "conv"),  # Zen 5: AVX-512 at full width
+        ("AuthenticAMD", "AVX512", None, "conv"),
+        ("AuthenticAMD", "AVX512", (25, 17), "matmul"),  # Zen 4: AVX-512 on 256-bit units
+        ("GenuineIntel", "AVX512", (6, 85), "matmul"),
+        ("AuthenticAMD", "AVX2", (25, 1), "matmul"),
+    ],
 )
-def test_kernel_choice_follows_the_vendor_and_the_instruction_set(vendor, capability, kernel):
-    chosen, reason = cpu.pointwise_kernel_for(vendor, capability)
+def test_kernel_choice_follows_the_vendor_the_instruction_set_and_the_family(vendor, capability, family, kernel):
+    chosen, reason = cpu.pointwise_kernel_for(vendor, capability, family)
     assert chosen == kernel and reason
 
 
@@ -22,9 +28,17 @@ def test_the_cpu_is_named():
     assert cpu.cpu_name() and cpu.cpu_vendor()
 
 
+def test_the_family_is_read_from_linux(monkeypatch):
+    fields = {"cpu family": "25", "model\t": "17"}
+    monkeypatch.setattr(cpu, "_cpuinfo", fields.get)
+    assert cpu.cpu_family() == (25, 17)
+    monkeypatch.setattr(cpu, "_cpuinfo", lambda field: None)
+    assert cpu.cpu_family() is None
+
+
 def test_this_cpus_choice_is_the_rules():
     assert (cpu.POINTWISE_KERNEL, cpu.POINTWISE_REASON) == cpu.pointwise_kernel_for(
-        cpu.cpu_vendor(), torch.backends.cpu.get_cpu_capability()
+        cpu.cpu_vendor(), torch.backends.cpu.get_cpu_capability(), cpu.cpu_family()
     )
 
 
