@@ -692,7 +692,7 @@ def run_record(rows: list[tuple[Case, str, Timing]], args: argparse.Namespace, s
         "torch": torch.__version__,
         "cpu": cpu.cpu_name(),
         "cpu_vendor": cpu.cpu_vendor(),
-        "cpu_family_model": cpu.cpu_family(),
+        "cpu_family_model": cpu.cpu_family_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "pointwise_kernel": cpu.POINTWISE_KERNEL,
         "seconds": round(seconds),

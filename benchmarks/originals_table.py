@@ -122,9 +122,10 @@ def rows_over(runs: list[dict], names: list[str]) -> str:
     for name, run in zip(names, runs, strict=True):
         over = sorted((r for r in run["rows"] if r["ratio"] > r["goal"]), key=lambda r: -r["ratio"] / r["goal"])
         family = run.get("cpu_family_model")  # recorded from run 46 on
+        kernel = run.get("pointwise_kernel", "matmul")  # recorded from run 35 on; every run before ran the product
         processor = run["cpu"] if family is None else f"{run['cpu']} {family[0]}/{family[1]}"
         lines.append(
-            f"run {name} ({run['date']}, {processor}, {run.get('pointwise_kernel', 'matmul')}, {run['seconds']} s): "
+            f"run {name} ({run['date']}, {processor}, {kernel}, {run['seconds']} s): "
             f"{len(over)} of {len(run['rows'])} rows over their goal"
         )
         lines += [

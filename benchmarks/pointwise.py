@@ -71,7 +71,7 @@ def main() -> None:
     if args.keep_freed_memory:
         keep_freed_memory()
     torch.manual_seed(0)
-    family = cpu.cpu_family()
+    family = cpu.cpu_family_model()
     processor = cpu.cpu_vendor() if family is None else f"{cpu.cpu_vendor()} family {family[0]} model {family[1]}"
     print(f"{processor}, {torch.backends.cpu.get_cpu_capability()}, {args.threads} threads, N=8, V=25")
     print(f"{'C_in':>5} {'C_out':>5} {'T':>3}  {'eval matmul/conv':>16}  {'train matmul/conv':>17}")

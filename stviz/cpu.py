@@ -27,7 +27,7 @@ import torch
 __all__ = [
     "cpu_vendor",
     "cpu_name",
-    "cpu_family",
+    "cpu_family_model",
     "pointwise_kernel_for",
     "POINTWISE_KERNEL",
     "POINTWISE_REASON",
@@ -67,7 +67,7 @@ def cpu_name() -> str:
     return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
-def cpu_family() -> tuple[int, int] | None:
+def cpu_family_model() -> tuple[int, int] | None:
     """The processor's (family, model) as Linux numbers them ((25, 17): an AMD Zen 4 EPYC); None where unreadable.
 
     The model name alone does not tell AMD's generations apart ("AMD EPYC" in a virtual machine).
@@ -81,21 +81,23 @@ def cpu_family() -> tuple[int, int] | None:
 AMD_FULL_WIDTH_AVX512_FAMILY = 26
 
 
-def pointwise_kernel_for(vendor: str, capability: str, family: tuple[int, int] | None = None) -> tuple[str, str]:
+def pointwise_kernel_for(vendor: str, capability: str, family_model: tuple[int, int] | None = None) -> tuple[str, str]:
     """``("conv", why)`` where oneDNN's 1x1 convolution beats MKL's product on a CPU of this ``vendor``, instruction
-    set (``torch.backends.cpu.get_cpu_capability()``) and (family, model) (:func:`cpu_family`; None if unknown), else
-    ``("matmul", why)``."""
+    set (``torch.backends.cpu.get_cpu_capability()``) and ``family_model`` (:func:`cpu_family_model`; None if
+    unknown), else ``("matmul", why)``."""
     if capability != "AVX512":
         return "matmul", f"no measurement favours oneDNN's convolution on {vendor} with {capability}"
     if vendor == "GenuineIntel":
         return "matmul", "MKL's AVX-512 product beats oneDNN's convolution on Intel's CPUs"
-    if vendor == "AuthenticAMD" and family is not None and family[0] < AMD_FULL_WIDTH_AVX512_FAMILY:
-        return "matmul", (
-            f"this AMD CPU (family {family[0]}) runs AVX-512 on 256-bit units, no faster than MKL's AVX2 kernels"
+    family = None if family_model is None else family_model[0]
+    if vendor == "AuthenticAMD" and family is not None and family < AMD_FULL_WIDTH_AVX512_FAMILY:
+        return (
+            "matmul",
+            f"this AMD CPU (family {family}) runs AVX-512 on 256-bit units, no faster than MKL's AVX2 kernels",
         )
     return "conv", f"MKL runs AVX2 kernels on this {vendor} CPU, oneDNN runs AVX-512"
 
 
 POINTWISE_KERNEL, POINTWISE_REASON = pointwise_kernel_for(
-    cpu_vendor(), torch.backends.cpu.get_cpu_capability(), cpu_family()
+    cpu_vendor(), torch.backends.cpu.get_cpu_capability(), cpu_family_model()
 )

@@ -214,7 +214,7 @@ def saved_run(path: Path, ratios: dict[tuple[str, str], float], budget: float = 
     record = ORIGINALS["run_record"](rows, args, 12.3)
     assert record["seconds"] == 12 and record["settings"]["budget"] == budget and len(record["rows"]) == len(rows)
     assert record["pointwise_kernel"] in ("matmul", "conv") and record["cpu_vendor"] and record["cpu_capability"]
-    assert record["cpu_family_model"] == ORIGINALS["cpu"].cpu_family()
+    assert record["cpu_family_model"] == ORIGINALS["cpu"].cpu_family_model()
     path.write_text(json.dumps(record))
     return path
 

@@ -10,7 +10,7 @@ from stviz.layers import pointwise_conv, runs_as_conv
 
 
 @pytest.mark.parametrize(
-    "vendor, capability, family, kernel",
+    "vendor, capability, family_model, kernel",
     [
         ("AuthenticAMD", "AVX512", (26, 2), "conv"),  # Zen 5: AVX-512 at full width
         ("AuthenticAMD", "AVX512", None, "conv"),
@@ -19,8 +19,8 @@ from stviz.layers import pointwise_conv, runs_as_conv
         ("AuthenticAMD", "AVX2", (25, 1), "matmul"),
     ],
 )
-def test_kernel_choice_follows_the_vendor_the_instruction_set_and_the_family(vendor, capability, family, kernel):
-    chosen, reason = cpu.pointwise_kernel_for(vendor, capability, family)
+def test_kernel_choice_follows_the_vendor_the_instruction_set_and_the_family(vendor, capability, family_model, kernel):
+    chosen, reason = cpu.pointwise_kernel_for(vendor, capability, family_model)
     assert chosen == kernel and reason
 
 
@@ -31,14 +31,14 @@ def test_the_cpu_is_named():
 def test_the_family_is_read_from_linux(monkeypatch):
     fields = {"cpu family": "25", "model\t": "17"}
     monkeypatch.setattr(cpu, "_cpuinfo", fields.get)
-    assert cpu.cpu_family() == (25, 17)
+    assert cpu.cpu_family_model() == (25, 17)
     monkeypatch.setattr(cpu, "_cpuinfo", lambda field: None)
-    assert cpu.cpu_family() is None
+    assert cpu.cpu_family_model() is None
 
 
 def test_this_cpus_choice_is_the_rules():
     assert (cpu.POINTWISE_KERNEL, cpu.POINTWISE_REASON) == cpu.pointwise_kernel_for(
-        cpu.cpu_vendor(), torch.backends.cpu.get_cpu_capability(), cpu.cpu_family()
+        cpu.cpu_vendor(), torch.backends.cpu.get_cpu_capability(), cpu.cpu_family_model()
     )
 
 
