@@ -36,6 +36,8 @@ __all__ = [
     "linear_rows",
     "pointwise_conv",
     "pointwise_conv_bn",
+    "pointwise_conv_to_channels_last",
+    "pointwise_conv_from_channels_last",
     "conv1x1",
     "conv_forward",
     "conv_bn_forward",
@@ -293,6 +295,35 @@ def pointwise_conv_bn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
     when it has fixed statistics (eval)."""
     folded = fold_batchnorm(weight, bias, bn)
     return bn(pointwise_conv(x, weight, bias)) if folded is None else pointwise_conv(x, *folded)
+
+
+def pointwise_conv_to_channels_last(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, act: nn.Module | None = None
+) -> torch.Tensor:
+    """``act(F.conv2d(x, weight, bias))`` for a 1x1 kernel, written channels last: x (N, C_in, T, V) ->
+    (N, C_out, T, V) in ``torch.channels_last`` strides, weight (C_out, C_in, ...), bias (C_out,).
+
+    One batched product per sample, ``x[n]^T W^T`` (T*V, C_out), that reads x transposed where it lies. ``act`` runs
+    on the product before it is viewed as (N, C_out, T, V)."""
+    n, c, t, v = x.shape
+    o = weight.shape[0]
+    rows = x.reshape(n, c, t * v).transpose(1, 2)  # (N, T*V, C_in), a view
+    y = torch.baddbmm(bias.view(1, 1, o), rows, weight.reshape(o, c).t().expand(n, c, o))  # (N, T*V, C_out)
+    y = y if act is None else act(y)
+    return y.view(n, t, v, o).permute(0, 3, 1, 2)
+
+
+def pointwise_conv_from_channels_last(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``F.conv2d(h, weight, bias)`` for a 1x1 kernel on a channels-last h (N, C_in, T, V) -> contiguous (N, C_out, T,
+    V), weight (C_out, C_in, ...), bias (C_out,): one batched product per sample, ``W h[n]``, with h read transposed
+    where it lies."""
+    if not h.is_contiguous(memory_format=torch.channels_last):
+        raise ValueError(f"h must be channels last, got strides {h.stride()} for shape {tuple(h.shape)}")
+    n, c, t, v = h.shape
+    o = weight.shape[0]
+    columns = h.permute(0, 2, 3, 1).reshape(n, t * v, c).transpose(1, 2)  # (N, C_in, T*V), a view
+    y = torch.baddbmm(bias.view(1, o, 1), weight.reshape(o, c).expand(n, o, c), columns)
+    return y.view(n, o, t, v)
 
 
 def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

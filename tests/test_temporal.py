@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from stviz import official
-from stviz.layers import make_activation
+from stviz.layers import make_activation, reference_kernels
 from stviz.temporal import (
     MSG3DTemporalConv,
     MultiScaleTemporalConv,
@@ -252,6 +252,37 @@ def test_efficientgcn_layers_match_reference(layer, stride, residual, act):
         got = block(x)
     assert got.shape == (2, c, (t - 1) // stride + 1, 3)
     torch.testing.assert_close(got, want, **TOL)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.usefixtures("pointwise_kernel")
+def test_sep_layer_eval_keeps_the_expanded_tensor_channels_last(stride, monkeypatch, pointwise_kernel):
+    """In eval, where both 1x1 convolutions run as MKL products, the expanded tensor is channels last; values and
+    input gradients equal the plain forward's (under reference_kernels), and training never takes that path."""
+    torch.manual_seed(0)
+    block = perturb(TemporalSepLayer(16, 5, 2, stride)).double()
+    taken = []
+    forward_channels_last = TemporalSepLayer._forward_channels_last
+    monkeypatch.setattr(
+        TemporalSepLayer, "_forward_channels_last", lambda *a: taken.append(True) or forward_channels_last(*a)
+    )
+    x = torch.randn(2, 16, 12, 3, dtype=torch.float64)
+    weighting = torch.randn(2, 16, (12 - 1) // stride + 1, 3, dtype=torch.float64)
+
+    def value_and_input_grad():
+        leaf = x.clone().requires_grad_(True)
+        y = block(leaf)
+        (y * weighting).sum().backward()
+        return y.detach(), leaf.grad
+
+    y, gx = value_and_input_grad()
+    with reference_kernels():
+        want, wx = value_and_input_grad()
+    assert taken == ([True] if pointwise_kernel == "matmul" else [])  # under reference_kernels: never
+    torch.testing.assert_close(y, want, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(gx, wx, atol=1e-10, rtol=1e-10)
+    block.train()(x)
+    assert len(taken) == (1 if pointwise_kernel == "matmul" else 0)
 
 
 @pytest.mark.parametrize("name", ["Temporal_Sep_Layer", "Temporal_SG_Layer"])
