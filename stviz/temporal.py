@@ -387,12 +387,21 @@ class TemporalSepLayer(_EfficientTemporalLayer):
         ]
         return None if any(f is None for f in folded) else folded
 
-    def _forward_channels_last(self, x: torch.Tensor, expand, depth, point) -> torch.Tensor:
+    def _forward_channels_last(
+        self,
+        x: torch.Tensor,
+        expand: tuple[torch.Tensor, torch.Tensor],
+        depth: tuple[torch.Tensor, torch.Tensor],
+        point: tuple[torch.Tensor, torch.Tensor],
+    ) -> torch.Tensor:
         """The eval forward with the expanded tensor (N, C*e, T, V) channels last: the expansion writes it so, the
-        depthwise convolution runs on it in that layout (oneDNN's channels-last depthwise kernel; on a contiguous
-        tensor oneDNN converts the layout on the way in and out), and the projection reads it back. 2-14% faster
-        than contiguous at the configurations of EfficientGCN-B0 to B4 on a 2-core AVX2 CPU; in training the
-        channels-last BatchNorms and depthwise backward are slower, so training stays contiguous."""
+        depthwise convolution runs on it in that layout (oneDNN's channels-last depthwise kernel; on a contiguous tensor
+        oneDNN converts the layout on the way in and out), and the projection reads it back. 2-14% faster than
+        contiguous at the configurations of EfficientGCN-B0 to B4 on a 2-core AVX2 CPU; in training the channels-last
+        BatchNorms and depthwise backward are slower, so training stays contiguous.
+
+        x (N, C, T, V) -> (N, C, T', V); ``expand``, ``depth``, ``point``: each convolution's (weight, bias) with its
+        BatchNorm folded in."""
         conv = self.depth_conv[0]
         h = pointwise_conv_to_channels_last(x, *expand, self.act)  # (N, C*e, T, V), channels last
         h = self.act(F.conv2d(h, *depth, conv.stride, conv.padding, conv.dilation, conv.groups))  # channels last
