@@ -262,3 +262,26 @@ def test_shift_graph_conv_equals_the_op_by_op_shift(shift, c_in, c_out):
     with torch.no_grad():  # the in-place path without autograd
         torch.testing.assert_close(m(x), _shift_gcn_by_hand(m, x), **F64)
     torch.autograd.gradcheck(lambda x: m(x), (x[:1, :, :2].clone().requires_grad_(True),))
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_partition_graph_conv_without_autograd_projects_into_rows_on_the_conv_kernel(grad, monkeypatch):
+    """Where the 1x1 conv runs as oneDNN's, project-first without autograd convolves a channels-last x, whose output
+    is already the rows layout of the graph sum; with autograd it sums the partitions with PartitionSum."""
+    from stviz import cpu
+    from stviz.spatial import partition
+
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "conv")
+    monkeypatch.setattr(cpu, "CONV_MIN_CHANNELS", 1)
+    monkeypatch.setattr(cpu, "CONV_MIN_MACS", 0)
+    conv_inputs, sums = [], []
+    conv2d, partition_sum = partition.F.conv2d, partition.PartitionSum.apply
+    monkeypatch.setattr(partition.F, "conv2d", lambda x, *a, **k: conv_inputs.append(x) or conv2d(x, *a, **k))
+    monkeypatch.setattr(partition.PartitionSum, "apply", lambda *a: sums.append(a) or partition_sum(*a))
+    torch.manual_seed(0)
+    conv = PartitionGraphConv(8, 5, GRAPH).double()
+    x = torch.randn(2, 8, 5, 25, dtype=torch.float64)
+    with torch.set_grad_enabled(grad):
+        torch.testing.assert_close(conv(x), conv.explicit(x), **F64)
+    channels_last = [t.is_contiguous(memory_format=torch.channels_last) for t in conv_inputs]
+    assert (bool(sums), any(channels_last)) == (grad, not grad)
