@@ -256,16 +256,18 @@ def project_rows(weight: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return torch.bmm(weight.expand(rows.shape[0], *weight.shape), rows)
 
 
-def linear_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``rows @ weight + bias``: rows (M, C), weight (C, D), bias D values -> (M, D). ``torch.addmm`` (MKL), or where
-    :func:`runs_as_conv`, a 1x1 convolution over the rows read as one channels-last image, which oneDNN takes without
-    a reorder: about half addmm's time, forward and backward, on an AVX-512 CPU where MKL runs AVX2 kernels."""
+def linear_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``rows @ weight + bias``: rows (M, C), weight (C, D), bias D values or None -> (M, D). ``torch.addmm`` or
+    ``torch.mm`` (MKL), or where :func:`runs_as_conv`, a 1x1 convolution over the rows read as one channels-last image,
+    which oneDNN takes without a reorder: about half addmm's time, forward and backward, on an AVX-512 CPU where MKL
+    runs AVX2 kernels."""
     m, c = rows.shape
     d = weight.shape[1]
     if not runs_as_conv(rows, c, d):
-        return torch.addmm(bias.reshape(1, d), rows, weight)
+        return torch.mm(rows, weight) if bias is None else torch.addmm(bias.reshape(1, d), rows, weight)
     image = rows.view(1, m, 1, c).permute(0, 3, 1, 2)  # (1, C, M, 1) in channels-last strides: a view
-    y = F.conv2d(image, weight.t().reshape(d, c, 1, 1), bias.reshape(d))  # (1, D, M, 1), channels last
+    bias = None if bias is None else bias.reshape(d)
+    y = F.conv2d(image, weight.t().reshape(d, c, 1, 1), bias)  # (1, D, M, 1), channels last
     return y.permute(0, 2, 3, 1).reshape(m, d)  # a view when oneDNN wrote channels last, as it does
 
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from stviz.layers import fold_batchnorm, pointwise_conv_bn, using_reference_kernels
+from stviz.layers import fold_batchnorm, linear_rows, pointwise_conv_bn, using_reference_kernels
 from stviz.multiscale_stack import compute_dtype, pointwise_conv_stack, projection_batch_norm, without_autocast
 
 STACK_CHUNK = 1 << 20  # values of the aggregated stack made (and its gradient used) at once: 4 MB in float32
@@ -300,9 +300,11 @@ def collapse_rows(y: torch.Tensor, block: nn.Module, n: int, v: int) -> torch.Te
     conv's output in rows: y (N*T'*V*w, C_e), rows (sample, frame, joint, window frame) -> (N, C_out, T', V), for
     ``n`` = N samples of ``v`` = V joints.
 
-    Each joint's w window frames lie side by side, so the convolution is one matrix product over w*C_e columns;
-    BatchNorm is folded into it when its statistics are fixed (eval), its shift added after the product (an
-    ``addmm`` would be counted as a Linear layer by :func:`stviz.cost.count`, and the collapse is a convolution)."""
+    Each joint's w window frames lie side by side, so the convolution is one matrix product over w*C_e columns
+    (:func:`~stviz.layers.linear_rows`: on a CPU where oneDNN's convolution is the faster kernel, that convolution,
+    about half MKL's time there forward and backward). BatchNorm is folded into it when its statistics are fixed
+    (eval), its shift added after the product (an ``addmm`` would be counted as a Linear layer by
+    :func:`stviz.cost.count`, and the collapse is a convolution)."""
     collapse, c_out, w = block.collapse, block.out_channels, block.windows.window_size
     c_e = y.shape[1]
     weight = collapse.weight.view(c_out, c_e, w).transpose(1, 2).reshape(c_out, w * c_e)  # columns i*C_e + c
@@ -311,8 +313,7 @@ def collapse_rows(y: torch.Tensor, block: nn.Module, n: int, v: int) -> torch.Te
     if folded is not None:
         y = torch.mm(y, folded[0].t()).add_(folded[1])
     else:
-        y = torch.mm(y, weight.t()) if collapse.bias is None else torch.addmm(collapse.bias, y, weight.t())
-        y = batch_norm_rows(y, block.bn)  # (N*T'*V, C_out)
+        y = batch_norm_rows(linear_rows(y, weight.t(), collapse.bias), block.bn)  # (N*T'*V, C_out)
     return y.view(n, -1, v, c_out).permute(0, 3, 1, 2).contiguous()
 
 

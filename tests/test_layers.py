@@ -177,11 +177,16 @@ def test_graph_is_sparse_counts_nonzero_entries():
 
 
 @pytest.mark.usefixtures("pointwise_kernel")
-def test_linear_rows_equals_addmm():
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_rows_equals_addmm(with_bias):
     torch.manual_seed(4)
     rows, weight, bias = (torch.randn(*s, dtype=torch.float64) for s in [(12, 5), (5, 7), (7,)])
-    want, want_grads = _grads(lambda r, w, b: torch.addmm(b, r, w), rows, weight, bias)
-    got, grads = _grads(linear_rows, rows, weight, bias)
+    if with_bias:
+        want, want_grads = _grads(lambda r, w, b: torch.addmm(b, r, w), rows, weight, bias)
+        got, grads = _grads(linear_rows, rows, weight, bias)
+    else:
+        want, want_grads = _grads(torch.mm, rows, weight)
+        got, grads = _grads(lambda r, w: linear_rows(r, w, None), rows, weight)
     torch.testing.assert_close(got, want, **F64)
     for g, w in zip(grads, want_grads, strict=True):
         torch.testing.assert_close(g, w, **F64)

@@ -283,6 +283,7 @@ def test_graph_conv_train_step_equals_original_order(c_in, c_out, scales, batch_
     ],
 )
 @pytest.mark.parametrize("t", [9, 8])
+@pytest.mark.usefixtures("pointwise_kernel")
 def test_g3d_train_step_equals_original_order(c_in, c_out, scales, w, s, d, embed, graph_channels, t, batch_norm_route):
     set_seed(0)
     block = G3DBlock(c_in, c_out, A, scales, w, s, d, embed_factor=embed, graph_channels=graph_channels)
