@@ -269,16 +269,13 @@ def test_shift_graph_conv_equals_the_op_by_op_shift(shift, c_in, c_out):
     torch.autograd.gradcheck(lambda x: m(x), (x[:1, :, :2].clone().requires_grad_(True),))
 
 
+@pytest.mark.parametrize("pointwise_kernel", ["conv"], indirect=True)
 @pytest.mark.parametrize("grad", [True, False])
-def test_partition_graph_conv_without_autograd_projects_into_rows_on_the_conv_kernel(grad, monkeypatch):
+def test_partition_graph_conv_without_autograd_convolves_channels_last(grad, pointwise_kernel, monkeypatch):
     """Where the 1x1 conv runs as oneDNN's, project-first without autograd convolves a channels-last x, whose output
     is already the rows layout of the graph sum; with autograd it sums the partitions with PartitionSum."""
-    from stviz import cpu
     from stviz.spatial import partition
 
-    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "conv")
-    monkeypatch.setattr(cpu, "CONV_MIN_CHANNELS", 1)
-    monkeypatch.setattr(cpu, "CONV_MIN_MACS", 0)
     conv_inputs, sums = [], []
     conv2d, partition_sum = partition.F.conv2d, partition.PartitionSum.apply
     monkeypatch.setattr(partition.F, "conv2d", lambda x, *a, **k: conv_inputs.append(x) or conv2d(x, *a, **k))
