@@ -32,8 +32,10 @@ __all__ = [
     "reference_kernels",
     "using_reference_kernels",
     "runs_as_conv",
+    "conv_is_faster",
     "project_rows",
     "linear_rows",
+    "linear_rows_backward",
     "pointwise_conv",
     "pointwise_conv_bn",
     "pointwise_conv_to_channels_last",
@@ -240,12 +242,18 @@ def using_reference_kernels() -> bool:
 
 def runs_as_conv(x: torch.Tensor, in_channels: int, out_channels: int) -> bool:
     """Whether a 1x1 convolution from ``in_channels`` to ``out_channels`` on ``x`` (N, C_in, ...) runs as oneDNN's
-    convolution rather than as MKL's batched product: on a CPU where :mod:`stviz.cpu` found the convolution faster,
-    from :data:`~stviz.cpu.CONV_MIN_CHANNELS` input channels and :data:`~stviz.cpu.CONV_MIN_MACS` multiply-accumulates
-    (over x's positions) on."""
-    if x.device.type != "cpu" or cpu.POINTWISE_KERNEL != "conv" or in_channels < cpu.CONV_MIN_CHANNELS:
+    convolution rather than as MKL's batched product (:func:`conv_is_faster`, over x's positions)."""
+    return conv_is_faster(x.device, x.numel() // in_channels, in_channels, out_channels)
+
+
+def conv_is_faster(device: torch.device, positions: int, in_channels: int, out_channels: int) -> bool:
+    """Whether a 1x1 convolution from ``in_channels`` to ``out_channels`` over ``positions`` positions runs as
+    oneDNN's convolution: on a CPU where :mod:`stviz.cpu` found the convolution faster, from
+    :data:`~stviz.cpu.CONV_MIN_CHANNELS` input channels and :data:`~stviz.cpu.CONV_MIN_MACS` multiply-accumulates
+    on."""
+    if device.type != "cpu" or cpu.POINTWISE_KERNEL != "conv" or in_channels < cpu.CONV_MIN_CHANNELS:
         return False
-    return x.numel() // in_channels * in_channels * out_channels >= cpu.CONV_MIN_MACS
+    return positions * in_channels * out_channels >= cpu.CONV_MIN_MACS
 
 
 def project_rows(weight: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -269,6 +277,26 @@ def linear_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     bias = None if bias is None else bias.reshape(d)
     y = F.conv2d(image, weight.t().reshape(d, c, 1, 1), bias)  # (1, D, M, 1), channels last
     return y.permute(0, 2, 3, 1).reshape(m, d)  # a view when oneDNN wrote channels last, as it does
+
+
+def linear_rows_backward(
+    grad: torch.Tensor, rows: torch.Tensor, weight: torch.Tensor, need_rows: bool = True, need_weight: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The gradients of :func:`linear_rows` for ``grad`` (M, D), the output's gradient: ``grad @ weight^T`` (M, C)
+    for rows (M, C), and ``rows^T @ grad`` (C, D) for weight (C, D); each None where it is not needed. Where
+    :func:`runs_as_conv`, both from one oneDNN convolution backward over the rows read as channels-last images;
+    else ``torch.mm`` (MKL)."""
+    m, c = rows.shape
+    d = weight.shape[1]
+    if not runs_as_conv(rows, c, d):
+        return (grad @ weight.t() if need_rows else None), (rows.t() @ grad if need_weight else None)
+    image, grad_image = rows.view(1, m, 1, c).permute(0, 3, 1, 2), grad.view(1, m, 1, d).permute(0, 3, 1, 2)
+    grad_image_rows, grad_weight, _ = torch.ops.aten.convolution_backward(
+        grad_image, image, weight.t().reshape(d, c, 1, 1), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
+        [need_rows, need_weight, False],
+    )  # fmt: skip
+    grad_rows = None if grad_image_rows is None else grad_image_rows.permute(0, 2, 3, 1).reshape(m, c)
+    return grad_rows, (None if grad_weight is None else grad_weight.view(d, c).t())
 
 
 def pointwise_conv(

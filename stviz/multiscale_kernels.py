@@ -30,7 +30,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from stviz.layers import fold_batchnorm, linear_rows, pointwise_conv_bn, using_reference_kernels
+from stviz.layers import (
+    conv_is_faster,
+    fold_batchnorm,
+    linear_rows,
+    linear_rows_backward,
+    pointwise_conv_bn,
+    runs_as_conv,
+    using_reference_kernels,
+)
 from stviz.multiscale_stack import compute_dtype, pointwise_conv_stack, projection_batch_norm, without_autocast
 
 STACK_CHUNK = 1 << 20  # values of the aggregated stack made (and its gradient used) at once: 4 MB in float32
@@ -103,12 +111,13 @@ def aggregate_project_frames(
 class AggregateProjectFrames(torch.autograd.Function):
     """``W · concat_k(A_k x) + b`` sample by sample, without a layout change: (N, C, T, U) -> (N, O, T, V).
 
-    Each sample's scale-major stack (K*C rows of T*V values, and a last row of ones that carries the bias) is one
-    product batched over the scales, written straight into place, and its projection one product that writes the
-    sample's output where it belongs; in the backward, x's gradient is a chain of products per scale and the graph's
-    one batched product per sample. No permuted copy of the input, the output or their gradients is made (a rows
-    layout needs four), and the stack is made in chunks of about :data:`STACK_CHUNK` values that stay in cache and
-    are kept for the backward; the stack's gradient reuses one buffer.
+    Each sample's scale-major stack (K*C rows of T*V values) is one product batched over the scales, written straight
+    into place, and its projection one 1x1 convolution per chunk of samples: oneDNN's where it is the faster kernel
+    (:func:`~stviz.layers.conv_is_faster`; its backward gives the stack's and the weight's gradients in one call),
+    else one product per chunk with the bias carried by a last row of ones in the stack. In the backward, x's
+    gradient is a chain of products per scale and the graph's one batched product per sample. No permuted copy of
+    the input, the output or their gradients is made (a rows layout needs four), and the stack is made in chunks of
+    about :data:`STACK_CHUNK` values that stay in cache and are kept for the backward.
     """
 
     @staticmethod
@@ -119,55 +128,74 @@ class AggregateProjectFrames(torch.autograd.Function):
         n, c, t, u = x.shape
         (k, v, _), o = adjacency.shape, weight.shape[0]
         xc, graph = x.to(dtype).contiguous(), adjacency.to(dtype)
-        folded = weight.to(dtype) if bias is None else torch.cat([weight, bias[:, None]], 1).to(dtype)
-        d = folded.shape[1]  # K*C, and the row of ones
+        chunk = max(1, STACK_CHUNK // ((k * c + 1) * t * v))
+        conv = conv_is_faster(x.device, min(chunk, n) * t * v, k * c, o)
+        ones_row = bias is not None and not conv  # the product carries the bias as a row of ones in the stack
+        folded = torch.cat([weight, bias[:, None]], 1).to(dtype) if ones_row else weight.to(dtype)
+        conv_bias = None if bias is None or not conv else bias.to(dtype)
+        d = folded.shape[1]  # K*C, and the row of ones if there is one
         out = x.new_empty(n, o, t, v, dtype=dtype)
-        chunk = max(1, STACK_CHUNK // (d * t * v))
         stacks, stack = [], None
         with without_autocast(device):
             for i in range(0, n, chunk):
                 b = min(chunk, n - i)
                 if keep or stack is None:
                     stack = x.new_empty(b, d, t * v, dtype=dtype)
-                    if bias is not None:
+                    if ones_row:
                         stack[:, k * c].fill_(1)
                 stack = stack[:b]
                 for j in range(b):  # scale s's aggregate of sample i + j: rows s*C .. s*C + C - 1
                     frames, scales = xc[i + j].view(c * t, u), stack[j, : k * c].view(k, c * t, v)
                     # batched over scales, the frames repeated (stride 0): 1.1-1.8x faster than a product per scale
                     torch.bmm(frames.expand(k, c * t, u), graph.transpose(1, 2), out=scales)
-                torch.bmm(folded.expand(b, o, d), stack, out=out[i : i + b].view(b, o, t * v))
+                rows = out[i : i + b].view(b, o, t * v)
+                if conv:
+                    rows.copy_(F.conv1d(stack, folded[:, :, None], conv_bias))
+                else:
+                    torch.bmm(folded.expand(b, o, d), stack, out=rows)
                 if keep:
                     stacks.append(stack)
-        ctx.save_for_backward(xc, graph, weight, *stacks)
-        ctx.chunk, ctx.has_bias, ctx.dtypes = chunk, bias is not None, (x.dtype, adjacency.dtype)
+        ctx.save_for_backward(xc, graph, folded, *stacks)
+        ctx.chunk, ctx.conv, ctx.has_bias = chunk, conv, bias is not None
+        ctx.dtypes = x.dtype, adjacency.dtype, weight.dtype
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        x, graph, weight, *stacks = ctx.saved_tensors
+        x, graph, folded, *stacks = ctx.saved_tensors
         n, c, t, u = x.shape
-        (k, v, _), o = graph.shape, weight.shape[0]
+        (k, v, _), (o, d) = graph.shape, folded.shape
         need_x, need_graph, need_weight, need_bias, _ = ctx.needs_input_grad
+        need_bias = need_bias and ctx.has_bias
         grad = grad.to(x.dtype).reshape(n, o, t * v)
-        grad_folded = grad.new_zeros(o, stacks[0].shape[1]) if need_weight or need_bias else None
+        grad_folded = grad.new_zeros(o, d) if need_weight or (need_bias and not ctx.conv) else None
         grad_x = torch.empty_like(x) if need_x else None
         grad_graph = torch.zeros_like(graph) if need_graph else None
-        weight_t = weight.to(x.dtype).t()  # (K*C, O)
+        need_stack = need_x or need_graph
         # one buffer for every chunk's stack gradient: a fresh one per chunk is slower to write (cold memory)
-        grad_stacks = x.new_empty(min(ctx.chunk, n), k * c, t * v) if need_x or need_graph else None
+        grad_stacks = x.new_empty(min(ctx.chunk, n), k * c, t * v) if need_stack and not ctx.conv else None
+        weight_t = folded[:, : k * c].t()  # (K*C, O)
         for stack, i in zip(stacks, range(0, n, ctx.chunk), strict=True):
             b = stack.shape[0]
             part = grad[i : i + b]  # (b, O, T*V)
-            if grad_folded is not None:
-                for j in range(b):
-                    grad_folded.addmm_(part[j], stack[j].t())
-            if grad_stacks is None:
+            if ctx.conv:  # the stack's and the weight's gradients from one oneDNN convolution backward
+                grad_stack, grad_folded_part, _ = torch.ops.aten.convolution_backward(
+                    part, stack, folded[:, :, None], None, [1], [0], [1], False, [0], 1,
+                    [need_stack, need_weight, False],
+                )  # fmt: skip
+                if need_weight:
+                    grad_folded += grad_folded_part[:, :, 0]
+            else:
+                if grad_folded is not None:
+                    for j in range(b):
+                        grad_folded.addmm_(part[j], stack[j].t())
+                if need_stack:
+                    grad_stack = torch.bmm(weight_t.expand(b, k * c, o), part, out=grad_stacks[:b])  # (b, K*C, T*V)
+            if not need_stack:
                 continue
-            grad_stack = torch.bmm(weight_t.expand(b, k * c, o), part, out=grad_stacks[:b])  # (b, K*C, T*V)
             for j in range(b):
-                scales = grad_stack[j].view(k, c * t, v)
+                scales = grad_stack[j, : k * c].view(k, c * t, v)
                 frames = x[i + j].view(c * t, u)
                 if need_graph:  # batched over scales: K (V, C*T) @ (C*T, U) products alone use one thread each
                     grad_graph.baddbmm_(scales.transpose(1, 2), frames.expand(k, c * t, u))
@@ -176,12 +204,15 @@ class AggregateProjectFrames(torch.autograd.Function):
                     torch.mm(scales[0], graph[0], out=rows)
                     for s in range(1, k):
                         rows.addmm_(scales[s], graph[s])
-        x_dtype, graph_dtype = ctx.dtypes
+        x_dtype, graph_dtype, weight_dtype = ctx.dtypes
+        grad_bias = None
+        if need_bias:
+            grad_bias = (grad.sum((0, 2)) if ctx.conv else grad_folded[:, k * c]).to(weight_dtype)
         return (
             None if grad_x is None else grad_x.to(x_dtype),
             None if grad_graph is None else grad_graph.to(graph_dtype),
-            grad_folded[:, : k * c].to(weight.dtype) if need_weight else None,
-            grad_folded[:, k * c].to(weight.dtype) if need_bias and ctx.has_bias else None,
+            grad_folded[:, : k * c].to(weight_dtype) if need_weight else None,
+            grad_bias,
             None,
         )
 
@@ -209,7 +240,9 @@ class AggregateProjectRows(torch.autograd.Function):
     :data:`STACK_CHUNK` values: the chunks are kept for the backward as they are, but none of them is large enough
     to be mapped from the operating system page by page on every call (a 74 MB stack costs about 16 ms in page
     faults alone on a 2-core machine), and each chunk's products run while it is still in cache. The graph's
-    gradient is summed chunk by chunk too.
+    gradient is summed chunk by chunk too. The projection is :func:`~stviz.layers.linear_rows` where oneDNN's
+    convolution is the faster kernel (its backward gives the stack's and the weight's gradients in one call,
+    :func:`~stviz.layers.linear_rows_backward`), else MKL's products.
     """
 
     @staticmethod
@@ -229,7 +262,9 @@ class AggregateProjectRows(torch.autograd.Function):
                 part = frames[i : i + chunk].to(dtype)
                 stack = torch.bmm(graph_c.expand(part.shape[0], r, u), part).view(-1, weight_t.shape[0])
                 rows = out[i * v : (i + part.shape[0]) * v]
-                if bias_c is None:
+                if runs_as_conv(stack, *weight_t.shape):
+                    rows.copy_(linear_rows(stack, weight_t, bias_c))
+                elif bias_c is None:
                     torch.mm(stack, weight_t, out=rows)
                 else:
                     torch.addmm(bias_c, stack, weight_t, out=rows)
@@ -254,11 +289,20 @@ class AggregateProjectRows(torch.autograd.Function):
         for j, i in enumerate(range(0, b, chunk)):
             part = grad[i * v : (i + chunk) * v]  # (b_c*V, O)
             n_part = part.shape[0] // v
-            if need_weight:  # (O, K*C): faster than the transposed product on the CPU
-                grad_weight.addmm_(part.t(), stacks[j])
+            if runs_as_conv(stacks[j], weight.shape[1], o):  # both products as one oneDNN convolution backward
+                grad_stack, grad_weight_part = linear_rows_backward(
+                    part, stacks[j], weight_c.t(), grad_stacks is not None, need_weight
+                )
+                if need_weight:
+                    grad_weight += grad_weight_part.t()
+            else:
+                if need_weight:  # (O, K*C): faster than the transposed product on the CPU
+                    grad_weight.addmm_(part.t(), stacks[j])
+                if grad_stacks is not None:
+                    grad_stack = torch.mm(part, weight_c, out=grad_stacks[: part.shape[0]])
             if grad_stacks is None:
                 continue
-            grad_stack = torch.mm(part, weight_c, out=grad_stacks[: part.shape[0]]).view(n_part, r, c)  # (b_c, V*K, C)
+            grad_stack = grad_stack.view(n_part, r, c)  # (b_c, V*K, C)
             if need_graph:
                 grad_graph += torch.bmm(grad_stack, frames[i : i + chunk].to(grad.dtype).transpose(1, 2)).sum(0)
             if need_frames:

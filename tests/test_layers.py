@@ -20,6 +20,7 @@ from stviz.layers import (
     conv_forward,
     dropout_,
     linear_rows,
+    linear_rows_backward,
     pointwise_conv,
     pointwise_conv_from_channels_last,
     pointwise_conv_to_channels_last,
@@ -190,6 +191,22 @@ def test_linear_rows_equals_addmm(with_bias):
     torch.testing.assert_close(got, want, **F64)
     for g, w in zip(grads, want_grads, strict=True):
         torch.testing.assert_close(g, w, **F64)
+
+
+@pytest.mark.usefixtures("pointwise_kernel")
+@pytest.mark.parametrize("need_rows, need_weight", [(True, True), (True, False), (False, True)])
+def test_linear_rows_backward_equals_autograd(need_rows, need_weight):
+    torch.manual_seed(5)
+    rows, weight, grad = (torch.randn(*s, dtype=torch.float64) for s in [(12, 5), (5, 7), (12, 7)])
+    want_rows, want_weight = torch.autograd.grad(
+        torch.mm(rows.requires_grad_(), weight.requires_grad_()), (rows, weight), grad
+    )
+    got_rows, got_weight = linear_rows_backward(grad, rows.detach(), weight.detach(), need_rows, need_weight)
+    for got, want, needed in ((got_rows, want_rows, need_rows), (got_weight, want_weight, need_weight)):
+        if needed:
+            torch.testing.assert_close(got, want, **F64)
+        else:
+            assert got is None
 
 
 GRAPH = SkeletonGraph().stgcn_partition("spatial", 1, centre_distance="official")

@@ -196,6 +196,7 @@ def test_projection_batch_norm_passes_gradcheck():
     assert torch.autograd.gradcheck(aggregated, (x, adjacency, weight, gamma, beta))
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("chunk_values", [1 << 21, 24])  # one chunk; chunks of 2 graphs and a last one of 1
 @pytest.mark.parametrize("bias", [True, False])
 def test_aggregate_project_rows_passes_gradcheck(monkeypatch, chunk_values, bias):
@@ -209,6 +210,7 @@ def test_aggregate_project_rows_passes_gradcheck(monkeypatch, chunk_values, bias
     assert torch.autograd.gradcheck(AggregateProjectRows.apply, (frames, graph, weight, b))
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("chunk_values", [1 << 20, 40])  # one chunk; chunks of 2 samples and a last one of 1
 @pytest.mark.parametrize("bias", [True, False])
 def test_aggregate_project_frames_passes_gradcheck(monkeypatch, chunk_values, bias):
