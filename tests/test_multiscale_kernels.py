@@ -227,6 +227,33 @@ def test_aggregate_project_frames_passes_gradcheck(monkeypatch, chunk_values, bi
         torch.testing.assert_close(multiscale_kernels.aggregate_project_frames(x, adjacency, weight, b), want, **F64)
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
+@pytest.mark.parametrize("route", ["frames", "rows"])
+def test_aggregate_project_under_bfloat16_autocast_computes_in_bfloat16_near_float32(route):
+    """Under CPU autocast the stack and its projection are computed in bfloat16 (oneDNN's convolution or MKL's
+    product, by the fixture): the output is bfloat16, and it and every gradient (float32, as its input) are near the
+    float32 run's."""
+    torch.manual_seed(6)
+    if route == "frames":  # x (N, C, T, U), adjacency (K, V, U), weight (O, K*C); keep the stacks for a backward
+        inputs = [torch.randn(3, 4, 5, 6), torch.rand(2, 6, 6), torch.randn(7, 8), torch.randn(7)]
+        function, flags = AggregateProjectFrames, (True,)
+    else:  # frames (B, U, C), graph (V*K, U), weight (O, K*C)
+        inputs = [torch.randn(5, 6, 4), torch.rand(12, 6), torch.randn(7, 8), torch.randn(7)]
+        function, flags = AggregateProjectRows, ()
+    inputs = [a.requires_grad_() for a in inputs]
+    want = function.apply(*inputs, *flags)
+    grad = torch.randn_like(want)
+    want_grads = torch.autograd.grad(want, inputs, grad)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = function.apply(*inputs, *flags)
+    grads = torch.autograd.grad(got, inputs, grad)
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), want, rtol=0.05, atol=0.05 * want.abs().max().item())
+    for g, w in zip(grads, want_grads, strict=True):
+        assert g.dtype == torch.float32
+        torch.testing.assert_close(g, w, rtol=0.05, atol=0.05 * w.abs().max().item())
+
+
 def test_batch_norm_rows_is_batch_norm_over_columns():
     y = torch.randn(40, 5, dtype=torch.float64)
     bn, bn_ref = nn.BatchNorm2d(5).double(), nn.BatchNorm1d(5).double()
