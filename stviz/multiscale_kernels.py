@@ -36,7 +36,6 @@ from stviz.layers import (
     linear_rows,
     linear_rows_backward,
     pointwise_conv_bn,
-    runs_as_conv,
     using_reference_kernels,
 )
 from stviz.multiscale_stack import compute_dtype, pointwise_conv_stack, projection_batch_norm, without_autocast
@@ -253,6 +252,7 @@ class AggregateProjectRows(torch.autograd.Function):
         device = frames.device.type
         dtype = compute_dtype(device, frames.dtype)
         chunk = max(1, STACK_CHUNK // (r * c))
+        conv = conv_is_faster(frames.device, min(chunk, b) * v, weight.shape[1], o)  # the projection as oneDNN's
         graph_c, weight_t = graph.to(dtype), weight.to(dtype).t()
         bias_c = None if bias is None else bias.to(dtype)
         out = frames.new_empty(b * v, o, dtype=dtype)
@@ -262,7 +262,7 @@ class AggregateProjectRows(torch.autograd.Function):
                 part = frames[i : i + chunk].to(dtype)
                 stack = torch.bmm(graph_c.expand(part.shape[0], r, u), part).view(-1, weight_t.shape[0])
                 rows = out[i * v : (i + part.shape[0]) * v]
-                if runs_as_conv(stack, *weight_t.shape):
+                if conv:
                     rows.copy_(linear_rows(stack, weight_t, bias_c))
                 elif bias_c is None:
                     torch.mm(stack, weight_t, out=rows)
@@ -270,7 +270,7 @@ class AggregateProjectRows(torch.autograd.Function):
                     torch.addmm(bias_c, stack, weight_t, out=rows)
                 stacks.append(stack)
         ctx.save_for_backward(frames, graph_c, weight, *stacks)
-        ctx.chunk, ctx.has_bias, ctx.graph_dtype = chunk, bias is not None, graph.dtype
+        ctx.chunk, ctx.conv, ctx.has_bias, ctx.graph_dtype = chunk, conv, bias is not None, graph.dtype
         return out
 
     @staticmethod
@@ -285,22 +285,23 @@ class AggregateProjectRows(torch.autograd.Function):
         grad_frames = frames.new_empty(b, u, c, dtype=grad.dtype) if need_frames else None
         grad_graph = graph.new_zeros(r, u) if need_graph else None
         grad_weight = grad.new_zeros(o, weight.shape[1]) if need_weight else None
-        grad_stacks = grad.new_empty(min(chunk, b) * v, weight.shape[1]) if need_frames or need_graph else None
+        need_stack = need_frames or need_graph
+        grad_stacks = grad.new_empty(min(chunk, b) * v, weight.shape[1]) if need_stack and not ctx.conv else None
         for j, i in enumerate(range(0, b, chunk)):
             part = grad[i * v : (i + chunk) * v]  # (b_c*V, O)
             n_part = part.shape[0] // v
-            if runs_as_conv(stacks[j], weight.shape[1], o):  # both products as one oneDNN convolution backward
+            if ctx.conv:  # the stack's and the weight's gradients from one oneDNN convolution backward
                 grad_stack, grad_weight_part = linear_rows_backward(
-                    part, stacks[j], weight_c.t(), grad_stacks is not None, need_weight
+                    part, stacks[j], weight_c.t(), need_stack, need_weight
                 )
                 if need_weight:
                     grad_weight += grad_weight_part.t()
             else:
                 if need_weight:  # (O, K*C): faster than the transposed product on the CPU
                     grad_weight.addmm_(part.t(), stacks[j])
-                if grad_stacks is not None:
+                if need_stack:
                     grad_stack = torch.mm(part, weight_c, out=grad_stacks[: part.shape[0]])
-            if grad_stacks is None:
+            if not need_stack:
                 continue
             grad_stack = grad_stack.view(n_part, r, c)  # (b_c, V*K, C)
             if need_graph:
