@@ -36,6 +36,7 @@ __all__ = [
     "project_rows",
     "linear_rows",
     "linear_rows_backward",
+    "pointwise_conv_backward",
     "pointwise_conv",
     "pointwise_conv_bn",
     "pointwise_conv_to_channels_last",
@@ -264,6 +265,12 @@ def project_rows(weight: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return torch.bmm(weight.expand(rows.shape[0], *weight.shape), rows)
 
 
+def _rows_image(rows: torch.Tensor) -> torch.Tensor:
+    """rows (M, C) as one channels-last image (1, C, M, 1), which oneDNN convolves without a reorder: a view."""
+    m, c = rows.shape
+    return rows.view(1, m, 1, c).permute(0, 3, 1, 2)
+
+
 def linear_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """``rows @ weight + bias``: rows (M, C), weight (C, D), bias D values or None -> (M, D). ``torch.addmm`` or
     ``torch.mm`` (MKL), or where :func:`runs_as_conv`, a 1x1 convolution over the rows read as one channels-last image,
@@ -273,9 +280,8 @@ def linear_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     d = weight.shape[1]
     if not runs_as_conv(rows, c, d):
         return torch.mm(rows, weight) if bias is None else torch.addmm(bias.reshape(1, d), rows, weight)
-    image = rows.view(1, m, 1, c).permute(0, 3, 1, 2)  # (1, C, M, 1) in channels-last strides: a view
     bias = None if bias is None else bias.reshape(d)
-    y = F.conv2d(image, weight.t().reshape(d, c, 1, 1), bias)  # (1, D, M, 1), channels last
+    y = F.conv2d(_rows_image(rows), weight.t().reshape(d, c, 1, 1), bias)  # (1, D, M, 1), channels last
     return y.permute(0, 2, 3, 1).reshape(m, d)  # a view when oneDNN wrote channels last, as it does
 
 
@@ -284,19 +290,31 @@ def linear_rows_backward(
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """The gradients of :func:`linear_rows` for ``grad`` (M, D), the output's gradient: ``grad @ weight^T`` (M, C)
     for rows (M, C), and ``rows^T @ grad`` (C, D) for weight (C, D); each None where it is not needed. Where
-    :func:`runs_as_conv`, both from one oneDNN convolution backward over the rows read as channels-last images;
+    :func:`runs_as_conv`, both from one :func:`pointwise_conv_backward` over the rows read as channels-last images;
     else ``torch.mm`` (MKL)."""
     m, c = rows.shape
     d = weight.shape[1]
     if not runs_as_conv(rows, c, d):
         return (grad @ weight.t() if need_rows else None), (rows.t() @ grad if need_weight else None)
-    image, grad_image = rows.view(1, m, 1, c).permute(0, 3, 1, 2), grad.view(1, m, 1, d).permute(0, 3, 1, 2)
-    grad_image_rows, grad_weight, _ = torch.ops.aten.convolution_backward(
-        grad_image, image, weight.t().reshape(d, c, 1, 1), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-        [need_rows, need_weight, False],
-    )  # fmt: skip
-    grad_rows = None if grad_image_rows is None else grad_image_rows.permute(0, 2, 3, 1).reshape(m, c)
-    return grad_rows, (None if grad_weight is None else grad_weight.view(d, c).t())
+    kernel = weight.t().reshape(d, c, 1, 1)
+    grad_image, grad_kernel = pointwise_conv_backward(
+        _rows_image(grad), _rows_image(rows), kernel, need_rows, need_weight
+    )
+    grad_rows = None if grad_image is None else grad_image.permute(0, 2, 3, 1).reshape(m, c)
+    return grad_rows, (None if grad_kernel is None else grad_kernel.view(d, c).t())
+
+
+def pointwise_conv_backward(
+    grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, need_x: bool = True, need_weight: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The gradients of a 1x1 convolution without bias, ``F.conv1d`` or ``F.conv2d(x, weight)``, for its output's
+    gradient ``grad`` (N, D, ...): x's (N, C, ...) and weight's (D, C, 1, ...), each None where it is not needed.
+    One convolution backward (oneDNN's on the CPU), which reads ``grad`` once for both."""
+    dims = x.dim() - 2
+    grad_x, grad_weight, _ = torch.ops.aten.convolution_backward(
+        grad, x, weight, None, [1] * dims, [0] * dims, [1] * dims, False, [0] * dims, 1, [need_x, need_weight, False]
+    )
+    return grad_x, grad_weight
 
 
 def pointwise_conv(

@@ -35,6 +35,7 @@ from stviz.layers import (
     fold_batchnorm,
     linear_rows,
     linear_rows_backward,
+    pointwise_conv_backward,
     pointwise_conv_bn,
     using_reference_kernels,
 )
@@ -179,10 +180,9 @@ class AggregateProjectFrames(torch.autograd.Function):
             b = stack.shape[0]
             part = grad[i : i + b]  # (b, O, T*V)
             if ctx.conv:  # the stack's and the weight's gradients from one oneDNN convolution backward
-                grad_stack, grad_folded_part, _ = torch.ops.aten.convolution_backward(
-                    part, stack, folded[:, :, None], None, [1], [0], [1], False, [0], 1,
-                    [need_stack, need_weight, False],
-                )  # fmt: skip
+                grad_stack, grad_folded_part = pointwise_conv_backward(
+                    part, stack, folded[:, :, None], need_stack, need_weight
+                )
                 if need_weight:
                     grad_folded += grad_folded_part[:, :, 0]
             else:

@@ -17,6 +17,7 @@ from stviz.init import efficientgcn_init
 from stviz.layers import (
     batchnorm_affine,
     conv1x1,
+    linear_rows,
     make_activation,
     make_residual,
     residual_forward,
@@ -253,13 +254,13 @@ class PartitionGraphConv(nn.Module):
             offset = self._output_offset(a, None, shift, y.dtype)  # the bias went through the einsum
             return y if offset is None else y.add_(offset)
         # Rows (frame, joint) of K*C_out channels side by side, so the graph sum over (k, v) is one product per
-        # frame. As oneDNN's convolution, on a channels-last copy of x: it writes those rows without converting its
-        # output's layout (ST-GCN's and EfficientGCN's project-first layers in eval, on a Zen 5 EPYC: 0.58-0.91 of
-        # the original's time, against 0.77-1.08 with PartitionSum). As MKL's product, one per sample that reads x
-        # transposed, without a copy of x.
+        # frame. As oneDNN's convolution on a channels-last copy of x (linear_rows): it writes those rows without
+        # converting its output's layout (ST-GCN's and EfficientGCN's project-first layers in eval, on a Zen 5 EPYC:
+        # 0.58-0.91 of the original's time, against 0.77-1.08 with PartitionSum). As MKL's product, one per sample
+        # that reads x transposed, without a copy of x.
         if as_conv:
-            y = F.conv2d(x.contiguous(memory_format=torch.channels_last), weight)  # (N, K*C_out, T, V) channels last
-            y = y.permute(0, 2, 3, 1).reshape(n, t * v, k * d)  # a view when oneDNN wrote channels last, as it does
+            rows = x.permute(0, 2, 3, 1).reshape(n * t * v, c)  # channels-last copy of x (a view if x is already)
+            y = linear_rows(rows, weight.view(k * d, c).t(), None).view(n, t * v, k * d)
         else:
             frames = x.reshape(n, c, t * v).transpose(1, 2)  # (N, T*V, C_in): a view of x, channels-first or last
             y = torch.bmm(frames, weight.view(k * d, c).t().expand(n, c, k * d))  # (N, T*V, K*C_out)
