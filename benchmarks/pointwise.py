@@ -23,13 +23,18 @@ from stviz import cpu
 from stviz.cost import interleaved_times, keep_freed_memory
 
 # (C_in, C_out, T) of the 1x1 convolutions the models use at T=64, plus small inputs (the first layers, G3D stacks)
+# and input channels on and off oneDNN's blocks of 16 (stviz.cpu.CONV_CHANNEL_BLOCK)
 SHAPES = [
     (3, 64, 64),
     (12, 64, 64),
     (24, 64, 64),
     (32, 64, 64),
+    (32, 96, 64),
+    (36, 96, 64),
     (39, 96, 64),
+    (44, 96, 64),
     (48, 96, 64),
+    (56, 96, 64),
     (64, 64, 64),
     (64, 192, 64),
     (96, 96, 64),

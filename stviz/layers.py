@@ -250,9 +250,12 @@ def runs_as_conv(x: torch.Tensor, in_channels: int, out_channels: int) -> bool:
 def conv_is_faster(device: torch.device, positions: int, in_channels: int, out_channels: int) -> bool:
     """Whether a 1x1 convolution from ``in_channels`` to ``out_channels`` over ``positions`` positions runs as
     oneDNN's convolution: on a CPU where :mod:`stviz.cpu` found the convolution faster, from
-    :data:`~stviz.cpu.CONV_MIN_CHANNELS` input channels and :data:`~stviz.cpu.CONV_MIN_MACS` multiply-accumulates
+    :data:`~stviz.cpu.CONV_MIN_CHANNELS` input channels (:data:`~stviz.cpu.CONV_MIN_UNBLOCKED_CHANNELS` where they are
+    not a multiple of :data:`~stviz.cpu.CONV_CHANNEL_BLOCK`) and :data:`~stviz.cpu.CONV_MIN_MACS` multiply-accumulates
     on."""
     if device.type != "cpu" or cpu.POINTWISE_KERNEL != "conv" or in_channels < cpu.CONV_MIN_CHANNELS:
+        return False
+    if in_channels % cpu.CONV_CHANNEL_BLOCK and in_channels < cpu.CONV_MIN_UNBLOCKED_CHANNELS:
         return False
     return positions * in_channels * out_channels >= cpu.CONV_MIN_MACS
 

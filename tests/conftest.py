@@ -43,5 +43,6 @@ def pointwise_kernel(request, monkeypatch):
     monkeypatch.setattr(cpu, "POINTWISE_KERNEL", request.param)
     if request.param == "conv":
         monkeypatch.setattr(cpu, "CONV_MIN_CHANNELS", 1)
+        monkeypatch.setattr(cpu, "CONV_MIN_UNBLOCKED_CHANNELS", 1)
         monkeypatch.setattr(cpu, "CONV_MIN_MACS", 0)
     return request.param

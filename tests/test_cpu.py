@@ -55,6 +55,19 @@ def test_conv_from_the_thresholds_on_and_only_on_the_cpu(monkeypatch):
     assert not runs_as_conv(x, c, 64)
 
 
+def test_conv_takes_channels_off_its_blocks_only_from_the_higher_threshold(monkeypatch):
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "conv")
+    monkeypatch.setattr(cpu, "CONV_MIN_MACS", 0)
+    block, unblocked = cpu.CONV_CHANNEL_BLOCK, cpu.CONV_MIN_UNBLOCKED_CHANNELS
+    assert cpu.CONV_MIN_CHANNELS < unblocked
+    on_blocks = -(-cpu.CONV_MIN_CHANNELS // block) * block  # the first multiple of 16 from the lower threshold
+    assert runs_as_conv(torch.zeros(1, on_blocks, 4), on_blocks, 96)
+    assert not runs_as_conv(torch.zeros(1, on_blocks + 7, 4), on_blocks + 7, 96)  # 39: MS-G3D's first stack
+    assert not runs_as_conv(torch.zeros(1, unblocked - 1, 4), unblocked - 1, 96)
+    off_blocks = unblocked if unblocked % block else unblocked + 1
+    assert runs_as_conv(torch.zeros(1, off_blocks, 4), off_blocks, 96)
+
+
 @pytest.mark.parametrize("kernel", ["matmul", "conv"])
 def test_pointwise_conv_runs_the_chosen_kernel(monkeypatch, kernel):
     monkeypatch.setattr(cpu, "POINTWISE_KERNEL", kernel)
@@ -62,6 +75,6 @@ def test_pointwise_conv_runs_the_chosen_kernel(monkeypatch, kernel):
     conv1d = F.conv1d
     monkeypatch.setattr(F, "conv1d", lambda *a, **k: calls.append("conv") or conv1d(*a, **k))
     monkeypatch.setattr(cpu, "CONV_MIN_MACS", 0)
-    x, w, b = torch.randn(2, 40, 3, 5), torch.randn(6, 40, 1, 1), torch.randn(6)
+    x, w, b = torch.randn(2, 48, 3, 5), torch.randn(6, 48, 1, 1), torch.randn(6)
     torch.testing.assert_close(pointwise_conv(x, w, b), F.conv2d(x, w, b), rtol=1e-5, atol=1e-5)
     assert calls == (["conv"] if kernel == "conv" else [])
