@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from stviz import cpu
+from stviz.graph import SkeletonGraph
 from stviz.layers import pointwise_conv, runs_as_conv
+from stviz.multiscale import MultiScaleGraphConv
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,24 @@ def test_conv_takes_channels_off_its_blocks_only_from_the_higher_threshold(monke
     assert not runs_as_conv(torch.zeros(1, unblocked - 1, 4), unblocked - 1, 96)
     off_blocks = unblocked if unblocked % block else unblocked + 1
     assert runs_as_conv(torch.zeros(1, off_blocks, 4), off_blocks, 96)
+
+
+@pytest.mark.parametrize("in_channels, scales, convolved", [(3, 13, False), (4, 12, True)])
+def test_a_graph_conv_stack_off_the_blocks_projects_with_the_product(monkeypatch, in_channels, scales, convolved):
+    """MS-G3D's first graph conv stacks 13 x 3 = 39 channels: on a CPU that picks the convolution, its projection
+    still runs as MKL's product, in eval and in training; a stack of 12 x 4 = 48 channels is convolved."""
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "conv")
+    calls = []
+    for name in ("conv1d", "conv2d"):
+        monkeypatch.setattr(F, name, lambda *a, f=getattr(F, name), **k: calls.append(a[1].shape) or f(*a, **k))
+    m = MultiScaleGraphConv(in_channels, 96, SkeletonGraph().binary_adjacency(), scales)
+    x = torch.randn(2, in_channels, 64, 25)  # 3,200 positions: enough multiply-accumulates for the convolution
+    m(x).sum().backward()
+    m.eval()
+    with torch.no_grad():
+        m(x)
+    stack_convs = [shape for shape in calls if shape[1] == scales * in_channels]
+    assert (len(stack_convs) == 2) if convolved else not stack_convs, calls
 
 
 @pytest.mark.parametrize("kernel", ["matmul", "conv"])
