@@ -374,12 +374,12 @@ class TemporalSepLayer(_EfficientTemporalLayer):
     def _folded_channels_last(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
         """The expand, depthwise and project convolutions with their BatchNorms folded in, when the forward keeps the
         expanded tensor channels last (:meth:`_forward_channels_last`): in eval, on a CPU where both 1x1
-        convolutions run as MKL products (:func:`~stviz.layers.runs_as_conv`), outside
-        :func:`~stviz.layers.reference_kernels`; else None."""
+        convolutions run as MKL products or both as oneDNN's convolutions (:func:`~stviz.layers.runs_as_conv`),
+        outside :func:`~stviz.layers.reference_kernels`; else None."""
         if self.expand_conv is None or x.device.type != "cpu" or using_reference_kernels():
             return None
         inner = self.depth_conv[0].in_channels
-        if runs_as_conv(x, self.channels, inner) or runs_as_conv(x, inner, self.channels):
+        if runs_as_conv(x, self.channels, inner) != runs_as_conv(x, inner, self.channels):
             return None
         folded = [
             fold_batchnorm(conv.weight, conv.bias, bn)
@@ -396,16 +396,24 @@ class TemporalSepLayer(_EfficientTemporalLayer):
     ) -> torch.Tensor:
         """The eval forward with the expanded tensor (N, C*e, T, V) channels last: the expansion writes it so, the
         depthwise convolution runs on it in that layout (oneDNN's channels-last depthwise kernel; on a contiguous tensor
-        oneDNN converts the layout on the way in and out), and the projection reads it back. 2-14% faster than
-        contiguous at the configurations of EfficientGCN-B0 to B4 on a 2-core AVX2 CPU; in training the channels-last
-        BatchNorms and depthwise backward are slower, so training stays contiguous.
-
+        oneDNN converts the layout on the way in and out), and the projection reads it back. With MKL's products the
+        projection writes the output contiguous (2-14% faster than contiguous for EfficientGCN-B0 to B4, 2-core AVX2
+        CPU); with oneDNN's convolutions the input is copied channels last once, no convolution converts a layout, and
+        the residual sum writes the output contiguous (0.8-0.9 of the contiguous time at 64-272 channels, 2-core
+        AVX-512 CPU). Training stays contiguous: there the channels-last BatchNorms and depthwise backward are slower.
         x (N, C, T, V) -> (N, C, T', V); ``expand``, ``depth``, ``point``: each convolution's (weight, bias) with its
         BatchNorm folded in."""
         conv = self.depth_conv[0]
-        h = pointwise_conv_to_channels_last(x, *expand, self.act)  # (N, C*e, T, V), channels last
+        onednn = runs_as_conv(x, self.channels, conv.in_channels)
+        if onednn:
+            h = self.act(F.conv2d(x.contiguous(memory_format=torch.channels_last), *expand))  # (N, C*e, T, V)
+        else:
+            h = pointwise_conv_to_channels_last(x, *expand, self.act)  # (N, C*e, T, V), channels last
         h = self.act(F.conv2d(h, *depth, conv.stride, conv.padding, conv.dilation, conv.groups))  # channels last
-        return self._add_residual(pointwise_conv_from_channels_last(h, *point), x)
+        if not onednn:
+            return self._add_residual(pointwise_conv_from_channels_last(h, *point), x)
+        y = F.conv2d(h, *point)  # (N, C, T', V), channels last; the residual's layout first: the sum is contiguous
+        return y.contiguous() if self.residual is None else torch.add(residual_forward(self.residual, x), y)
 
 
 class TemporalSandglassLayer(_EfficientTemporalLayer):

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stviz import official
+from stviz import cpu, official
 from stviz.layers import make_activation, reference_kernels
 from stviz.temporal import (
     MSG3DTemporalConv,
@@ -254,13 +254,14 @@ def test_efficientgcn_layers_match_reference(layer, stride, residual, act):
     torch.testing.assert_close(got, want, **TOL)
 
 
-@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("stride, residual", [(1, True), (2, True), (1, False)])
 @pytest.mark.usefixtures("pointwise_kernel")
-def test_sep_layer_eval_keeps_the_expanded_tensor_channels_last(stride, monkeypatch, pointwise_kernel):
-    """In eval, where both 1x1 convolutions run as MKL products, the expanded tensor is channels last; values and
-    input gradients equal the plain forward's (under reference_kernels), and training never takes that path."""
+def test_sep_layer_eval_keeps_the_expanded_tensor_channels_last(stride, residual, monkeypatch, pointwise_kernel):
+    """In eval, where both 1x1 convolutions run as MKL products or both as oneDNN's convolutions, the expanded tensor
+    is channels last; the output is contiguous, values and input gradients equal the plain forward's (under
+    reference_kernels), and training never takes that path."""
     torch.manual_seed(0)
-    block = perturb(TemporalSepLayer(16, 5, 2, stride)).double()
+    block = perturb(TemporalSepLayer(16, 5, 2, stride, residual)).double()
     taken = []
     forward_channels_last = TemporalSepLayer._forward_channels_last
     monkeypatch.setattr(
@@ -278,11 +279,34 @@ def test_sep_layer_eval_keeps_the_expanded_tensor_channels_last(stride, monkeypa
     y, gx = value_and_input_grad()
     with reference_kernels():
         want, wx = value_and_input_grad()
-    assert taken == ([True] if pointwise_kernel == "matmul" else [])  # under reference_kernels: never
+    assert taken == [True]  # under reference_kernels: never
+    assert y.is_contiguous()
     torch.testing.assert_close(y, want, atol=1e-10, rtol=1e-10)
     torch.testing.assert_close(gx, wx, atol=1e-10, rtol=1e-10)
     block.train()(x)
-    assert len(taken) == (1 if pointwise_kernel == "matmul" else 0)
+    assert len(taken) == 1
+
+
+def test_sep_layer_eval_stays_contiguous_where_its_1x1_convolutions_take_different_kernels(monkeypatch):
+    """The channels-last forward needs both 1x1 convolutions on one kernel: with 8 -> 16 channels on MKL's product
+    (8 channels, off oneDNN's blocks of 16) and 16 -> 8 on oneDNN's convolution it is not taken."""
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "conv")
+    monkeypatch.setattr(cpu, "CONV_MIN_MACS", 0)
+    monkeypatch.setattr(cpu, "CONV_MIN_CHANNELS", 8)
+    monkeypatch.setattr(cpu, "CONV_MIN_UNBLOCKED_CHANNELS", 17)
+    block = perturb(TemporalSepLayer(8, 5, 2)).double()
+    taken = []
+    forward_channels_last = TemporalSepLayer._forward_channels_last
+    monkeypatch.setattr(
+        TemporalSepLayer, "_forward_channels_last", lambda *a: taken.append(True) or forward_channels_last(*a)
+    )
+    x = torch.randn(2, 8, 12, 3, dtype=torch.float64)
+    with torch.no_grad():
+        y = block(x)
+        assert not taken
+        monkeypatch.setattr(cpu, "CONV_MIN_CHANNELS", 17)  # now neither is convolved: both are MKL's products
+        torch.testing.assert_close(block(x), y, atol=1e-10, rtol=1e-10)
+    assert taken == [True]
 
 
 @pytest.mark.parametrize("name", ["Temporal_Sep_Layer", "Temporal_SG_Layer"])
