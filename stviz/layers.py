@@ -33,6 +33,7 @@ __all__ = [
     "using_reference_kernels",
     "runs_as_conv",
     "conv_is_faster",
+    "rows_conv_is_faster",
     "project_rows",
     "linear_rows",
     "linear_rows_backward",
@@ -260,6 +261,15 @@ def conv_is_faster(device: torch.device, positions: int, in_channels: int, out_c
     return positions * in_channels * out_channels >= cpu.CONV_MIN_MACS
 
 
+def rows_conv_is_faster(device: torch.device, rows: int, in_channels: int, out_channels: int) -> bool:
+    """Whether :func:`linear_rows` runs as oneDNN's convolution: as :func:`conv_is_faster` at any channel count (rows
+    are a channels-last image, which needs no reorder into oneDNN's blocks: 3 to 39 channels took 0.35-0.65 of MKL's
+    time forward and backward on a Zen 5 EPYC), and never under :func:`reference_kernels`."""
+    if device.type != "cpu" or cpu.POINTWISE_KERNEL != "conv" or using_reference_kernels():
+        return False
+    return rows * in_channels * out_channels >= cpu.CONV_MIN_MACS
+
+
 def project_rows(weight: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """``weight`` (O, D) applied to each sample of ``rows`` (N, D, P) -> (N, O, P): a 1x1 convolution without bias,
     as the faster kernel on this CPU (:func:`runs_as_conv`)."""
@@ -276,12 +286,12 @@ def _rows_image(rows: torch.Tensor) -> torch.Tensor:
 
 def linear_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """``rows @ weight + bias``: rows (M, C), weight (C, D), bias D values or None -> (M, D). ``torch.addmm`` or
-    ``torch.mm`` (MKL), or where :func:`runs_as_conv`, a 1x1 convolution over the rows read as one channels-last image,
-    which oneDNN takes without a reorder: about half addmm's time, forward and backward, on an AVX-512 CPU where MKL
-    runs AVX2 kernels."""
+    ``torch.mm`` (MKL), or where :func:`rows_conv_is_faster`, a 1x1 convolution over the rows read as one channels-last
+    image, which oneDNN takes without a reorder: about half addmm's time, forward and backward, on an AVX-512 CPU
+    where MKL runs AVX2 kernels."""
     m, c = rows.shape
     d = weight.shape[1]
-    if not runs_as_conv(rows, c, d):
+    if not rows_conv_is_faster(rows.device, m, c, d):
         return torch.mm(rows, weight) if bias is None else torch.addmm(bias.reshape(1, d), rows, weight)
     bias = None if bias is None else bias.reshape(d)
     y = F.conv2d(_rows_image(rows), weight.t().reshape(d, c, 1, 1), bias)  # (1, D, M, 1), channels last
@@ -293,11 +303,11 @@ def linear_rows_backward(
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """The gradients of :func:`linear_rows` for ``grad`` (M, D), the output's gradient: ``grad @ weight^T`` (M, C)
     for rows (M, C), and ``rows^T @ grad`` (C, D) for weight (C, D); each None where it is not needed. Where
-    :func:`runs_as_conv`, both from one :func:`pointwise_conv_backward` over the rows read as channels-last images;
-    else ``torch.mm`` (MKL)."""
+    :func:`rows_conv_is_faster`, both from one :func:`pointwise_conv_backward` over the rows read as channels-last
+    images; else ``torch.mm`` (MKL)."""
     m, c = rows.shape
     d = weight.shape[1]
-    if not runs_as_conv(rows, c, d):
+    if not rows_conv_is_faster(rows.device, m, c, d):
         return (grad @ weight.t() if need_rows else None), (rows.t() @ grad if need_weight else None)
     kernel = weight.t().reshape(d, c, 1, 1)
     grad_image, grad_kernel = pointwise_conv_backward(

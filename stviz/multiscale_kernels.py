@@ -37,6 +37,7 @@ from stviz.layers import (
     linear_rows_backward,
     pointwise_conv_backward,
     pointwise_conv_bn,
+    rows_conv_is_faster,
     using_reference_kernels,
 )
 from stviz.multiscale_stack import compute_dtype, pointwise_conv_stack, projection_batch_norm, without_autocast
@@ -252,7 +253,7 @@ class AggregateProjectRows(torch.autograd.Function):
         device = frames.device.type
         dtype = compute_dtype(device, frames.dtype)
         chunk = max(1, STACK_CHUNK // (r * c))
-        conv = conv_is_faster(frames.device, min(chunk, b) * v, weight.shape[1], o)  # the projection as oneDNN's
+        conv = rows_conv_is_faster(frames.device, min(chunk, b) * v, weight.shape[1], o)  # the projection as oneDNN's
         graph_c, weight_t = graph.to(dtype), weight.to(dtype).t()
         bias_c = None if bias is None else bias.to(dtype)
         out = frames.new_empty(b * v, o, dtype=dtype)
@@ -348,14 +349,16 @@ def collapse_rows(y: torch.Tensor, block: nn.Module, n: int, v: int) -> torch.Te
     Each joint's w window frames lie side by side, so the convolution is one matrix product over w*C_e columns
     (:func:`~stviz.layers.linear_rows`: on a CPU where oneDNN's convolution is the faster kernel, that convolution,
     about half MKL's time there forward and backward). BatchNorm is folded into it when its statistics are fixed
-    (eval), its shift added after the product (an ``addmm`` would be counted as a Linear layer by
+    (eval); after MKL's product its shift is added on its own (an ``addmm`` would be counted as a Linear layer by
     :func:`stviz.cost.count`, and the collapse is a convolution)."""
     collapse, c_out, w = block.collapse, block.out_channels, block.windows.window_size
     c_e = y.shape[1]
     weight = collapse.weight.view(c_out, c_e, w).transpose(1, 2).reshape(c_out, w * c_e)  # columns i*C_e + c
     y = y.view(-1, w * c_e)  # (N*T'*V, w*C_e)
     folded = fold_batchnorm(weight, collapse.bias, block.bn)
-    if folded is not None:
+    if folded is not None and rows_conv_is_faster(y.device, y.shape[0], w * c_e, c_out):
+        y = linear_rows(y, folded[0].t(), folded[1])
+    elif folded is not None:
         y = torch.mm(y, folded[0].t()).add_(folded[1])
     else:
         y = batch_norm_rows(linear_rows(y, weight.t(), collapse.bias), block.bn)  # (N*T'*V, C_out)
@@ -366,23 +369,35 @@ def g3d_aggregate_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
     """A :class:`stviz.multiscale.G3DBlock` after its embedding, in the original order: (N, C, T, V) -> (N, C_out,
     T', V), BN folded (eval) or from the stack's statistics (:func:`projection_batch_norm`).
 
-    The stack is laid out (N, C*K, w, T', V) (channel ``c*K + k``, then window frame i), so the projection writes
-    the graph conv's output as (N, C_e*w, T', V) (channel ``o*w + i``): what the (1, w, 1) collapse convolution
-    reads as a 1x1 convolution, whose output is then already (N, C_out, T', V).
+    The aggregation is one product over the window's nodes (:func:`~stviz.layers.linear_rows`). In eval, where
+    oneDNN's convolution is the faster kernel for rows (:func:`~stviz.layers.rows_conv_is_faster`), the stack is
+    copied into rows (sample, frame, joint, window frame) of K*C channels, so the projection and the collapse
+    (:func:`collapse_rows`) are each one convolution over a channels-last image, with no reorder. Otherwise the
+    stack is laid out (N, C*K, w, T', V) (channel ``c*K + k``, then window frame i), so the projection writes the
+    graph conv's output as (N, C_e*w, T', V) (channel ``o*w + i``): what the (1, w, 1) collapse convolution reads
+    as a 1x1 convolution, whose output is then already (N, C_out, T', V).
     """
     gc, c_out = block.graph_conv, block.out_channels
     n, c, _, v = x.shape
     k, o, w = gc.num_scales, gc.out_channels, block.windows.window_size
     frames = block.windows(x)  # (N, C, T', w*U)
     t = frames.shape[2]
-    s = torch.matmul(frames, gc.adjacency().reshape(k * w * v, w * v).t())  # (N, C, T', K*w*V)
-    s = s.view(n, c, t, k, w, v).permute(0, 1, 3, 4, 2, 5)  # (N, C, K, w, T', V)
-    weight = gc.conv.weight.view(o, k, c).transpose(1, 2).reshape(o, c * k)  # input channels c*K + k
+    graph = gc.adjacency().reshape(k * w * v, w * v)
+    s = linear_rows(frames.reshape(n * c * t, w * v), graph.t(), None).view(n, c, t, k, w, v)
+    weight = gc.conv.weight.view(o, k * c)  # scale-major input channels k*C + c
     folded = fold_batchnorm(weight, gc.conv.bias, gc.bn)
+    if folded is not None and rows_conv_is_faster(x.device, n * t * v * w, k * c, o):
+        rows = s.permute(0, 2, 5, 4, 3, 1).reshape(n * t * v * w, k * c)  # channels k*C + c
+        return collapse_rows(gc.act(linear_rows(rows, folded[0].t(), folded[1])), block, n, v)
+    s = s.permute(0, 1, 3, 4, 2, 5)  # (N, C, K, w, T', V)
+
+    def channel_major(scale_major: torch.Tensor) -> torch.Tensor:  # (O, K*C) -> (O, C*K), input channels c*K + k
+        return scale_major.view(o, k, c).transpose(1, 2).reshape(o, c * k)
+
     if folded is None:
-        y = projection_batch_norm(s, weight, gc.conv.bias, gc.bn, gc.act)
+        y = projection_batch_norm(s, channel_major(weight), gc.conv.bias, gc.bn, gc.act)
     else:
-        y = pointwise_conv_stack(s, *folded, gc.act)
+        y = pointwise_conv_stack(s, channel_major(folded[0]), folded[1], gc.act)
     y = y.view(n, o * w, t, v)  # (N, C_e*w, T', V)
     return pointwise_conv_bn(y, block.collapse.weight.view(c_out, o * w), block.collapse.bias, block.bn)
 

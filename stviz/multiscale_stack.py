@@ -23,6 +23,8 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from stviz.layers import (
+    linear_rows,
+    linear_rows_backward,
     pointwise_conv,
     project_rows,
     runs_as_conv,
@@ -120,11 +122,12 @@ def stack_moments(x: torch.Tensor, adjacency: torch.Tensor) -> tuple[torch.Tenso
 
 
 def aggregate_scale_major(x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
-    """x (N, C, T, U) aggregated by all K scales of ``adjacency`` (K, V, U) in one product: a (N, K, C, T, V) view,
-    channel ``k*C + c`` of the scale-major stack once reshaped."""
+    """x (N, C, T, U) aggregated by all K scales of ``adjacency`` (K, V, U) in one product
+    (:func:`~stviz.layers.linear_rows`): a (N, K, C, T, V) view, channel ``k*C + c`` of the scale-major stack once
+    reshaped."""
     n, c, t, u = x.shape
     k, v, _ = adjacency.shape
-    joints = torch.mm(x.reshape(n * c * t, u), adjacency.reshape(k * v, u).t())  # row (n, c, t), column k*V + v
+    joints = linear_rows(x.reshape(n * c * t, u), adjacency.reshape(k * v, u).t(), None)  # rows (n, c, t), k*V + v
     return joints.view(n, c, t, k, v).permute(0, 3, 1, 2, 4)
 
 
@@ -233,9 +236,13 @@ class ProjectionBatchNorm(torch.autograd.Function):
                 _, c, t, u = x.shape
                 k, v, _ = adjacency.shape
                 joints = grad_stack.view(n, k, c * t, v).transpose(1, 2).reshape(n * c * t, k * v)
-                grad_stack = torch.mm(joints, adjacency.to(joints.dtype).reshape(k * v, u)).view(ctx.stack_shape)
-                if ctx.needs_input_grad[1]:
-                    grad_adjacency = torch.mm(joints.t(), x.reshape(n * c * t, u)).view(k, v, u).to(adjacency.dtype)
+                graph_t = adjacency.to(joints.dtype).reshape(k * v, u).t()
+                grad_x, grad_graph_t = linear_rows_backward(
+                    joints, x.reshape(n * c * t, u), graph_t, need_weight=ctx.needs_input_grad[1]
+                )
+                grad_stack = grad_x.view(ctx.stack_shape)
+                if grad_graph_t is not None:
+                    grad_adjacency = grad_graph_t.t().reshape(k, v, u).to(adjacency.dtype)
         grad_bias = torch.zeros_like(inv_std) if ctx.needs_input_grad[3] else None
         return (
             grad_stack if ctx.needs_input_grad[0] else None,

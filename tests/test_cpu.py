@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from stviz import cpu
 from stviz.graph import SkeletonGraph
-from stviz.layers import pointwise_conv, runs_as_conv
-from stviz.multiscale import MultiScaleGraphConv
+from stviz.layers import conv_is_faster, pointwise_conv, reference_kernels, rows_conv_is_faster, runs_as_conv
+from stviz.multiscale import G3DBlock, MultiScaleGraphConv
 
 
 @pytest.mark.parametrize(
@@ -90,6 +90,41 @@ def test_a_graph_conv_stack_off_the_blocks_projects_with_the_product(monkeypatch
         m(x)
     stack_convs = [shape for shape in calls if shape[1] == scales * in_channels]
     assert (len(stack_convs) == 2) if convolved else not stack_convs, calls
+
+
+def test_rows_take_the_convolution_at_any_channel_count(monkeypatch):
+    """Rows (M, C) are a channels-last image: on a CPU that picks the convolution they take it at 3 or 39 channels,
+    where a channels-first 1x1 convolution stays with MKL's product; not below the size threshold, nor under
+    reference_kernels, nor on a CPU that picks MKL."""
+    here = torch.device("cpu")
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "conv")
+    assert rows_conv_is_faster(here, 12_800, 39, 96) and not conv_is_faster(here, 12_800, 39, 96)
+    assert rows_conv_is_faster(here, 38_400, 3, 96) and not rows_conv_is_faster(here, 100, 3, 96)
+    with reference_kernels():
+        assert not rows_conv_is_faster(here, 12_800, 39, 96)
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "matmul")
+    assert not rows_conv_is_faster(here, 12_800, 39, 96)
+
+
+def test_a_narrow_g3d_block_in_eval_convolves_rows(monkeypatch):
+    """MS-G3D's first G3D block (3 channels, 6 scales, window 3) in eval on a CPU that picks the convolution: the
+    aggregation (75 window nodes), the projection of the 18-channel stack and the collapse (3 x 96 channels) each
+    run as one convolution over a channels-last image, none converting a layout."""
+    monkeypatch.setattr(cpu, "POINTWISE_KERNEL", "conv")
+    calls = []
+    conv2d = F.conv2d
+    channels_last = torch.channels_last
+    monkeypatch.setattr(
+        F,
+        "conv2d",
+        lambda *a, **k: (
+            calls.append((a[0].shape[1], a[0].is_contiguous(memory_format=channels_last))) or conv2d(*a, **k)
+        ),
+    )
+    block = G3DBlock(3, 96, SkeletonGraph().binary_adjacency(), 6, 3, graph_channels=96).eval()
+    with torch.no_grad():
+        block(torch.randn(8, 3, 64, 25))
+    assert calls == [(75, True), (18, True), (288, True)]
 
 
 @pytest.mark.parametrize("kernel", ["matmul", "conv"])
