@@ -405,14 +405,15 @@ def g3d_aggregate_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
 def g3d_project_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
     """A :class:`stviz.multiscale.G3DBlock` after its embedding, projecting first: (N, C, T, V) -> (N, C_out, T', V).
 
-    The graph conv's 1x1 convolution projects every frame once, its K slices side by side: rows (sample, frame,
-    joint u, scale k), C_e columns. Without dilation a window of w frames is then w*V*K consecutive rows, so the
-    aggregation of a sample's windows is one product with the window graph, batched over its output frames, on a
-    strided view of the projections (a dilated window is copied). The graph's rows are ordered (joint, window
-    frame), which lays the output out as :func:`collapse_rows` reads it. Output frames whose window reaches into
-    the zero padding take their windows from a zero-padded copy of the few frames they need (one more product at
-    each end of a sample), so every frame multiplies the whole graph, as in the original. BatchNorm is folded in
-    eval, and on the batch's statistics applied to the rows otherwise.
+    The graph conv's 1x1 convolution projects every frame once, its K slices side by side: rows (sample, frame, joint
+    u, scale k), C_e columns (:func:`~stviz.layers.linear_rows` on a channels-last copy of x where
+    :func:`~stviz.layers.rows_conv_is_faster`). Without dilation a window of w frames is then w*V*K consecutive rows,
+    so the aggregation of a sample's windows is one product with the window graph, batched over its output frames, on
+    a strided view of the projections (a dilated window is copied). The graph's rows are ordered (joint, window
+    frame), which lays the output out as :func:`collapse_rows` reads it. Output frames whose window reaches into the
+    zero padding take their windows from a zero-padded copy of the few frames they need (one more product at each end
+    of a sample), so every frame multiplies the whole graph, as in the original. BatchNorm is folded in eval, and on
+    the batch's statistics applied to the rows otherwise.
     """
     gc, windows = block.graph_conv, block.windows
     n, c, t, v = x.shape
@@ -421,7 +422,11 @@ def g3d_project_first(x: torch.Tensor, block: nn.Module) -> torch.Tensor:
     folded = fold_batchnorm(gc.conv.weight, gc.conv.bias, gc.bn)
     weight, bias = folded if folded is not None else (gc.conv.weight, gc.conv.bias)
     weight = weight.view(o, k, c).permute(2, 1, 0).reshape(c, k * o)  # (C, K*O), columns k*O + o
-    z = torch.matmul(x.reshape(n, c, t * v).transpose(1, 2), weight).view(n, t, v * k, o)  # rows (u, k) per frame
+    if rows_conv_is_faster(x.device, n * t * v, c, k * o):  # oneDNN's, on a channels-last copy of x
+        z = linear_rows(x.permute(0, 2, 3, 1).reshape(n * t * v, c), weight, None)
+    else:  # MKL's, reading x transposed where it lies
+        z = torch.matmul(x.reshape(n, c, t * v).transpose(1, 2), weight)
+    z = z.view(n, t, v * k, o)  # rows (u, k) per frame
     graph = gc.adjacency().view(k, w, v, w * v).permute(2, 1, 3, 0).reshape(v * w, w * v * k)  # (V*w, w*U*K)
     span, t_out = d * (w - 1) + 1, windows.output_frames(t)
     first = min(t_out, -(-p // s))  # the output frames [first, last) read no padding

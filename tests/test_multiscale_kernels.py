@@ -331,6 +331,7 @@ def test_g3d_aggregate_first_in_eval_equals_original_order(w, s, d, t):
         torch.testing.assert_close(block(x), block.explicit(x), **F64)
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("w, s, d", [(3, 1, 1), (3, 2, 1), (5, 2, 1), (3, 2, 2), (5, 1, 2), (4, 1, 1), (2, 2, 1)])
 @pytest.mark.parametrize("t", [1, 2, 3, 8, 9])
 def test_g3d_project_first_equals_original_order(w, s, d, t):
