@@ -105,6 +105,7 @@ def test_partition_graph_conv_equals_loop(c_in, c_out):
     torch.testing.assert_close(y, loop_partition(x, m.conv, m.edge_importance * a, 3, c_out), **TOL)
 
 
+@pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("c_in,c_out", [(3, 16), (16, 16), (16, 8)])  # aggregate-first, project-first twice
 @pytest.mark.parametrize("bias", [True, False])
 def test_partition_graph_conv_folds_the_batch_norm_after_it(c_in, c_out, bias):

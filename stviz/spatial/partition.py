@@ -211,7 +211,7 @@ class PartitionGraphConv(nn.Module):
     ) -> torch.Tensor:
         n, c, t, v = x.shape
         k, d = self.num_subsets, self.out_channels
-        z = torch.matmul(x.reshape(n * c * t, v), a.permute(1, 0, 2).reshape(v, k * v))  # (N*C*T, K*V)
+        z = linear_rows(x.reshape(n * c * t, v), a.permute(1, 0, 2).reshape(v, k * v), None)  # (N*C*T, K*V)
         z = z.view(n, c, t, k, v).permute(0, 1, 3, 2, 4).reshape(n, c * k, t, v)  # channels (c, k)
         weight = weight.view(k, d, c).permute(1, 2, 0).reshape(d, c * k, 1, 1)
         y = conv1x1(z, weight, None)  # (N, C_out, T, V)
