@@ -295,7 +295,7 @@ def linear_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
         return torch.mm(rows, weight) if bias is None else torch.addmm(bias.reshape(1, d), rows, weight)
     bias = None if bias is None else bias.reshape(d)
     y = F.conv2d(_rows_image(rows), weight.t().reshape(d, c, 1, 1), bias)  # (1, D, M, 1), channels last
-    return y.permute(0, 2, 3, 1).reshape(m, d)  # a view when oneDNN wrote channels last, as it does
+    return y.permute(0, 2, 3, 1).contiguous().view(m, d)  # no copy where oneDNN wrote channels last (float32)
 
 
 def linear_rows_backward(
@@ -313,7 +313,7 @@ def linear_rows_backward(
     grad_image, grad_kernel = pointwise_conv_backward(
         _rows_image(grad), _rows_image(rows), kernel, need_rows, need_weight
     )
-    grad_rows = None if grad_image is None else grad_image.permute(0, 2, 3, 1).reshape(m, c)
+    grad_rows = None if grad_image is None else grad_image.permute(0, 2, 3, 1).contiguous().view(m, c)
     return grad_rows, (None if grad_kernel is None else grad_kernel.view(d, c).t())
 
 

@@ -189,6 +189,7 @@ def test_linear_rows_equals_addmm(with_bias):
         want, want_grads = _grads(torch.mm, rows, weight)
         got, grads = _grads(lambda r, w: linear_rows(r, w, None), rows, weight)
     torch.testing.assert_close(got, want, **F64)
+    assert got.is_contiguous()  # rows callers view, whatever layout the convolution wrote (float64: channels first)
     for g, w in zip(grads, want_grads, strict=True):
         torch.testing.assert_close(g, w, **F64)
 
@@ -202,6 +203,7 @@ def test_linear_rows_backward_equals_autograd(need_rows, need_weight):
         torch.mm(rows.requires_grad_(), weight.requires_grad_()), (rows, weight), grad
     )
     got_rows, got_weight = linear_rows_backward(grad, rows.detach(), weight.detach(), need_rows, need_weight)
+    assert got_rows is None or got_rows.is_contiguous()
     for got, want, needed in ((got_rows, want_rows, need_rows), (got_weight, want_weight, need_weight)):
         if needed:
             torch.testing.assert_close(got, want, **F64)
