@@ -18,7 +18,8 @@ tensors; which of the two is wider decides the layout:
   training uses a rows layout, one row per (sample, frame, joint, window frame), where the collapse convolution is
   one product too (:func:`aggregate_project_rows`, :func:`g3d_rows`);
 * a stack no wider than the output (MS-G3D's first layer, 3 input channels): copied once, with a channel of ones
-  that carries the bias, and in training with BatchNorm folded from its statistics (:mod:`stviz.multiscale_stack`).
+  that carries the bias, and in training with BatchNorm folded from its statistics (:mod:`stviz.multiscale_stack`);
+  a G3D block's, in eval where rows take oneDNN's convolution, into rows instead (:func:`g3d_aggregate_first`).
 
 All give :meth:`stviz.multiscale.MultiScaleGraphConv.explicit`'s results and gradients up to float rounding.
 """
