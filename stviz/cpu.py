@@ -11,6 +11,8 @@ layout). Which is faster depends on the CPU (``benchmarks/pointwise.py`` times t
   channels on the convolution takes 0.5-0.85 of the product's time, forward or training step, when the channels
   fill oneDNN's blocks of 16; 36 to 44 channels (MS-G3D's first stack has 39) are a loss in eval and a tie in
   training, 56 a smaller gain. Below 32 channels, and on small tensors, oneDNN's reorders cost more than they save.
+  Rows (M, C) read as one channels-last image need no reorder: there the convolution wins at any channel count (3
+  to 39 channels in 0.35-0.65 of the product's time, :func:`stviz.layers.rows_conv_is_faster`).
 * On an AMD EPYC (Zen 4, family 25) with AVX-512, whose AVX-512 runs on 256-bit units, the two reach the same
   rate (110-140 GFLOP/s on 2 cores), and the product took 0.4-1.08 of the convolution's time on the models' shapes.
 
@@ -38,10 +40,10 @@ __all__ = [
     "CONV_MIN_MACS",
 ]
 
-# Where "conv" is chosen, smaller products stay with MKL: oneDNN's reorders cost about 90 us whatever the size, and
-# with few input channels they cost more than the product saves (benchmarks/pointwise.py, the crossovers at about
-# 32 channels and 8-13 million multiply-accumulates). oneDNN's AVX-512 layout holds channels in blocks of 16, padding
-# the last one: input channels that are not a multiple of 16 take the convolution from 48 on (pointwise.py
+# Where "conv" is chosen, smaller channels-first products stay with MKL: oneDNN's reorders cost about 90 us whatever
+# the size, and with few input channels they cost more than the product saves (benchmarks/pointwise.py, the crossovers
+# at about 32 channels and 8-13 million multiply-accumulates). oneDNN's AVX-512 layout holds channels in blocks of 16,
+# padding the last one: input channels that are not a multiple of 16 take the convolution from 48 on (pointwise.py
 # --keep-freed-memory, N=8, T=64, eval: 32 -> 96 channels in 0.77-0.89 of the product's time, 36, 39 and 44 -> 96 in
 # 1.04-1.3, 48 -> 96 in 0.7, 56 -> 96 in 0.8).
 CONV_MIN_CHANNELS = 32
