@@ -9,6 +9,7 @@ from torch import nn
 from stviz import official, set_seed
 from stviz.baselines import TopologyClassifier
 from stviz.graph import SkeletonGraph
+from stviz.layers import reference_kernels
 from stviz.models import ChannelTopologyBlock, STGCNBlock
 from stviz.spatial import (
     ChannelTopologyConv,
@@ -164,6 +165,41 @@ def test_efficient_graph_layer_equals_reference(c_in, c_out, d, act):
     res = x if c_in == c_out else bn_eval(conv1x1(x, m.residual[0]), m.residual[1])
     act_fn = {"swish": nn.functional.silu, "relu": torch.relu, "hswish": nn.functional.hardswish}[act]
     torch.testing.assert_close(m(x), act_fn(bn_eval(g, m.bn) + res), **TOL)
+
+
+@pytest.mark.parametrize("c_in,c_out", [(24, 16), (16, 8)])
+def test_efficient_graph_layer_projection_joins_the_graph_sum_in_eval(pointwise_kernel, c_in, c_out, monkeypatch):
+    """A narrowing layer in eval without autograd: its residual projection is one more partition of the layer's own
+    1x1 conv (identity graph), so the projection never runs apart; with autograd, or under reference_kernels (what
+    the cost tables count), it does. The output is the reference's on both kernels, with and without biases."""
+    from stviz.spatial import partition
+
+    apart = []
+
+    def counted(*args):
+        apart.append(1)
+        return partition.conv_bn_forward.__wrapped__(*args)
+
+    counted.__wrapped__ = partition.conv_bn_forward
+    monkeypatch.setattr(partition, "conv_bn_forward", counted)
+    set_seed(0)
+    a = official.adjacency("effgcn")
+    m = perturb(EfficientGraphLayer(c_in, c_out, a))
+    x = torch.randn(2, c_in, 5, V)
+    g = loop_partition(x, m.conv.conv, a[:3] * m.conv.edge_importance, 3, c_out)
+    expected = nn.functional.silu(bn_eval(g, m.bn) + bn_eval(conv1x1(x, m.residual[0]), m.residual[1]))
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), expected, **TOL)
+    assert apart == []
+    with torch.no_grad(), reference_kernels():
+        torch.testing.assert_close(m(x), expected, **TOL)
+    torch.testing.assert_close(m(x), expected, **TOL)
+    assert len(apart) == 2
+    unbiased = perturb(EfficientGraphLayer(c_in, c_out, a, bias=False))
+    with torch.no_grad():
+        one_pass = unbiased(x)
+    torch.testing.assert_close(one_pass, unbiased(x).detach(), **TOL)
+    assert len(apart) == 3
 
 
 def test_efficientgcn_uses_only_the_first_hops_of_the_10_hop_graph():
