@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stviz.cost import count
+from stviz.frame_max_pool import max_pool_frames
 from stviz.graph import SkeletonGraph
 from stviz.layers import (
     batchnorm_affine,
@@ -28,7 +29,6 @@ from stviz.layers import (
 from stviz.reconcile import original_order
 from stviz.spatial import PartitionGraphConv, ShiftGraphConv
 from stviz.spatial.partition import SPARSE_MAX_DENSITY, PartitionSum, graph_is_sparse, sparse_graph_sum
-from stviz.temporal import max_pool_frames
 
 F64 = dict(atol=1e-10, rtol=1e-10)
 
@@ -146,6 +146,34 @@ def test_max_pool_frames_equals_max_pool(stride, frames):
     assert got.shape == want.shape
     assert torch.equal(got.isnan(), want.isnan())
     assert torch.equal(got.nan_to_num(0.0), want.nan_to_num(0.0))
+
+
+@pytest.mark.parametrize("kernel,stride", [(3, 1), (3, 2), (3, 3), (2, 1), (5, 2)])
+@pytest.mark.parametrize("frames", [7, 8])
+def test_max_pool_frames_gradient_is_max_pool_s_bit_for_bit(kernel, stride, frames):
+    """Ties (values rounded to a coarse grid) send their gradient to the first maximum, and each frame's shares are
+    added in max_pool2d's order: the gradients are equal, not just close. A NaN, an infinite value or an infinite
+    gradient takes max_pool2d's own backward."""
+    pool = nn.MaxPool2d((kernel, 1), stride=(stride, 1), padding=(kernel // 2, 0))
+    gen = torch.Generator().manual_seed(frames + 10 * kernel + stride)
+    x = torch.randint(-3, 4, (2, 3, frames, 4), generator=gen).float()  # many ties
+    cases = [(x, None)]
+    for bad in (float("nan"), float("-inf"), float("inf")):
+        with_bad = x.clone()
+        with_bad[0, 1, 0, 2] = bad
+        cases.append((with_bad, None))
+    cases.append((x, float("inf")))
+    for inputs, bad_grad in cases:
+        a, b = inputs.clone().requires_grad_(), inputs.clone().requires_grad_()
+        want, got = pool(a), max_pool_frames(b, pool)
+        grad = torch.randn(want.shape, generator=gen)
+        if bad_grad is not None:
+            grad[1, 2, 0, 3] = bad_grad
+        want.backward(grad)
+        got.backward(grad)
+        assert torch.equal(got.detach().nan_to_num(0.0), want.detach().nan_to_num(0.0))
+        assert torch.equal(b.grad.isnan(), a.grad.isnan())
+        assert torch.equal(b.grad.nan_to_num(0.0), a.grad.nan_to_num(0.0))
 
 
 def test_partition_sum_is_the_sum_over_partitions_and_passes_gradcheck():
