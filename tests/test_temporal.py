@@ -287,6 +287,44 @@ def test_sep_layer_eval_keeps_the_expanded_tensor_channels_last(stride, residual
     assert len(taken) == 1
 
 
+@pytest.mark.parametrize("stride, residual", [(1, True), (2, True), (1, False)])
+def test_sep_layer_trains_channels_last_where_its_1x1_convolutions_run_on_onednn(
+    stride, residual, monkeypatch, pointwise_kernel
+):
+    """With batch statistics, where both 1x1 convolutions run as oneDNN's convolutions, every tensor after the input
+    is channels last (never with MKL's products, nor under reference_kernels); the output is contiguous, and values,
+    input and weight gradients and the running statistics equal the plain forward's."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 12, 3, dtype=torch.float64)
+    weighting = torch.randn(2, 16, (12 - 1) // stride + 1, 3, dtype=torch.float64)
+    layouts = []
+    train_channels_last = TemporalSepLayer._train_channels_last
+    monkeypatch.setattr(
+        TemporalSepLayer, "_train_channels_last", lambda *a: layouts.append(True) or train_channels_last(*a)
+    )
+
+    def trained():
+        block = perturb(TemporalSepLayer(16, 5, 2, stride, residual)).double().train()
+        block.depth_conv[0].register_forward_pre_hook(
+            lambda _, inputs: layouts.append(inputs[0].is_contiguous(memory_format=torch.channels_last))
+        )
+        leaf = x.clone().requires_grad_(True)
+        y = block(leaf)
+        (y * weighting).sum().backward()
+        return y.detach(), leaf.grad, [p.grad for p in block.parameters()], [b.clone() for b in block.buffers()], y
+
+    y, gx, grads, stats, out = trained()
+    with reference_kernels():
+        want, wx, wgrads, wstats, _ = trained()
+    onednn = pointwise_kernel == "conv"
+    assert layouts == ([True, True, False] if onednn else [False, False])
+    assert out.is_contiguous()
+    torch.testing.assert_close(y, want, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(gx, wx, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(grads, wgrads, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(stats, wstats, atol=1e-10, rtol=1e-10)
+
+
 def test_sep_layer_eval_stays_contiguous_where_its_1x1_convolutions_take_different_kernels(monkeypatch):
     """The channels-last forward needs both 1x1 convolutions on one kernel: with 8 -> 16 channels on MKL's product
     (8 channels, off oneDNN's blocks of 16) and 16 -> 8 on oneDNN's convolution it is not taken."""
