@@ -25,10 +25,11 @@ from stviz.layers import (
     pointwise_conv,
     pointwise_conv_from_channels_last,
     pointwise_conv_to_channels_last,
+    reference_kernels,
 )
 from stviz.reconcile import original_order
 from stviz.spatial import PartitionGraphConv, ShiftGraphConv
-from stviz.spatial.partition import SPARSE_MAX_DENSITY, PartitionSum, graph_is_sparse, sparse_graph_sum
+from stviz.spatial.partition import SPARSE_MAX_DENSITY, graph_is_sparse, partition_sum, sparse_graph_sum
 
 F64 = dict(atol=1e-10, rtol=1e-10)
 
@@ -176,11 +177,18 @@ def test_max_pool_frames_gradient_is_max_pool_s_bit_for_bit(kernel, stride, fram
         assert torch.equal(b.grad.nan_to_num(0.0), a.grad.nan_to_num(0.0))
 
 
-def test_partition_sum_is_the_sum_over_partitions_and_passes_gradcheck():
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_partition_sum_is_the_sum_over_partitions_and_passes_gradcheck(partitions):
+    """One convolution over y read as a channels-last image: the einsum's values and gradients (float64), and in
+    float32 the output is written contiguous with no copy of y (its input is a view of y)."""
     torch.manual_seed(3)
-    y, a = torch.randn(2, 3, 4, 5, dtype=torch.float64), torch.randn(3, 5, 6, dtype=torch.float64)
-    torch.testing.assert_close(PartitionSum.apply(y, a), torch.einsum("nkrv,kvw->nrw", y, a), **F64)
-    assert torch.autograd.gradcheck(PartitionSum.apply, (y.requires_grad_(), a.requires_grad_()))
+    y, a = torch.randn(2, partitions, 4, 5, dtype=torch.float64), torch.randn(partitions, 5, 6, dtype=torch.float64)
+    torch.testing.assert_close(partition_sum(y, a), torch.einsum("nkrv,kvw->nrw", y, a), **F64)
+    assert torch.autograd.gradcheck(partition_sum, (y.requires_grad_(), a.requires_grad_()))
+    y32 = torch.randn(8, 3, 64, 25)
+    out = partition_sum(y32, torch.rand(3, 25, 25))
+    assert out.is_contiguous() and out.shape == (8, 64, 25)
+    assert out._base is not None  # a view of the convolution's (channels-last) output, not a copy
 
 
 def test_sparse_graph_sum_is_the_dense_sum_over_the_nonzeros():
@@ -320,17 +328,25 @@ def test_shift_graph_conv_equals_the_op_by_op_shift(shift, c_in, c_out):
 @pytest.mark.parametrize("grad", [True, False])
 def test_partition_graph_conv_without_autograd_convolves_channels_last(grad, pointwise_kernel, monkeypatch):
     """Where the 1x1 conv runs as oneDNN's, project-first without autograd convolves a channels-last x, whose output
-    is already the rows layout of the graph sum; with autograd it sums the partitions with PartitionSum."""
+    is already the rows layout of the graph sum; with autograd it sums the partitions with partition_sum."""
     from stviz.spatial import partition
 
     conv_inputs, sums = [], []
-    conv2d, partition_sum = partition.F.conv2d, partition.PartitionSum.apply
+    conv2d, graph_sum = partition.F.conv2d, partition.partition_sum
     monkeypatch.setattr(partition.F, "conv2d", lambda x, *a, **k: conv_inputs.append(x) or conv2d(x, *a, **k))
-    monkeypatch.setattr(partition.PartitionSum, "apply", lambda *a: sums.append(a) or partition_sum(*a))
+    monkeypatch.setattr(partition, "partition_sum", lambda *a: sums.append(a) or graph_sum(*a))
     torch.manual_seed(0)
     conv = PartitionGraphConv(8, 5, GRAPH).double()
     x = torch.randn(2, 8, 5, 25, dtype=torch.float64)
     with torch.set_grad_enabled(grad):
         torch.testing.assert_close(conv(x), conv.explicit(x), **F64)
-    channels_last = [t.is_contiguous(memory_format=torch.channels_last) for t in conv_inputs]
-    assert (bool(sums), any(channels_last)) == (grad, not grad)
+    images = [t.shape for t in conv_inputs if t.is_contiguous(memory_format=torch.channels_last)]
+    if grad:  # the only channels-last image is the graph sum's, y (N, K, R, V) read as (N, V, K, R)
+        ((y, _),) = sums
+        assert images == [torch.Size((y.shape[0], y.shape[3], y.shape[1], y.shape[2]))]
+    else:  # the 1x1 conv convolves a channels-last x
+        assert not sums and images
+    sums.clear()
+    with torch.set_grad_enabled(grad), reference_kernels():
+        torch.testing.assert_close(conv(x), conv.explicit(x), **F64)
+    assert not sums  # what the cost tables count: the einsum

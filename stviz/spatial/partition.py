@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from stviz.checks import check_adjacency, check_nctv, check_positive_int
 from stviz.init import efficientgcn_init
@@ -29,7 +28,7 @@ from stviz.layers import (
 
 __all__ = [
     "PartitionGraphConv",
-    "PartitionSum",
+    "partition_sum",
     "EfficientGraphLayer",
     "SPARSE_MAX_DENSITY",
     "graph_is_sparse",
@@ -45,33 +44,17 @@ sum took 0.17-0.4 of the dense product's time at 4-15%, 0.4-0.55 at 25% and 0.6-
 channels)."""
 
 
-class PartitionSum(torch.autograd.Function):
-    """``sum_k y[:, k] @ a[k]``: y (N, K, R, V), a (K, V, W) -> (N, R, W), as K batched products added up in the
-    output, each reading one partition's rows where they lie. The backward writes each partition's gradient in place
-    the same way, and a's gradient is one product per partition."""
+def partition_sum(y: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``sum_k y[:, k] @ a[k]``: y (N, K, R, V) contiguous, a (K, V, W) -> (N, R, W), as one convolution.
 
-    @staticmethod
-    def forward(ctx, y: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        n, k, _, v = y.shape
-        out = torch.bmm(y[:, 0], a[0].expand(n, v, a.shape[2]))
-        for i in range(1, k):
-            out.baddbmm_(y[:, i], a[i].expand(n, v, a.shape[2]))
-        ctx.save_for_backward(y, a)
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        y, a = ctx.saved_tensors
-        n, k, _, v = y.shape
-        grad_y = grad_a = None
-        if ctx.needs_input_grad[0]:
-            grad_y = y.new_empty(y.shape)
-            for i in range(k):
-                torch.bmm(grad, a[i].t().expand(n, a.shape[2], v), out=grad_y[:, i])
-        if ctx.needs_input_grad[1]:
-            grad_a = torch.stack([torch.bmm(y[:, i].transpose(1, 2), grad).sum(0) for i in range(k)])
-        return grad_y, grad_a
+    y read as a channels-last image (N, V, K, R), V channels and K rows of R pixels (a view), convolved with a (K, 1)
+    kernel whose taps are the K partitions, ``kernel[w, v, k] = a[k, v, w]``: oneDNN takes the image as it lies and
+    writes (N, R, W) contiguous, forward and backward, so neither y nor the output is copied into another layout. On
+    a 2-core Zen 5 EPYC it took 0.65-0.74 of K batched products' time, forward and training step, at
+    (8, 3, 2048-4096, 25)."""
+    n, _, r, _ = y.shape
+    out = F.conv2d(y.permute(0, 3, 1, 2), a.permute(2, 1, 0).unsqueeze(-1))  # (N, W, 1, R), channels last
+    return out.permute(0, 2, 3, 1).reshape(n, r, a.shape[2])
 
 
 def sparse_graph_sum(y: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -173,12 +156,12 @@ class PartitionGraphConv(nn.Module):
 
         Widening (C_out > C_in): aggregate the K*C_in input channels over the graph first, then one 1x1 conv
         (fewer MACs). Otherwise project first, as :meth:`explicit`. When autograd records, the graph sum is
-        :class:`PartitionSum` where the 1x1 conv runs as oneDNN's convolution (:func:`~stviz.layers.runs_as_conv`),
-        else the einsum after a batched matrix product. Without autograd the conv writes rows (frame, joint) of
-        K*C_out channels side by side (oneDNN's convolution on a channels-last x, or MKL's product reading x
-        transposed), so the graph sum over (k, v) is one matrix product per frame with no permuted copy, or on the
-        CPU, where the graph is sparse (:data:`SPARSE_MAX_DENSITY`), one sum over its nonzero entries
-        (:func:`sparse_graph_sum`).
+        :func:`partition_sum`, one more convolution, where the 1x1 conv runs as oneDNN's convolution
+        (:func:`~stviz.layers.runs_as_conv`), else the einsum after a batched matrix product. Without autograd the
+        conv writes rows (frame, joint) of K*C_out channels side by side (oneDNN's convolution on a channels-last x,
+        or MKL's product reading x transposed), so the graph sum over (k, v) is one matrix product per frame with no
+        permuted copy, or on the CPU, where the graph is sparse (:data:`SPARSE_MAX_DENSITY`), one sum over its
+        nonzero entries (:func:`sparse_graph_sum`).
 
         ``bn``, the BatchNorm that follows the layer, is folded in when it has fixed statistics (eval): its scale
         goes into the conv's weight and bias, its shift into the pass that writes the output, so it costs no pass
@@ -283,12 +266,12 @@ class PartitionGraphConv(nn.Module):
         n, c, t, v = x.shape
         k, d = a.shape[0], self.out_channels  # K partitions (and a residual projection's, forward_plus_projection)
         as_conv = runs_as_conv(x, c, k * d)
-        if as_conv and torch.is_grad_enabled():
-            # oneDNN's conv writes channels first; the graph sum is then K products, each on one partition's
-            # (C_out*T, V) rows, added up in the output (PartitionSum): no permuted copy of y as the einsum makes,
-            # 0.86-0.92x its time in a training step
+        if as_conv and torch.is_grad_enabled() and not using_reference_kernels():
+            # oneDNN's conv writes channels first; the graph sum over (k, v) is then one more oneDNN convolution that
+            # reads it where it lies (partition_sum): no permuted copy of y as the einsum makes. The cost tables
+            # count the einsum (reference_kernels): the sum's multiply-accumulates are not a convolution's
             y = conv1x1(x, weight, bias).view(n, k, d * t, v)  # (N, K, C_out*T, V)
-            out = PartitionSum.apply(y, a.to(y.dtype)).view(n, d, t, v)
+            out = partition_sum(y, a.to(y.dtype)).view(n, d, t, v)
             offset = self._output_offset(a, None, shift, out.dtype)  # the bias went through the sum
             return out if offset is None else out.add_(offset)
         if torch.is_grad_enabled():  # with autograd, the einsum's backward is cheaper than the rows layout's
@@ -299,7 +282,7 @@ class PartitionGraphConv(nn.Module):
         # Rows (frame, joint) of K*C_out channels side by side, so the graph sum over (k, v) is one product per
         # frame. As oneDNN's convolution on a channels-last copy of x (linear_rows): it writes those rows without
         # converting its output's layout (ST-GCN's and EfficientGCN's project-first layers in eval, on a Zen 5 EPYC:
-        # 0.58-0.91 of the original's time, against 0.77-1.08 with PartitionSum). As MKL's product, one per sample
+        # 0.58-0.91 of the original's time, against 0.77-1.08 with K batched products). As MKL's product, one per sample
         # that reads x transposed, without a copy of x.
         if as_conv:
             rows = x.permute(0, 2, 3, 1).reshape(n * t * v, c)  # channels-last copy of x (a view if x is already)
