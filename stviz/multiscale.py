@@ -29,10 +29,10 @@ and for train-mode dropout.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from stviz.checks import check_adjacency, check_nctv, check_positive_int
+from stviz.frame_windows import unfold_frames
 from stviz.graph import multiscale_adjacency
 from stviz.layers import (
     add_residual,
@@ -237,7 +237,8 @@ class TemporalWindows(nn.Module):
     """Gather w frames around each output frame into one graph. MS-G3D: `UnfoldTemporalWindows`.
 
     (N, C, T, V) -> (N, C, T', w*V); node ``i*V + v`` is joint v at window frame i,
-    ``T' = (T + 2 pad - d(w-1) - 1) // s + 1``. Uses a strided view, not ``nn.Unfold``.
+    ``T' = (T + 2 pad - d(w-1) - 1) // s + 1``. A strided view, not ``nn.Unfold``
+    (:func:`~stviz.frame_windows.unfold_frames`, whose backward adds each window frame's gradient in place).
     """
 
     def __init__(self, window_size: int, window_stride: int = 1, window_dilation: int = 1):
@@ -259,12 +260,7 @@ class TemporalWindows(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_nctv(x, block=type(self).__name__, weight=self, min_frames=self.min_frames)
-        n, c, t, v = x.shape
-        w, s, d = self.window_size, self.window_stride, self.window_dilation
-        x = F.pad(x, (0, 0, self.padding, self.padding))
-        span = d * (w - 1) + 1
-        windows = x.unfold(2, span, s)[..., ::d]  # (N, C, T', V, w)
-        return windows.permute(0, 1, 2, 4, 3).reshape(n, c, windows.shape[2], w * v)  # (N, C, T', w*V)
+        return unfold_frames(x, self.window_size, self.window_stride, self.window_dilation, self.padding)
 
 
 class WindowGraphConv(MultiScaleGraphConv):

@@ -173,6 +173,16 @@ def test_temporal_windows_equal_nn_unfold(w, s, d, t):
     torch.testing.assert_close(got, reference_unfold(x, w, s, d))
     pad = (w + (w - 1) * (d - 1) - 1) // 2
     assert got.shape[2] == (t + 2 * pad - d * (w - 1) - 1) // s + 1
+    # the backward adds each window frame's gradient in place: the strided view's autograd gradient bit for bit
+    grad = torch.randn(got.shape)
+    ours, view = x.clone().requires_grad_(), x.clone().requires_grad_()
+    TemporalWindows(w, s, d)(ours).backward(grad)
+    windows = torch.nn.functional.pad(view, (0, 0, pad, pad)).unfold(2, d * (w - 1) + 1, s)[..., ::d]
+    windows.permute(0, 1, 2, 4, 3).reshape(got.shape).backward(grad)
+    assert torch.equal(ours.grad, view.grad)
+    unfolded = x.clone().requires_grad_()
+    reference_unfold(unfolded, w, s, d).backward(grad)
+    torch.testing.assert_close(ours.grad, unfolded.grad)
 
 
 def test_window_graph_conv_is_a_multiscale_conv_on_the_window_graph():
