@@ -18,9 +18,18 @@ __all__ = ["unfold_frames", "UnfoldFrames"]
 
 def unfold_frames(x: torch.Tensor, window_size: int, stride: int, dilation: int, padding: int) -> torch.Tensor:
     """Windows of ``window_size`` frames every ``stride`` frames, ``dilation`` apart, after ``padding`` zero frames
-    at each end: x (N, C, T, V) -> (N, C, T', w*V), node ``i*V + v`` joint v of window frame i. See
-    :class:`UnfoldFrames`."""
-    return UnfoldFrames.apply(x, window_size, stride, dilation, padding)
+    at each end: x (N, C, T, V) -> (N, C, T', w*V), node ``i*V + v`` joint v of window frame i. On the CPU through
+    :class:`UnfoldFrames`; elsewhere, where its backward has not been timed, with ``unfold``'s own."""
+    if x.device.type == "cpu":
+        return UnfoldFrames.apply(x, window_size, stride, dilation, padding)
+    return _windows(x, window_size, stride, dilation, padding)
+
+
+def _windows(x: torch.Tensor, w: int, s: int, d: int, padding: int) -> torch.Tensor:
+    """The windows as a strided view of the zero-padded x, copied once: (N, C, T, V) -> (N, C, T', w*V)."""
+    n, c, _, v = x.shape
+    windows = F.pad(x, (0, 0, padding, padding)).unfold(2, d * (w - 1) + 1, s)[..., ::d]  # (N, C, T', V, w)
+    return windows.permute(0, 1, 2, 4, 3).reshape(n, c, windows.shape[2], w * v)
 
 
 class UnfoldFrames(torch.autograd.Function):
@@ -31,11 +40,8 @@ class UnfoldFrames(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, window_size: int, stride: int, dilation: int, padding: int) -> torch.Tensor:
-        n, c, t, v = x.shape
-        w, s, d = window_size, stride, dilation
-        windows = F.pad(x, (0, 0, padding, padding)).unfold(2, d * (w - 1) + 1, s)[..., ::d]  # (N, C, T', V, w)
-        ctx.geometry = t, w, s, d, padding
-        return windows.permute(0, 1, 2, 4, 3).reshape(n, c, windows.shape[2], w * v)
+        ctx.geometry = x.shape[2], window_size, stride, dilation, padding
+        return _windows(x, window_size, stride, dilation, padding)
 
     @staticmethod
     @once_differentiable

@@ -14,6 +14,7 @@ from torch import nn
 
 from stviz.cost import count
 from stviz.frame_max_pool import max_pool_frames
+from stviz.frame_windows import unfold_frames
 from stviz.graph import SkeletonGraph
 from stviz.layers import (
     batchnorm_affine,
@@ -175,6 +176,15 @@ def test_max_pool_frames_gradient_is_max_pool_s_bit_for_bit(kernel, stride, fram
         assert torch.equal(got.detach().nan_to_num(0.0), want.detach().nan_to_num(0.0))
         assert torch.equal(b.grad.isnan(), a.grad.isnan())
         assert torch.equal(b.grad.nan_to_num(0.0), a.grad.nan_to_num(0.0))
+
+
+def test_frame_pool_and_windows_keep_pytorch_s_backward_off_the_cpu():
+    """Their backwards were timed on the CPU only: elsewhere (the meta device here) autograd records PyTorch's own."""
+    pool = nn.MaxPool2d((3, 1), stride=(1, 1), padding=(1, 0))
+    for device, pooled, windows in [("cpu", "FramesMaxPool", "UnfoldFrames"), ("meta", "MaxPool2D", "View")]:
+        x = torch.randn(2, 3, 8, 4, device=device, requires_grad=True)
+        assert type(max_pool_frames(x, pool).grad_fn).__name__.startswith(pooled)
+        assert type(unfold_frames(x, 3, 1, 1, 1).grad_fn).__name__.startswith(windows)
 
 
 @pytest.mark.parametrize("partitions", [1, 3])
