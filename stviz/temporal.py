@@ -381,7 +381,7 @@ class TemporalSepLayer(_EfficientTemporalLayer):
         h = self.act(self.expand_conv[1](self.expand_conv[0](x.contiguous(memory_format=torch.channels_last))))
         h = self.act(self.depth_conv[1](self.depth_conv[0](h)))  # (N, C*e, T', V)
         y = self.point_conv[1](self.point_conv[0](h))  # (N, C, T', V), channels last
-        return y.contiguous() if self.residual is None else torch.add(self.residual(x), y)
+        return y.contiguous() if self.residual is None else torch.add(residual_forward(self.residual, x), y)
 
     def _forward_channels_last(
         self,
