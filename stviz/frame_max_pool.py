@@ -20,15 +20,14 @@ def max_pool_frames(x: torch.Tensor, pool: nn.MaxPool2d) -> torch.Tensor:
     """``pool(x)`` for a (k, 1) max-pool along T: (N, C, T, V) -> (N, C, T', V), through :class:`FramesMaxPool`.
 
     The values are ``pool``'s, NaN included, and so are the gradients: a tie's goes to its first maximum. Any other
-    pool (a window across joints, dilation, ``ceil_mode``) runs as ``pool`` itself, and so does a pool that autograd
-    records off the CPU, where this backward has not been timed.
+    pool (a window across joints, dilation, ``ceil_mode``) runs as ``pool`` itself, and so does any pool off the CPU,
+    where this function has not been timed.
     """
     k, kw = _pair(pool.kernel_size)
     s, sw = _pair(pool.stride if pool.stride is not None else pool.kernel_size)
     p, pw = _pair(pool.padding)
-    if kw != 1 or sw != 1 or pw != 0 or _pair(pool.dilation) != (1, 1) or pool.ceil_mode or k < 2:
-        return pool(x)
-    if x.device.type != "cpu" and torch.is_grad_enabled() and x.requires_grad:
+    unusual = kw != 1 or sw != 1 or pw != 0 or _pair(pool.dilation) != (1, 1) or pool.ceil_mode or k < 2
+    if unusual or x.device.type != "cpu":
         return pool(x)
     return FramesMaxPool.apply(x, k, s, p)
 
