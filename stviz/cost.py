@@ -217,17 +217,21 @@ def count_model(model: nn.Module, frames: int = 64, persons: int = 2, streams: i
 
 
 def count_shapes(build: Callable[[], nn.Module], measure: Callable[[nn.Module, str], Cost]) -> Cost:
-    """``measure(module, device)`` on ``build()`` in eval mode, built on the ``meta`` device (shapes only, no values
+    """``measure(module, device)`` on ``build()`` in eval mode, moved to the ``meta`` device (shapes only, no values
     computed); on CPU tensors when an op has no meta kernel (e.g. the pure-PyTorch fallback of the learnable shift op,
-    used when its C++ extension cannot be built), with weights drawn from seed 0 and the caller's RNG left as it was."""
-    try:
-        with torch.device("meta"):
-            module = build().eval()
-        return measure(module, "meta")
-    except (NotImplementedError, RuntimeError):
+    used when its C++ extension cannot be built). The module is built on the CPU, with weights drawn from seed 0 and
+    the caller's RNG left as it was: on meta tensors its graphs' small matrix operations run through Python's
+    reference kernels (MS-G3D took 0.77 s to build on the meta device, 0.24 s on the CPU)."""
+
+    def built() -> nn.Module:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            return measure(build().eval(), "cpu")
+            return build().eval()
+
+    try:
+        return measure(built().to("meta"), "meta")
+    except (NotImplementedError, RuntimeError):
+        return measure(built(), "cpu")
 
 
 def latency_ms(module: nn.Module, *inputs, warmup: int = 5, repeat: int = 30, threads: int | None = 2) -> float:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from stviz.cost import Cost, ModelInput, count, count_model, latency_ms, model_input
+from stviz.cost import Cost, ModelInput, count, count_model, count_shapes, latency_ms, model_input
 from stviz.graph import SkeletonGraph
 from stviz.spatial import ChannelTopologyUnit
 
@@ -109,6 +109,21 @@ def test_meta_device_counts_like_real_tensors():
     model = ToyModel()
     model.to("meta")
     assert count_model(model).inputs == "(1, 3, 64, 25, 2)"
+
+
+def test_count_shapes_counts_on_meta_and_leaves_the_callers_random_stream():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    devices = []
+
+    def measure(module, device):
+        devices.append((device, {p.device.type for p in module.parameters()}))
+        return count_model(module, frames=8)
+
+    cost = count_shapes(ToyModel, measure)
+    assert devices == [("meta", {"meta"})] and torch.equal(torch.rand(3), expected)
+    assert cost == count_model(ToyModel().eval(), frames=8)
 
 
 def test_interleaved_times_alternate_and_count_each_call():
