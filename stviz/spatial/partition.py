@@ -156,8 +156,7 @@ class PartitionGraphConv(nn.Module):
 
         Widening (C_out > C_in): aggregate the K*C_in input channels over the graph first, then one 1x1 conv
         (fewer MACs). Otherwise project first, as :meth:`explicit`. When autograd records, the graph sum is
-        :func:`partition_sum`, one more convolution, where the 1x1 conv runs as oneDNN's convolution
-        (:func:`~stviz.layers.runs_as_conv`), else the einsum after a batched matrix product. Without autograd the
+        :func:`partition_sum`, one more convolution, on the CPU, and the einsum elsewhere. Without autograd the
         conv writes rows (frame, joint) of K*C_out channels side by side (oneDNN's convolution on a channels-last x,
         or MKL's product reading x transposed), so the graph sum over (k, v) is one matrix product per frame with no
         permuted copy, or on the CPU, where the graph is sparse (:data:`SPARSE_MAX_DENSITY`), one sum over its
@@ -266,15 +265,15 @@ class PartitionGraphConv(nn.Module):
         n, c, t, v = x.shape
         k, d = a.shape[0], self.out_channels  # K partitions (and a residual projection's, forward_plus_projection)
         as_conv = runs_as_conv(x, c, k * d)
-        if as_conv and torch.is_grad_enabled() and not using_reference_kernels():
-            # oneDNN's conv writes channels first; the graph sum over (k, v) is then one more oneDNN convolution that
-            # reads it where it lies (partition_sum): no permuted copy of y as the einsum makes. The cost tables
-            # count the einsum (reference_kernels): the sum's multiply-accumulates are not a convolution's
+        if torch.is_grad_enabled() and x.device.type == "cpu" and not using_reference_kernels():
+            # The 1x1 conv writes channels first; the graph sum over (k, v) is then one oneDNN convolution that reads
+            # it where it lies (partition_sum): no permuted copy of y as the einsum makes. The cost tables count the
+            # einsum (reference_kernels): the sum's multiply-accumulates are not a convolution's
             y = conv1x1(x, weight, bias).view(n, k, d * t, v)  # (N, K, C_out*T, V)
             out = partition_sum(y, a.to(y.dtype)).view(n, d, t, v)
             offset = self._output_offset(a, None, shift, out.dtype)  # the bias went through the sum
             return out if offset is None else out.add_(offset)
-        if torch.is_grad_enabled():  # with autograd, the einsum's backward is cheaper than the rows layout's
+        if torch.is_grad_enabled():  # off the CPU with autograd: the einsum, whose backward is cheaper than rows'
             y = conv1x1(x, weight, bias).view(n, k, d, t, v)  # (N, K, C, T, V)
             y = torch.einsum("nkctv,kvw->nctw", y, a.to(y.dtype))
             offset = self._output_offset(a, None, shift, y.dtype)  # the bias went through the einsum
