@@ -51,7 +51,7 @@ def partition_sum(y: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     kernel whose taps are the K partitions, ``kernel[w, v, k] = a[k, v, w]``: oneDNN takes the image as it lies and
     writes (N, R, W) contiguous, forward and backward, so neither y nor the output is copied into another layout. On
     a 2-core Zen 5 EPYC it took 0.65-0.74 of K batched products' time, forward and training step, at
-    (8, 3, 2048-4096, 25)."""
+    (8, 3, 2048-4096, 25); on a Zen 1 EPYC its training step took 0.75-0.80 of the einsum's."""
     n, _, r, _ = y.shape
     out = F.conv2d(y.permute(0, 3, 1, 2), a.permute(2, 1, 0).unsqueeze(-1))  # (N, W, 1, R), channels last
     return out.permute(0, 2, 3, 1).reshape(n, r, a.shape[2])
@@ -264,7 +264,6 @@ class PartitionGraphConv(nn.Module):
     ) -> torch.Tensor:
         n, c, t, v = x.shape
         k, d = a.shape[0], self.out_channels  # K partitions (and a residual projection's, forward_plus_projection)
-        as_conv = runs_as_conv(x, c, k * d)
         if torch.is_grad_enabled() and x.device.type == "cpu" and not using_reference_kernels():
             # The 1x1 conv writes channels first; the graph sum over (k, v) is then one oneDNN convolution that reads
             # it where it lies (partition_sum): no permuted copy of y as the einsum makes. The cost tables count the
@@ -283,7 +282,7 @@ class PartitionGraphConv(nn.Module):
         # converting its output's layout (ST-GCN's and EfficientGCN's project-first layers in eval, on a Zen 5 EPYC:
         # 0.58-0.91 of the original's time, against 0.77-1.08 with K batched products). As MKL's product, one per sample
         # that reads x transposed, without a copy of x.
-        if as_conv:
+        if runs_as_conv(x, c, k * d):
             rows = x.permute(0, 2, 3, 1).reshape(n * t * v, c)  # channels-last copy of x (a view if x is already)
             y = linear_rows(rows, weight.view(k * d, c).t(), None).view(n, t * v, k * d)
         else:
