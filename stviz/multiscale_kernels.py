@@ -1,7 +1,6 @@
 """The contractions behind MS-G3D's blocks (:mod:`stviz.multiscale`), written for speed on the CPU.
 
-* :func:`contraction_macs`, :func:`choose_contraction_order`: the cost of each contraction order, and the
-  order a layer takes in eval mode;
+* :func:`contraction_macs`, :func:`choose_contraction_order`: each order's cost, and the order a layer takes in eval;
 * :class:`AggregateProjectFrames`, :class:`AggregateProjectRows`: graphs aggregated by K (learned) scales and
   projected, the stack made and its gradient used in chunks;
 * :func:`g3d_rows`, :func:`g3d_aggregate_first`: a G3D block after its embedding, in the original order;
@@ -116,12 +115,12 @@ class AggregateProjectFrames(torch.autograd.Function):
     Each sample's scale-major stack (K*C rows of T*V values) is one product batched over the scales, written straight
     into place, and its projection one 1x1 convolution per chunk of samples: oneDNN's where it is the faster kernel
     (:func:`~stviz.layers.conv_is_faster`; its backward gives the stack's and the weight's gradients in one call), else
-    one product per chunk with the bias carried by a last row of ones in the stack, written as rows of O values and
-    copied into place transposed (MKL writes short rows faster: 70 GFLOP/s against 62 at 96 -> 96 channels on a Zen 1
-    EPYC; the weight's gradient, written (D, O), 68 against 60). In the backward, x's gradient is a chain of products
-    per scale and the graph's one batched product per sample. No permuted copy of the input, the output or their
-    gradients is made (a rows layout needs four), and the stack is made in chunks of about :data:`STACK_CHUNK` values
-    that stay in cache and are kept for the backward.
+    one product per chunk with the bias carried by a last row of ones in the stack, on the CPU written as rows of O
+    values and copied into place (MKL writes short rows faster: on a Zen 1 EPYC 70 GFLOP/s against 62 at 96 -> 96
+    channels, and 68 against 60 for the weight's gradient, written (D, O)). The backward makes x's gradient by a chain
+    of products per scale and the graph's by one batched product per sample. No permuted copy of the input, the output
+    or their gradients is made (a rows layout needs four), and the stack is made in chunks of about :data:`STACK_CHUNK`
+    values that stay in cache and are kept for the backward.
     """
 
     @staticmethod
@@ -140,7 +139,7 @@ class AggregateProjectFrames(torch.autograd.Function):
         d = folded.shape[1]  # K*C, and the row of ones if there is one
         out = x.new_empty(n, o, t, v, dtype=dtype)
         stacks, stack = [], None
-        rows_t = None if conv else x.new_empty(min(chunk, n), t * v, o, dtype=dtype)  # the product, transposed
+        rows_t = x.new_empty(min(chunk, n), t * v, o, dtype=dtype) if device == "cpu" and not conv else None
         with without_autocast(device):
             for i in range(0, n, chunk):
                 b = min(chunk, n - i)
@@ -153,11 +152,13 @@ class AggregateProjectFrames(torch.autograd.Function):
                     frames, scales = xc[i + j].view(c * t, u), stack[j, : k * c].view(k, c * t, v)
                     # batched over scales, the frames repeated (stride 0): 1.1-1.8x faster than a product per scale
                     torch.bmm(frames.expand(k, c * t, u), graph.transpose(1, 2), out=scales)
+                rows = out[i : i + b].view(b, o, t * v)
                 if conv:
-                    projected = F.conv1d(stack, folded[:, :, None], conv_bias)
-                else:  # written as rows of O values (see the class)
-                    projected = torch.bmm(stack.transpose(1, 2), folded.t().expand(b, d, o), out=rows_t[:b]).mT
-                out[i : i + b].view(b, o, t * v).copy_(projected)
+                    rows.copy_(F.conv1d(stack, folded[:, :, None], conv_bias))
+                elif rows_t is None:
+                    torch.bmm(folded.expand(b, o, d), stack, out=rows)
+                else:  # MKL's product written as rows of O values (see the class), then copied into place
+                    rows.copy_(torch.bmm(stack.transpose(1, 2), folded.t().expand(b, d, o), out=rows_t[:b]).mT)
                 if keep:
                     stacks.append(stack)
         ctx.save_for_backward(xc, graph, folded, *stacks)

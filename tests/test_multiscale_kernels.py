@@ -227,6 +227,15 @@ def test_aggregate_project_frames_passes_gradcheck(monkeypatch, chunk_values, bi
         torch.testing.assert_close(multiscale_kernels.aggregate_project_frames(x, adjacency, weight, b), want, **F64)
 
 
+def test_aggregate_project_frames_off_the_cpu_projects_into_the_output():
+    """Only on the CPU, where MKL was measured faster so, is the projection written as rows of O values and copied;
+    elsewhere it is one product into the output. The meta device runs that path on shapes alone."""
+    x, adjacency = torch.empty(3, 2, 4, 5, device="meta"), torch.empty(2, 5, 5, device="meta")  # K*C = 4 stacked
+    weight, bias = torch.empty(7, 4, device="meta"), torch.empty(7, device="meta")
+    y = AggregateProjectFrames.apply(x, adjacency, weight, bias, False)
+    assert (y.device.type, y.shape) == ("meta", (3, 7, 4, 5))
+
+
 @pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("route", ["frames", "rows"])
 def test_aggregate_project_under_bfloat16_autocast_computes_in_bfloat16_near_float32(route):
