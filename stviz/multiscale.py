@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from stviz.checks import check_adjacency, check_nctv, check_positive_int
+from stviz.contraction_order import CONTRACTION_ORDERS, choose_contraction_order, contraction_macs
 from stviz.frame_windows import unfold_frames
 from stviz.graph import multiscale_adjacency
 from stviz.layers import (
@@ -43,15 +44,7 @@ from stviz.layers import (
     temporal_padding,
     uses_batch_statistics,
 )
-from stviz.multiscale_kernels import (
-    CONTRACTION_ORDERS,
-    aggregate_project_frames,
-    choose_contraction_order,
-    contraction_macs,
-    g3d_aggregate_first,
-    g3d_project_first,
-    g3d_rows,
-)
+from stviz.multiscale_kernels import aggregate_project_frames, g3d_aggregate_first, g3d_project_first, g3d_rows
 from stviz.multiscale_stack import aggregate_scale_major, pointwise_conv_stack, projection_batch_norm
 
 __all__ = [

@@ -1,6 +1,5 @@
 """The contractions behind MS-G3D's blocks (:mod:`stviz.multiscale`), written for speed on the CPU.
 
-* :func:`contraction_macs`, :func:`choose_contraction_order`: each order's cost, and the order a layer takes in eval;
 * :class:`AggregateProjectFrames`, :class:`AggregateProjectRows`: graphs aggregated by K (learned) scales and
   projected, the stack made and its gradient used in chunks;
 * :func:`g3d_rows`, :func:`g3d_aggregate_first`: a G3D block after its embedding, in the original order;
@@ -43,42 +42,7 @@ from stviz.layers import (
 from stviz.multiscale_stack import compute_dtype, pointwise_conv_stack, projection_batch_norm, without_autocast
 
 STACK_CHUNK = 1 << 20  # values of the aggregated stack made (and its gradient used) at once: 4 MB in float32
-
-
-CONTRACTION_ORDERS = ("aggregate-first", "project-first")
-
-
-def contraction_macs(
-    in_channels: int, out_channels: int, num_scales: int, num_joints: int, window_size: int = 1, window_stride: int = 1
-) -> dict[str, int]:
-    """Multiply-accumulates of ``W · concat_k(A_k x)`` per sample and output frame, in each contraction order.
-
-    A plain multi-scale graph conv (``window_size=1``) over V joints, C_in -> C_out, K scales:
-
-    * aggregate-first: ``K*C_in*V*V`` (aggregation) + ``C_out*K*C_in*V`` (projection);
-    * project-first: ``C_out*K*C_in*V`` (projection) + ``C_out*K*V*V`` (aggregation of the projected channels).
-
-    G3D's window graph (w frames of V joints, windows every ``window_stride`` frames): the original aggregates
-    and projects every window copy (``K*C_in*(wV)^2 + C_out*K*C_in*wV``); project-first projects each of the
-    ``window_stride`` input frames per output frame once (``stride*C_out*K*C_in*V``) and aggregates the
-    projections into the window (``C_out*K*wV*V*w``). The collapse convolution and BatchNorm are the same in both
-    orders and are not counted.
-    """
-    c, o, k, v, w, s = in_channels, out_channels, num_scales, num_joints, window_size, window_stride
-    nodes = w * v
-    return {
-        "aggregate-first": k * c * nodes * nodes + o * k * c * nodes,
-        "project-first": s * o * k * c * v + o * k * nodes * v * w,
-    }
-
-
-def choose_contraction_order(
-    in_channels: int, out_channels: int, num_scales: int, num_joints: int, window_size: int = 1, window_stride: int = 1
-) -> str:
-    """``"project-first"`` when it needs fewer MACs than the original order (:func:`contraction_macs`), else
-    ``"aggregate-first"``. For a plain graph conv: project first exactly when C_out < C_in."""
-    macs = contraction_macs(in_channels, out_channels, num_scales, num_joints, window_size, window_stride)
-    return "project-first" if macs["project-first"] < macs["aggregate-first"] else "aggregate-first"
+ROWS_STACK_DEVICES = ("cpu",)  # where MKL's stack is made as rows of K*C values (:class:`AggregateProjectFrames`)
 
 
 def batch_norm_rows(y: torch.Tensor, bn: nn.BatchNorm2d, act: nn.Module | None = None) -> torch.Tensor:
@@ -112,14 +76,19 @@ def aggregate_project_frames(
 class AggregateProjectFrames(torch.autograd.Function):
     """``W · concat_k(A_k x) + b`` sample by sample, without a layout change: (N, C, T, U) -> (N, O, T, V).
 
-    Each sample's scale-major stack (K*C rows of T*V values) is one product batched over the scales, written straight
-    into place, and its projection one 1x1 convolution per chunk of samples: oneDNN's where it is the faster kernel
-    (:func:`~stviz.layers.conv_is_faster`; its backward gives the stack's and the weight's gradients in one call), else
-    one product per chunk with the bias carried by a last row of ones in the stack, on the CPU written as rows of O
-    values and copied into place (MKL writes short rows faster: on a Zen 1 EPYC 70 GFLOP/s against 62 at 96 -> 96
-    channels, and 68 against 60 for the weight's gradient, written (D, O)). The backward makes x's gradient by a chain
-    of products per scale and the graph's by one batched product per sample. No permuted copy of the input, the output
-    or their gradients is made (a rows layout needs four), and the stack is made in chunks of about :data:`STACK_CHUNK`
+    Each sample's stack of K aggregates is made by one batched product and projected per chunk of samples:
+
+    * by oneDNN's 1x1 convolution where it is the faster kernel (:func:`~stviz.layers.conv_is_faster`; its backward
+      gives the stack's and the weight's gradients in one call), and off the CPU by one product into the output,
+      the stack scale-major (K*C rows of T*V values), batched over the scales;
+    * else, on the CPU, by MKL's product, the stack as rows (t, v) of K*C values (channel fastest) made frame by
+      frame as ``(V*K, U) @ (U, C)``, and the projection written as rows of O values and copied into place. On a
+      Zen 1 EPYC MKL makes that stack at 47-60 GFLOP/s against 35-49 batched over the scales, and the layers' eval
+      forward took 0.90-0.97 of the scale-major stack's time, their training step 0.97-0.98 (in turns, one process).
+
+    The backward makes the stack's gradient scale-major, x's gradient from it by a chain of products per scale and the
+    graph's by one batched product per sample. No permuted copy of the input, the output or their gradients is made
+    (a rows layout of the whole batch needs four), and the stack is made in chunks of about :data:`STACK_CHUNK`
     values that stay in cache and are kept for the backward.
     """
 
@@ -130,77 +99,83 @@ class AggregateProjectFrames(torch.autograd.Function):
         dtype = compute_dtype(device, x.dtype)
         n, c, t, u = x.shape
         (k, v, _), o = adjacency.shape, weight.shape[0]
-        xc, graph = x.to(dtype).contiguous(), adjacency.to(dtype)
-        chunk = max(1, STACK_CHUNK // ((k * c + 1) * t * v))
+        ctx.dtypes = x.dtype, adjacency.dtype, weight.dtype
+        xc, graph, weight = x.to(dtype).contiguous(), adjacency.to(dtype), weight.to(dtype)
+        bias = None if bias is None else bias.to(dtype)
+        chunk = max(1, STACK_CHUNK // (k * c * t * v))
         conv = conv_is_faster(x.device, min(chunk, n) * t * v, k * c, o)
-        ones_row = bias is not None and not conv  # the product carries the bias as a row of ones in the stack
-        folded = torch.cat([weight, bias[:, None]], 1).to(dtype) if ones_row else weight.to(dtype)
-        conv_bias = None if bias is None or not conv else bias.to(dtype)
-        d = folded.shape[1]  # K*C, and the row of ones if there is one
+        frame_rows = device in ROWS_STACK_DEVICES and not conv  # the stack as rows (t, v) of K*C values
         out = x.new_empty(n, o, t, v, dtype=dtype)
         stacks, stack = [], None
-        rows_t = x.new_empty(min(chunk, n), t * v, o, dtype=dtype) if device == "cpu" and not conv else None
+        if frame_rows:
+            graph_rows = graph.transpose(0, 1).reshape(v * k, u)  # row v*K + s: joint v's weights at scale s
+            rows_t = x.new_empty(min(chunk, n), t * v, o, dtype=dtype)
         with without_autocast(device):
             for i in range(0, n, chunk):
                 b = min(chunk, n - i)
                 if keep or stack is None:
-                    stack = x.new_empty(b, d, t * v, dtype=dtype)
-                    if ones_row:
-                        stack[:, k * c].fill_(1)
+                    stack = x.new_empty((b, t * v, k * c) if frame_rows else (b, k * c, t * v), dtype=dtype)
                 stack = stack[:b]
-                for j in range(b):  # scale s's aggregate of sample i + j: rows s*C .. s*C + C - 1
-                    frames, scales = xc[i + j].view(c * t, u), stack[j, : k * c].view(k, c * t, v)
-                    # batched over scales, the frames repeated (stride 0): 1.1-1.8x faster than a product per scale
-                    torch.bmm(frames.expand(k, c * t, u), graph.transpose(1, 2), out=scales)
+                for j in range(b):
+                    if frame_rows:  # frame by frame, (V*K, U) @ (U, C): frame f's rows f*V .. f*V + V - 1
+                        frames = xc[i + j].permute(1, 2, 0)  # (T, U, C)
+                        torch.bmm(graph_rows.expand(t, v * k, u), frames, out=stack[j].view(t, v * k, c))
+                    else:  # scale s's aggregate: rows s*C .. s*C + C - 1; the frames repeated (stride 0)
+                        frames, scales = xc[i + j].view(c * t, u), stack[j].view(k, c * t, v)
+                        torch.bmm(frames.expand(k, c * t, u), graph.transpose(1, 2), out=scales)
                 rows = out[i : i + b].view(b, o, t * v)
                 if conv:
-                    rows.copy_(F.conv1d(stack, folded[:, :, None], conv_bias))
-                elif rows_t is None:
-                    torch.bmm(folded.expand(b, o, d), stack, out=rows)
-                else:  # MKL's product written as rows of O values (see the class), then copied into place
-                    rows.copy_(torch.bmm(stack.transpose(1, 2), folded.t().expand(b, d, o), out=rows_t[:b]).mT)
+                    rows.copy_(F.conv1d(stack, weight[:, :, None], bias))
+                elif frame_rows:  # rows of O values, copied into place
+                    weight_t = weight.t().expand(b, k * c, o)
+                    if bias is None:
+                        product = torch.bmm(stack, weight_t, out=rows_t[:b])
+                    else:
+                        product = torch.baddbmm(bias.expand(b, t * v, o), stack, weight_t, out=rows_t[:b])
+                    rows.copy_(product.mT)
+                elif bias is None:
+                    torch.bmm(weight.expand(b, o, k * c), stack, out=rows)
+                else:
+                    torch.baddbmm(bias[:, None].expand(b, o, t * v), weight.expand(b, o, k * c), stack, out=rows)
                 if keep:
                     stacks.append(stack)
-        ctx.save_for_backward(xc, graph, folded, *stacks)
-        ctx.chunk, ctx.conv, ctx.has_bias = chunk, conv, bias is not None
-        ctx.dtypes = x.dtype, adjacency.dtype, weight.dtype
+        ctx.save_for_backward(xc, graph, weight, *stacks)
+        ctx.chunk, ctx.conv, ctx.frame_rows, ctx.has_bias = chunk, conv, frame_rows, bias is not None
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        x, graph, folded, *stacks = ctx.saved_tensors
+        x, graph, weight, *stacks = ctx.saved_tensors
         n, c, t, u = x.shape
-        (k, v, _), (o, d) = graph.shape, folded.shape
+        (k, v, _), o = graph.shape, weight.shape[0]
         need_x, need_graph, need_weight, need_bias, _ = ctx.needs_input_grad
-        need_bias = need_bias and ctx.has_bias
         grad = grad.to(x.dtype).reshape(n, o, t * v)
-        grad_folded = grad.new_zeros(d, o).t() if need_weight or (need_bias and not ctx.conv) else None
+        grad_weight = grad.new_zeros(k * c, o).t() if need_weight else None  # accumulated (K*C, O): faster in MKL
         grad_x = torch.empty_like(x) if need_x else None
         grad_graph = torch.zeros_like(graph) if need_graph else None
         need_stack = need_x or need_graph
         # one buffer for every chunk's stack gradient: a fresh one per chunk is slower to write (cold memory)
         grad_stacks = x.new_empty(min(ctx.chunk, n), k * c, t * v) if need_stack and not ctx.conv else None
-        weight_t = folded[:, : k * c].t()  # (K*C, O)
         for stack, i in zip(stacks, range(0, n, ctx.chunk), strict=True):
             b = stack.shape[0]
             part = grad[i : i + b]  # (b, O, T*V)
             if ctx.conv:  # the stack's and the weight's gradients from one oneDNN convolution backward
-                grad_stack, grad_folded_part = pointwise_conv_backward(
-                    part, stack, folded[:, :, None], need_stack, need_weight
+                grad_stack, grad_weight_part = pointwise_conv_backward(
+                    part, stack, weight[:, :, None], need_stack, need_weight
                 )
                 if need_weight:
-                    grad_folded += grad_folded_part[:, :, 0]
+                    grad_weight += grad_weight_part[:, :, 0]
             else:
-                if grad_folded is not None:
-                    for j in range(b):
-                        grad_folded.t().addmm_(stack[j], part[j].t())
+                if need_weight:
+                    for j in range(b):  # the stack as (K*C, T*V)
+                        grad_weight.t().addmm_(stack[j].t() if ctx.frame_rows else stack[j], part[j].t())
                 if need_stack:
-                    grad_stack = torch.bmm(weight_t.expand(b, k * c, o), part, out=grad_stacks[:b])  # (b, K*C, T*V)
+                    grad_stack = torch.bmm(weight.t().expand(b, k * c, o), part, out=grad_stacks[:b])
             if not need_stack:
                 continue
             for j in range(b):
-                scales = grad_stack[j, : k * c].view(k, c * t, v)
+                scales = grad_stack[j].view(k, c * t, v)
                 frames = x[i + j].view(c * t, u)
                 if need_graph:  # batched over scales: K (V, C*T) @ (C*T, U) products alone use one thread each
                     grad_graph.baddbmm_(scales.transpose(1, 2), frames.expand(k, c * t, u))
@@ -210,12 +185,11 @@ class AggregateProjectFrames(torch.autograd.Function):
                     for s in range(1, k):
                         rows.addmm_(scales[s], graph[s])
         x_dtype, graph_dtype, weight_dtype = ctx.dtypes
-        grad_bias = (grad.sum((0, 2)) if ctx.conv else grad_folded[:, k * c]).to(weight_dtype) if need_bias else None
         return (
             None if grad_x is None else grad_x.to(x_dtype),
             None if grad_graph is None else grad_graph.to(graph_dtype),
-            grad_folded[:, : k * c].to(weight_dtype) if need_weight else None,
-            grad_bias,
+            None if grad_weight is None else grad_weight.to(weight_dtype),
+            grad.sum((0, 2)).to(weight_dtype) if need_bias and ctx.has_bias else None,
             None,
         )
 

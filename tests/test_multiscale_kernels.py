@@ -213,8 +213,12 @@ def test_aggregate_project_rows_passes_gradcheck(monkeypatch, chunk_values, bias
 @pytest.mark.usefixtures("pointwise_kernel")
 @pytest.mark.parametrize("chunk_values", [1 << 20, 40])  # one chunk; chunks of 2 samples and a last one of 1
 @pytest.mark.parametrize("bias", [True, False])
-def test_aggregate_project_frames_passes_gradcheck(monkeypatch, chunk_values, bias):
+@pytest.mark.parametrize("rows_stack_devices", [("cpu",), ()], ids=["rows-stack", "scale-major-stack"])
+def test_aggregate_project_frames_passes_gradcheck(monkeypatch, chunk_values, bias, rows_stack_devices):
+    """Both stack layouts of MKL's path (rows on the CPU; scale-major, projected into the output, elsewhere), and
+    oneDNN's convolution under the fixture's other kernel."""
     monkeypatch.setattr(multiscale_kernels, "STACK_CHUNK", chunk_values)
+    monkeypatch.setattr(multiscale_kernels, "ROWS_STACK_DEVICES", rows_stack_devices)
     x = torch.randn(5, 2, 2, 4, dtype=torch.float64, requires_grad=True)  # (N, C, T, U)
     adjacency = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)  # K=2 scales, V=3 targets
     weight = torch.randn(7, 4, dtype=torch.float64, requires_grad=True)  # (O, K*C), scale-major
@@ -228,8 +232,9 @@ def test_aggregate_project_frames_passes_gradcheck(monkeypatch, chunk_values, bi
 
 
 def test_aggregate_project_frames_off_the_cpu_projects_into_the_output():
-    """Only on the CPU, where MKL was measured faster so, is the projection written as rows of O values and copied;
-    elsewhere it is one product into the output. The meta device runs that path on shapes alone."""
+    """Only on the CPU, where MKL was measured faster so, is the stack made as rows and the projection written as
+    rows of O values and copied; elsewhere the stack is scale-major and projected by one product into the output.
+    The meta device runs that path on shapes alone."""
     x, adjacency = torch.empty(3, 2, 4, 5, device="meta"), torch.empty(2, 5, 5, device="meta")  # K*C = 4 stacked
     weight, bias = torch.empty(7, 4, device="meta"), torch.empty(7, device="meta")
     y = AggregateProjectFrames.apply(x, adjacency, weight, bias, False)
