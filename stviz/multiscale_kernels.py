@@ -59,8 +59,8 @@ def aggregate_project_frames(
 ) -> torch.Tensor:
     """``W · concat_k(A_k x) + b`` in the original order, in x's own layout: x (N, C, T, U), ``adjacency`` (K, V, U),
     ``weight`` (C_out, K*C, ...) with scale-major input channels ``k*C + c`` -> (N, C_out, T, V). See
-    :class:`AggregateProjectFrames`; under :func:`~stviz.layers.reference_kernels` two plain einsums (what the cost
-    tables count: the row of ones that carries the bias is not counted as multiply-accumulates)."""
+    :class:`AggregateProjectFrames`; under :func:`~stviz.layers.reference_kernels` two plain einsums and the bias
+    added (what the cost tables count)."""
     o = weight.shape[0]
     if using_reference_kernels():
         n, c, t, _ = x.shape
