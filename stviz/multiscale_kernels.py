@@ -83,7 +83,7 @@ class AggregateProjectFrames(torch.autograd.Function):
       the stack scale-major (K*C rows of T*V values), batched over the scales;
     * else, on the CPU, by MKL's product, the stack as rows (t, v) of K*C values (channel fastest) made frame by
       frame as ``(V*K, U) @ (U, C)``, and the projection written as rows of O values and copied into place. On a
-      Zen 1 EPYC MKL makes that stack at 47-60 GFLOP/s against 35-49 batched over the scales, and the layers' eval
+      Zen 1 EPYC MKL makes that stack at 45-60 GFLOP/s against 35-49 batched over the scales, and the layers' eval
       forward took 0.90-0.97 of the scale-major stack's time, their training step 0.97-0.98 (in turns, one process).
 
     The backward makes the stack's gradient scale-major, x's gradient from it by a chain of products per scale and the
